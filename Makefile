@@ -1,0 +1,32 @@
+# The two commands a newcomer needs: `make dev` and `make test`. Both set themselves up.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: dev test bench lint clean
+
+$(STAMP): requirements.txt requirements-dev.txt infra/requirements.txt constraints.txt
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip==26.3
+	$(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt -r requirements-dev.txt
+	@touch $(STAMP)
+
+## Start (or reuse) the local database, migrate and seed it, check it, then run the agent worker.
+dev: $(STAMP)
+	$(PY) -m agent.local
+
+## Every test: unit, database, conversation, infrastructure, delivery.
+test: $(STAMP)
+	$(PY) -m pytest
+
+## Benchmarks: print latency and resource figures beside the floor measured in the same run.
+bench: $(STAMP)
+	$(PY) -m bench
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

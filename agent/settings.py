@@ -1,0 +1,222 @@
+"""Every setting the receptionist reads, validated once at start-up.
+
+This is the single list that `.env.example`, the platform files (fly.toml, render.yaml, railway.json),
+the Pulumi secrets and the docs are checked against by tests. Values come from the environment only
+(and a local `.env` in development); secrets are `SecretStr` so they never print.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, TypeVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import (
+    AfterValidator,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Environment(StrEnum):
+    DEV = "dev"
+    STAGING = "staging"
+    PROD = "prod"
+
+
+class SettingsError(Exception):
+    """Configuration is missing or invalid. The message names variables, never their values."""
+
+
+_TTL_PATTERN = re.compile(r"^(\d+)\s*(s|m|h)$")
+_TTL_UNITS = {"s": "seconds", "m": "minutes", "h": "hours"}
+MAX_TOKEN_TTL = timedelta(hours=24)
+
+
+def parse_ttl(text: str) -> timedelta:
+    """Parse a token lifetime such as "90s", "15m" or "1h" (at most 24 h)."""
+    match = _TTL_PATTERN.match(text.strip().lower())
+    if not match:
+        raise ValueError(f"{text!r} is not a duration like 90s, 15m or 1h")
+    amount, unit = int(match[1]), match[2]
+    ttl = timedelta(**{_TTL_UNITS[unit]: amount})
+    if ttl <= timedelta(0):
+        raise ValueError("a token lifetime must be longer than zero")
+    if ttl > MAX_TOKEN_TTL:
+        raise ValueError("a token lifetime must be at most 24h")
+    return ttl
+
+
+def _valid_time_zone(name: str) -> str:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"unknown time zone {name!r}") from exc
+    return name
+
+
+def _valid_postgres_url(url: SecretStr) -> SecretStr:
+    if not url.get_secret_value().startswith(("postgresql://", "postgres://")):
+        raise ValueError("must start with postgresql://")
+    return url
+
+
+TimeZoneName = Annotated[str, AfterValidator(_valid_time_zone)]
+# The URL carries the password, so it is a secret too.
+PostgresUrl = Annotated[SecretStr, AfterValidator(_valid_postgres_url)]
+
+
+class DatabaseSettings(BaseSettings):
+    """What the database command and the data layer need; a subset of the worker's settings."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", frozen=True)
+
+    app_env: Environment = Field(Environment.DEV, description="Environment name: dev, staging or prod.")
+    database_url: PostgresUrl = Field(
+        description="PostgreSQL URL of the hospital database (through the proxy or Private Link in the cloud)."
+    )
+    database_ca_file: Path | None = Field(
+        None,
+        description="PEM root certificates that sign the database's TLS certificate; required outside dev.",
+    )
+    database_tls_server_name: str | None = Field(
+        None,
+        description="Host name the database certificate must carry, when the URL's host differs "
+        "(a Private Link *.link name in front of RDS Proxy).",
+    )
+    database_pool_max_size: int = Field(
+        4, ge=1, le=50, description="Connections per job process (LiveKit runs one process per job)."
+    )
+    database_statement_cache_size: int = Field(
+        0, ge=0, le=10_000, description="asyncpg prepared-statement cache; 0 behind a transaction pooler."
+    )
+    database_timeout_seconds: float = Field(
+        5.0, gt=0, le=60, description="Connect and query timeout for one database call."
+    )
+    slot_minutes: int = Field(30, ge=5, le=240, description="Length of one appointment slot.")
+    hospital_timezone: TimeZoneName = Field(
+        "America/New_York", description="IANA time zone the hospital's calendar lives in."
+    )
+
+    @model_validator(mode="after")
+    def _tls_outside_dev(self) -> DatabaseSettings:
+        if self.app_env is not Environment.DEV and self.database_ca_file is None:
+            raise ValueError("DATABASE_CA_FILE is required outside dev (TLS verify-full to the database)")
+        if self.database_ca_file is not None and not self.database_ca_file.is_file():
+            raise ValueError("DATABASE_CA_FILE does not name a readable file")
+        return self
+
+
+class Settings(DatabaseSettings):
+    """Everything the worker needs. Loading it validates all of it at once."""
+
+    livekit_url: str = Field(description="LiveKit server URL; wss:// outside dev (LiveKit Cloud injects it).")
+    livekit_api_key: SecretStr = Field(description="LiveKit API key (LiveKit Cloud injects it).")
+    livekit_api_secret: SecretStr = Field(description="LiveKit API secret (LiveKit Cloud injects it).")
+    deepgram_api_key: SecretStr = Field(description="Deepgram key for speech to text.")
+    openai_api_key: SecretStr = Field(description="OpenAI key for the language model.")
+    cartesia_api_key: SecretStr = Field(description="Cartesia key for text to speech.")
+
+    agent_name: str = Field(
+        "hospital-receptionist",
+        pattern=r"^[a-z0-9][a-z0-9-]{0,62}$",
+        description="Name the worker registers; tokens dispatch the agent by this name.",
+    )
+    hospital_name: str = Field("Riverside General Hospital", min_length=1, max_length=120,
+                               description="Name the receptionist greets with.")
+    emergency_number: str = Field("911", pattern=r"^[0-9]{2,4}$",
+                                  description="Number callers are told to dial in an emergency.")
+    human_transfer_number: str | None = Field(
+        None, pattern=r"^\+[1-9][0-9]{6,14}$",
+        description="E.164 number of the front desk for transfers; callback requests are taken without it.",
+    )
+
+    stt_model: str = Field("nova-3", description="Deepgram model.")
+    stt_language: str = Field("en-US", description="Language the caller speaks (Deepgram code).")
+    llm_model: str = Field("gpt-4o-mini", description="OpenAI chat model.")
+    tts_model: str = Field("sonic-2", description="Cartesia model.")
+    tts_voice: str = Field(
+        "f786b574-daa5-4673-aa0c-cbe3e8534c02", description="Cartesia voice id the receptionist speaks with."
+    )
+    endpointing_min_delay: float = Field(0.5, ge=0, le=5, description="Seconds of silence before a turn may end.")
+    endpointing_max_delay: float = Field(3.0, ge=0, le=10, description="Longest wait for the end of a turn.")
+
+    deepgram_base_url: str = Field("https://api.deepgram.com", description="Deepgram API base URL.")
+    openai_base_url: str = Field("https://api.openai.com/v1", description="OpenAI API base URL.")
+    cartesia_base_url: str = Field("https://api.cartesia.ai", description="Cartesia API base URL.")
+
+    metrics_namespace: str = Field(
+        "HospitalReceptionist", pattern=r"^[A-Za-z0-9._/#:-]{1,255}$",
+        description="CloudWatch namespace for the agent's metrics.",
+    )
+    metrics_aws_region: str | None = Field(None, description="AWS region metrics go to; empty turns publishing off.")
+    metrics_aws_access_key_id: SecretStr | None = Field(None, description="Access key of the metrics-only IAM user.")
+    metrics_aws_secret_access_key: SecretStr | None = Field(None, description="Secret of the metrics-only IAM user.")
+    metrics_endpoint_url: str | None = Field(None, description="CloudWatch endpoint override (tests only).")
+
+    token_ttl: str = Field("1h", description="Lifetime of join tokens the agent's CLI issues (e.g. 15m, 1h).")
+    log_level: str = Field("INFO", pattern=r"^(DEBUG|INFO|WARNING|ERROR)$", description="Log level.")
+
+    @field_validator("token_ttl")
+    @classmethod
+    def _ttl(cls, value: str) -> str:
+        parse_ttl(value)
+        return value
+
+    @model_validator(mode="after")
+    def _secure_outside_dev(self) -> Settings:
+        if self.app_env is not Environment.DEV and not self.livekit_url.startswith("wss://"):
+            raise ValueError("LIVEKIT_URL must use wss:// outside dev")
+        if not self.livekit_url.startswith(("wss://", "ws://")):
+            raise ValueError("LIVEKIT_URL must start with wss://")
+        if self.endpointing_max_delay < self.endpointing_min_delay:
+            raise ValueError("ENDPOINTING_MAX_DELAY must not be below ENDPOINTING_MIN_DELAY")
+        return self
+
+    @property
+    def token_lifetime(self) -> timedelta:
+        return parse_ttl(self.token_ttl)
+
+    def secret_values(self) -> list[str]:
+        """Every configured secret, for the log redaction layer."""
+        return [
+            value.get_secret_value()
+            for value in (
+                self.livekit_api_secret, self.livekit_api_key, self.deepgram_api_key, self.openai_api_key,
+                self.cartesia_api_key, self.metrics_aws_access_key_id, self.metrics_aws_secret_access_key,
+            )
+            if value is not None and value.get_secret_value()
+        ]
+
+
+SettingsT = TypeVar("SettingsT", bound=DatabaseSettings)
+
+
+def describe_errors(error: ValidationError) -> str:
+    """One line per problem, naming the environment variable and never echoing its value."""
+    lines = []
+    for problem in error.errors():
+        name = "_".join(str(part) for part in problem["loc"]).upper()
+        if problem["type"] == "missing":
+            lines.append(f"  {name}: missing")
+        else:
+            reason = problem["msg"].removeprefix("Value error, ")
+            lines.append(f"  {name + ': ' if name else ''}{reason}")
+    return "\n".join(lines)
+
+
+def load(kind: type[SettingsT] = Settings, **overrides: object) -> SettingsT:
+    """Load and validate settings, raising SettingsError with every problem at once."""
+    try:
+        return kind(**overrides)
+    except ValidationError as error:
+        raise SettingsError(
+            f"configuration is incomplete ({error.error_count()} problem(s)):\n{describe_errors(error)}"
+        ) from None

@@ -1,0 +1,4 @@
+DROP TRIGGER shifts_keep_appointments ON shifts;
+DROP FUNCTION shift_keeps_appointments();
+DROP TABLE appointments;
+DROP FUNCTION appointment_within_shift();
