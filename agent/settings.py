@@ -12,6 +12,7 @@ from datetime import timedelta
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, TypeVar
+from urllib.parse import unquote, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
@@ -19,8 +20,8 @@ from pydantic import (
     Field,
     SecretStr,
     ValidationError,
+    ValidationInfo,
     field_validator,
-    model_validator,
 )
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -73,17 +74,34 @@ TimeZoneName = Annotated[str, AfterValidator(_valid_time_zone)]
 PostgresUrl = Annotated[SecretStr, AfterValidator(_valid_postgres_url)]
 
 
-class DatabaseSettings(BaseSettings):
-    """What the database command and the data layer need; a subset of the worker's settings."""
+def _environment(info: ValidationInfo) -> Environment | None:
+    """APP_ENV as validated so far (None when it was itself invalid, which is reported on its own)."""
+    return info.data.get("app_env")
 
-    model_config = SettingsConfigDict(env_file=".env", extra="ignore", frozen=True)
+
+class _EnvironmentSettings(BaseSettings):
+    """APP_ENV comes first: the checks of later fields read it.
+
+    Cross-field checks are field validators that look at fields validated before them (`info.data`),
+    not model validators, because pydantic runs model validators only when every field is valid: a
+    missing key would hide an insecure URL until the next start-up.
+    """
+
+    # An empty variable counts as unset, so a copied .env.example with blanks reports what is missing.
+    model_config = SettingsConfigDict(env_file=".env", env_ignore_empty=True, extra="ignore", frozen=True)
 
     app_env: Environment = Field(Environment.DEV, description="Environment name: dev, staging or prod.")
+
+
+class DatabaseSettings(_EnvironmentSettings):
+    """What the database command and the data layer need; a subset of the worker's settings."""
+
     database_url: PostgresUrl = Field(
         description="PostgreSQL URL of the hospital database (through the proxy or Private Link in the cloud)."
     )
     database_ca_file: Path | None = Field(
         None,
+        validate_default=True,
         description="PEM root certificates that sign the database's TLS certificate; required outside dev.",
     )
     database_tls_server_name: str | None = Field(
@@ -105,36 +123,57 @@ class DatabaseSettings(BaseSettings):
         "America/New_York", description="IANA time zone the hospital's calendar lives in."
     )
 
-    @model_validator(mode="after")
-    def _tls_outside_dev(self) -> DatabaseSettings:
-        if self.app_env is not Environment.DEV and self.database_ca_file is None:
-            raise ValueError("DATABASE_CA_FILE is required outside dev (TLS verify-full to the database)")
-        if self.database_ca_file is not None and not self.database_ca_file.is_file():
-            raise ValueError("DATABASE_CA_FILE does not name a readable file")
-        return self
+    @field_validator("database_ca_file")
+    @classmethod
+    def _tls_outside_dev(cls, value: Path | None, info: ValidationInfo) -> Path | None:
+        environment = _environment(info)
+        if value is None and environment not in (None, Environment.DEV):
+            raise ValueError(f"required when APP_ENV={environment} (TLS verify-full to the database)")
+        if value is not None and not value.is_file():
+            raise ValueError("does not name a readable file")
+        return value
 
 
-class Settings(DatabaseSettings):
-    """Everything the worker needs. Loading it validates all of it at once."""
+class TokenSettings(_EnvironmentSettings):
+    """What `python -m agent token` needs: LiveKit credentials and the agent's name, no provider keys."""
 
-    livekit_url: str = Field(description="LiveKit server URL; wss:// outside dev (LiveKit Cloud injects it).")
     livekit_api_key: SecretStr = Field(description="LiveKit API key (LiveKit Cloud injects it).")
     livekit_api_secret: SecretStr = Field(description="LiveKit API secret (LiveKit Cloud injects it).")
-    deepgram_api_key: SecretStr = Field(description="Deepgram key for speech to text.")
-    openai_api_key: SecretStr = Field(description="OpenAI key for the language model.")
-    cartesia_api_key: SecretStr = Field(description="Cartesia key for text to speech.")
-
     agent_name: str = Field(
         "hospital-receptionist",
         pattern=r"^[a-z0-9][a-z0-9-]{0,62}$",
         description="Name the worker registers; tokens dispatch the agent by this name.",
     )
-    hospital_name: str = Field("Riverside General Hospital", min_length=1, max_length=120,
-                               description="Name the receptionist greets with.")
-    emergency_number: str = Field("911", pattern=r"^[0-9]{2,4}$",
-                                  description="Number callers are told to dial in an emergency.")
+    token_ttl: str = Field("1h", description="Lifetime of join tokens the agent's CLI issues (e.g. 15m, 1h).")
+
+    @field_validator("token_ttl")
+    @classmethod
+    def _ttl(cls, value: str) -> str:
+        parse_ttl(value)
+        return value
+
+    @property
+    def token_lifetime(self) -> timedelta:
+        return parse_ttl(self.token_ttl)
+
+
+class Settings(DatabaseSettings, TokenSettings):
+    """Everything the worker needs. Loading it validates all of it at once."""
+
+    livekit_url: str = Field(description="LiveKit server URL; wss:// outside dev (LiveKit Cloud injects it).")
+    deepgram_api_key: SecretStr = Field(description="Deepgram key for speech to text.")
+    openai_api_key: SecretStr = Field(description="OpenAI key for the language model.")
+    cartesia_api_key: SecretStr = Field(description="Cartesia key for text to speech.")
+
+    hospital_name: str = Field(
+        "Riverside General Hospital", min_length=1, max_length=120, description="Name the receptionist greets with."
+    )
+    emergency_number: str = Field(
+        "911", pattern=r"^[0-9]{2,4}$", description="Number callers are told to dial in an emergency."
+    )
     human_transfer_number: str | None = Field(
-        None, pattern=r"^\+[1-9][0-9]{6,14}$",
+        None,
+        pattern=r"^\+[1-9][0-9]{6,14}$",
         description="E.164 number of the front desk for transfers; callback requests are taken without it.",
     )
 
@@ -146,57 +185,75 @@ class Settings(DatabaseSettings):
         "f786b574-daa5-4673-aa0c-cbe3e8534c02", description="Cartesia voice id the receptionist speaks with."
     )
     endpointing_min_delay: float = Field(0.5, ge=0, le=5, description="Seconds of silence before a turn may end.")
-    endpointing_max_delay: float = Field(3.0, ge=0, le=10, description="Longest wait for the end of a turn.")
+    endpointing_max_delay: float = Field(
+        3.0, ge=0, le=10, validate_default=True, description="Longest wait for the end of a turn."
+    )
 
     deepgram_base_url: str = Field("https://api.deepgram.com", description="Deepgram API base URL.")
     openai_base_url: str = Field("https://api.openai.com/v1", description="OpenAI API base URL.")
     cartesia_base_url: str = Field("https://api.cartesia.ai", description="Cartesia API base URL.")
 
     metrics_namespace: str = Field(
-        "HospitalReceptionist", pattern=r"^[A-Za-z0-9._/#:-]{1,255}$",
+        "HospitalReceptionist",
+        pattern=r"^[A-Za-z0-9._/#:-]{1,255}$",
         description="CloudWatch namespace for the agent's metrics.",
     )
     metrics_aws_region: str | None = Field(None, description="AWS region metrics go to; empty turns publishing off.")
     metrics_aws_access_key_id: SecretStr | None = Field(None, description="Access key of the metrics-only IAM user.")
-    metrics_aws_secret_access_key: SecretStr | None = Field(None, description="Secret of the metrics-only IAM user.")
+    metrics_aws_secret_access_key: SecretStr | None = Field(
+        None, validate_default=True, description="Secret of the metrics-only IAM user."
+    )
     metrics_endpoint_url: str | None = Field(None, description="CloudWatch endpoint override (tests only).")
 
-    token_ttl: str = Field("1h", description="Lifetime of join tokens the agent's CLI issues (e.g. 15m, 1h).")
     log_level: str = Field("INFO", pattern=r"^(DEBUG|INFO|WARNING|ERROR)$", description="Log level.")
 
-    @field_validator("token_ttl")
+    @field_validator("livekit_url")
     @classmethod
-    def _ttl(cls, value: str) -> str:
-        parse_ttl(value)
+    def _wss_outside_dev(cls, value: str, info: ValidationInfo) -> str:
+        environment = _environment(info)
+        if not value.startswith(("wss://", "ws://")):
+            raise ValueError("must start with wss://")
+        if environment not in (None, Environment.DEV) and not value.startswith("wss://"):
+            raise ValueError(f"must use wss:// when APP_ENV={environment}")
         return value
 
-    @model_validator(mode="after")
-    def _secure_outside_dev(self) -> Settings:
-        if self.app_env is not Environment.DEV and not self.livekit_url.startswith("wss://"):
-            raise ValueError("LIVEKIT_URL must use wss:// outside dev")
-        if not self.livekit_url.startswith(("wss://", "ws://")):
-            raise ValueError("LIVEKIT_URL must start with wss://")
-        if self.endpointing_max_delay < self.endpointing_min_delay:
-            raise ValueError("ENDPOINTING_MAX_DELAY must not be below ENDPOINTING_MIN_DELAY")
-        return self
+    @field_validator("endpointing_max_delay")
+    @classmethod
+    def _max_after_min(cls, value: float, info: ValidationInfo) -> float:
+        minimum = info.data.get("endpointing_min_delay")
+        if minimum is not None and value < minimum:
+            raise ValueError("must not be below ENDPOINTING_MIN_DELAY")
+        return value
 
-    @property
-    def token_lifetime(self) -> timedelta:
-        return parse_ttl(self.token_ttl)
+    @field_validator("metrics_aws_secret_access_key")
+    @classmethod
+    def _metrics_keys_in_pairs(cls, value: SecretStr | None, info: ValidationInfo) -> SecretStr | None:
+        if (value is None) != (info.data.get("metrics_aws_access_key_id") is None):
+            raise ValueError("METRICS_AWS_ACCESS_KEY_ID and METRICS_AWS_SECRET_ACCESS_KEY go together")
+        return value
 
     def secret_values(self) -> list[str]:
-        """Every configured secret, for the log redaction layer."""
-        return [
+        """Every configured secret (the database password included), for the log redaction layer."""
+        values = [
             value.get_secret_value()
             for value in (
-                self.livekit_api_secret, self.livekit_api_key, self.deepgram_api_key, self.openai_api_key,
-                self.cartesia_api_key, self.metrics_aws_access_key_id, self.metrics_aws_secret_access_key,
+                self.livekit_api_secret,
+                self.livekit_api_key,
+                self.deepgram_api_key,
+                self.openai_api_key,
+                self.cartesia_api_key,
+                self.metrics_aws_access_key_id,
+                self.metrics_aws_secret_access_key,
             )
             if value is not None and value.get_secret_value()
         ]
+        password = urlsplit(self.database_url.get_secret_value()).password
+        if password:
+            values += [password, unquote(password)]
+        return values
 
 
-SettingsT = TypeVar("SettingsT", bound=DatabaseSettings)
+SettingsT = TypeVar("SettingsT", bound=_EnvironmentSettings)
 
 
 def describe_errors(error: ValidationError) -> str:

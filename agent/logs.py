@@ -1,0 +1,191 @@
+"""JSON-lines logging on stdout, with the call's ids on every line and secrets scrubbed from every line.
+
+Every platform (LiveKit Cloud log drains, Fly, Render, Railway) forwards stdout, so that is the one sink.
+Lines carry ids, event kinds and timings, never what was said, names, birth dates or phone numbers.
+
+Scrubbing happens three times, because livekit-agents installs its own stdout handler and forwards the
+job processes' records through the worker: (1) the record factory cleans the message, arguments and
+traceback of every record the moment it is created, whichever handler prints it; (2) a filter on our
+handler cleans attributes passed as `extra`; (3) our formatter scrubs the finished line.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import json
+import logging
+import re
+import sys
+import traceback
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from pythonjsonlogger.json import JsonFormatter
+
+from agent.settings import DatabaseSettings, Settings
+
+logger = logging.getLogger("agent")
+
+REDACTED = "[REDACTED]"
+
+# Shapes of credentials worth removing even when we were not told the value.
+_SHAPES = [
+    re.compile(r"eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*"),  # JWT (header.payload.signature)
+    re.compile(r"(?i)(?<=bearer )[A-Za-z0-9._~+/=-]{8,}"),  # Authorization: Bearer ...
+    re.compile(r"(?i)(?<=token )[A-Za-z0-9._~+/=-]{16,}"),  # Authorization: Token ... (Deepgram)
+    re.compile(r"\bsk[-_][A-Za-z0-9_-]{16,}"),  # OpenAI sk-..., sk-proj-..., Cartesia sk_car_...
+    re.compile(r"\b(?:AKIA|ASIA)[A-Z0-9]{16}\b"),  # AWS access key ids
+    re.compile(r"\bAPI[A-Za-z0-9]{10,}\b"),  # LiveKit API keys
+    re.compile(r"(?i)(?<=://)[^/\s:@\"']+:[^@\s\"']+(?=@)"),  # user:password@ in URLs
+    re.compile(r"\b[0-9a-f]{40}\b"),  # 40-hex keys (Deepgram)
+]
+
+# Attributes of a LogRecord that are not ours to clean (numbers, names the logging module sets itself).
+_STANDARD_ATTRIBUTES = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
+
+_room: contextvars.ContextVar[str | None] = contextvars.ContextVar("log_room", default=None)
+_job_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("log_job_id", default=None)
+
+
+class Redactor:
+    """Removes configured secret values and credential shapes from text."""
+
+    def __init__(self, secrets: Iterable[str] = ()) -> None:
+        self.secrets: list[str] = []
+        self.set_secrets(secrets)
+
+    def set_secrets(self, secrets: Iterable[str]) -> None:
+        # Also their JSON-escaped forms, since the last pass runs over a finished JSON line. Longest first, so a
+        # secret that contains another is removed whole.
+        forms = {form for secret in secrets if len(secret) >= 4 for form in (secret, json.dumps(secret)[1:-1])}
+        self.secrets = sorted(forms, key=len, reverse=True)
+
+    def __call__(self, text: str) -> str:
+        for secret in self.secrets:
+            if secret in text:
+                text = text.replace(secret, REDACTED)
+        for shape in _SHAPES:
+            text = shape.sub(REDACTED, text)
+        return text
+
+
+redact = Redactor()
+
+
+def _clean_record(record: logging.LogRecord) -> None:
+    """Render the message and traceback once, scrubbed, so no formatter can render the raw ones again."""
+    try:
+        message = record.getMessage()
+    except Exception:  # a bad format string must not lose the line
+        message = f"{record.msg} {record.args}"
+    record.msg, record.args = redact(message), None
+    if record.exc_info:
+        record.exc_text = redact("".join(traceback.format_exception(*record.exc_info)).rstrip("\n"))
+        record.exc_info = None
+    elif record.exc_text:
+        record.exc_text = redact(record.exc_text)
+    if record.stack_info:
+        record.stack_info = redact(record.stack_info)
+
+
+def _redact_value(value: Any) -> Any:
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, dict):
+        return {key: _redact_value(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_redact_value(item) for item in value]
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    return redact(str(value))
+
+
+class ContextFilter(logging.Filter):
+    """Adds environment and call ids, and scrubs attributes given as `extra`."""
+
+    def __init__(self, environment: str) -> None:
+        super().__init__()
+        self.environment = environment
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        _clean_record(record)
+        for key, value in list(vars(record).items()):
+            if key not in _STANDARD_ATTRIBUTES:
+                setattr(record, key, _redact_value(value))
+        record.environment = self.environment
+        if getattr(record, "room", None) is None:
+            record.room = _room.get()
+        if getattr(record, "job_id", None) is None:
+            record.job_id = _job_id.get()
+        return True
+
+
+class RedactingJsonFormatter(JsonFormatter):
+    def format(self, record: logging.LogRecord) -> str:
+        return redact(super().format(record))
+
+
+def _redacting_factory(previous: Any) -> Any:
+    def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = previous(*args, **kwargs)
+        _clean_record(record)
+        return record
+
+    factory.redacting = True
+    return factory
+
+
+def configure_logging(settings: DatabaseSettings | None = None) -> None:
+    """JSON lines on stdout for the whole process; safe to call more than once.
+
+    Without settings (configuration failed to load) it still logs JSON, scrubbing credential shapes.
+    """
+    level = settings.log_level if isinstance(settings, Settings) else "INFO"
+    environment = str(settings.app_env) if settings is not None else "unknown"
+    if isinstance(settings, Settings):
+        redact.set_secrets(settings.secret_values())
+
+    handler = logging.StreamHandler(sys.stdout)
+    handler.set_name("agent-json")
+    handler.addFilter(ContextFilter(environment))
+    handler.setFormatter(
+        RedactingJsonFormatter(
+            "{levelname}{name}{message}",
+            style="{",
+            rename_fields={"levelname": "level", "name": "logger", "exc_info": "error_trace"},
+            timestamp=True,
+        )
+    )
+    root = logging.getLogger()
+    for old in [h for h in root.handlers if h.get_name() == "agent-json"]:
+        root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(level)
+    if not getattr(logging.getLogRecordFactory(), "redacting", False):
+        logging.setLogRecordFactory(_redacting_factory(logging.getLogRecordFactory()))
+
+
+@contextlib.contextmanager
+def call_context(*, room: str, job_id: str) -> Iterator[None]:
+    """Every line logged inside carries this call's room and job id."""
+    room_token, job_token = _room.set(room), _job_id.set(job_id)
+    try:
+        yield
+    finally:
+        _room.reset(room_token)
+        _job_id.reset(job_token)
+
+
+def bind_call(*, room: str, job_id: str) -> None:
+    """Like call_context, for a job process that serves one call for its whole life."""
+    _room.set(room)
+    _job_id.set(job_id)
+
+
+def log_event(event: str, *, level: int = logging.INFO, duration_ms: float | None = None, **fields: Any) -> None:
+    """One structured interaction event; `fields` must be ids, counts, outcomes or timings, never words said."""
+    extra: dict[str, Any] = {"event": event, **fields}
+    if duration_ms is not None:
+        extra["duration_ms"] = round(duration_ms, 1)
+    logger.log(level, event, extra=extra)
