@@ -1,0 +1,92 @@
+"""Apply, roll back and list the yoyo migrations in `migrations/` (driver: psycopg 3)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from yoyo import read_migrations
+from yoyo.backends import DatabaseBackend
+from yoyo.backends.core.postgresql import PostgresqlPsycopgBackend
+from yoyo.connections import DatabaseURI
+from yoyo.migrations import MigrationList, default_migration_table
+
+MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
+# yoyo's bookkeeping tables: not part of the hospital schema.
+YOYO_TABLES = frozenset({default_migration_table, "_yoyo_log", "_yoyo_version", "yoyo_lock"})
+LOCK_TIMEOUT_SECONDS = 30
+
+
+@dataclass(frozen=True)
+class AppliedMigration:
+    id: str
+    applied_at: datetime
+
+
+@dataclass(frozen=True)
+class Status:
+    applied: list[AppliedMigration]
+    pending: list[str]
+    unknown: list[str]  # applied to the database, but no longer in migrations/
+
+    @property
+    def version(self) -> str | None:
+        """The id of the latest applied migration."""
+        return self.applied[-1].id if self.applied else None
+
+
+def all_migrations(directory: Path = MIGRATIONS_DIR) -> MigrationList:
+    return read_migrations(str(directory))
+
+
+@contextmanager
+def open_backend(params: Mapping[str, str]) -> Iterator[DatabaseBackend]:
+    """A yoyo backend from libpq keyword parameters (keeps TLS options such as hostaddr and sslrootcert)."""
+    args = {key: value for key, value in params.items() if key != "dbname"}
+    uri = DatabaseURI("postgresql+psycopg", None, None, None, None, params.get("dbname"), args)
+    backend = PostgresqlPsycopgBackend(uri, default_migration_table)
+    try:
+        backend.init_database()
+        yield backend
+    finally:
+        backend.connection.close()
+
+
+def status(params: Mapping[str, str], directory: Path = MIGRATIONS_DIR) -> Status:
+    migrations = all_migrations(directory)
+    with open_backend(params) as backend:
+        backend.ensure_internal_schema_updated()
+        rows = backend.execute(
+            f"SELECT migration_id, applied_at_utc FROM {backend.quote_identifier(default_migration_table)} "  # noqa: S608 - yoyo's own table name
+            "ORDER BY applied_at_utc, migration_id"
+        ).fetchall()
+        pending = [migration.id for migration in backend.to_apply(migrations)]
+    known = {migration.id for migration in migrations}
+    applied = [AppliedMigration(row[0], row[1]) for row in rows]
+    return Status(
+        applied=applied,
+        pending=pending,
+        unknown=[migration.id for migration in applied if migration.id not in known],
+    )
+
+
+def apply(params: Mapping[str, str], directory: Path = MIGRATIONS_DIR) -> list[str]:
+    """Apply every pending migration; returns their ids (empty when up to date)."""
+    migrations = all_migrations(directory)
+    with open_backend(params) as backend, backend.lock(timeout=LOCK_TIMEOUT_SECONDS):
+        pending = backend.to_apply(migrations)
+        backend.apply_migrations(pending)
+        return [migration.id for migration in pending]
+
+
+def rollback(params: Mapping[str, str], steps: int | None = 1, directory: Path = MIGRATIONS_DIR) -> list[str]:
+    """Roll back the latest `steps` applied migrations (all of them when steps is None); returns their ids."""
+    migrations = all_migrations(directory)
+    with open_backend(params) as backend, backend.lock(timeout=LOCK_TIMEOUT_SECONDS):
+        applied = backend.to_rollback(migrations)
+        chosen = MigrationList(list(applied)[:steps] if steps is not None else list(applied))
+        backend.rollback_migrations(chosen)
+        return [migration.id for migration in chosen]
