@@ -1,0 +1,157 @@
+"""Per-call state (the session's userdata) and how a call is recorded through the data layer.
+
+Recording never blocks a reply: events are written in background tasks and a failed write costs a
+warning, not the call. Logs carry ids, kinds and timings only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Literal
+from zoneinfo import ZoneInfo
+
+from agent.hospital import Actor, CallEventKind, CallOutcome, Hospital, Slot
+
+logger = logging.getLogger("agent.call")
+
+# After this many failed steps (no identity match, a refused change, the database away) the
+# receptionist offers a human instead of trying again.
+FAILURES_BEFORE_HANDOFF = 3
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class CallConfig:
+    """What the receptionist needs from the settings."""
+
+    hospital_name: str
+    zone: ZoneInfo
+    emergency_number: str
+    transfer_number: str | None = None
+
+
+@dataclass(frozen=True)
+class PendingChange:
+    """A change read back to the caller and waiting for their yes. The key makes a retried write idempotent."""
+
+    action: Literal["book", "reschedule", "cancel"]
+    doctor_id: int | None = None
+    starts_at: datetime | None = None
+    appointment_id: int | None = None
+    reason: str = ""
+    idempotency_key: uuid.UUID = field(default_factory=uuid.uuid4)
+
+    def same_request(self, other: PendingChange) -> bool:
+        return (self.action, self.doctor_id, self.starts_at, self.appointment_id) == (
+            other.action,
+            other.doctor_id,
+            other.starts_at,
+            other.appointment_id,
+        )
+
+
+ToolObserver = Callable[[str, str, float], None]
+Transfer = Callable[[str], Awaitable[None]]
+
+
+@dataclass
+class CallState:
+    hospital: Hospital
+    config: CallConfig
+    clock: Callable[[], datetime] = utc_now
+    transfer: Transfer | None = None
+    """Moves a phone caller to the front desk; None when the caller can't be transferred (web callers)."""
+    on_tool_finished: ToolObserver | None = None
+    """Telemetry hook: (tool name, outcome, duration in ms)."""
+
+    call_session_id: int | None = None
+    patient_id: int | None = None
+    pending: PendingChange | None = None
+    offered: list[Slot] = field(default_factory=list)
+    failures: int = 0
+    outcome: CallOutcome = "completed"
+    emergency_turns: set[str] = field(default_factory=set)
+    step_outcome: str = "ok"
+    """Outcome of the running tool when it succeeded but not as asked (e.g. "slot_taken")."""
+    _tasks: set[asyncio.Task[None]] = field(default_factory=set)
+    _finished: bool = False
+
+    @property
+    def actor(self) -> Actor:
+        return Actor(call_session_id=self.call_session_id)
+
+    @property
+    def needs_human(self) -> bool:
+        return self.failures >= FAILURES_BEFORE_HANDOFF
+
+    async def begin(self, *, room: str, job_id: str | None) -> None:
+        """Open the call session row; without the database the call still goes on, unrecorded."""
+        try:
+            self.call_session_id = await self.hospital.start_call(room=room, job_id=job_id)
+        except Exception as exc:
+            logger.warning("call session not recorded", extra={"error": type(exc).__name__})
+            return
+        self.record("call_started")
+
+    def record(
+        self,
+        kind: CallEventKind,
+        *,
+        tool: str | None = None,
+        outcome: str | None = None,
+        duration_ms: float | None = None,
+        detail: dict[str, object] | None = None,
+    ) -> None:
+        """Append an event to the call's log in the background (ids and codes only, never words said)."""
+        if self.call_session_id is None:
+            return
+        write = self.hospital.record_event(
+            self.call_session_id, kind, tool=tool, outcome=outcome, duration_ms=duration_ms, detail=detail
+        )
+        task = asyncio.ensure_future(self._quietly(write, kind))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _quietly(self, write: Awaitable[None], kind: str) -> None:
+        try:
+            await write
+        except Exception as exc:
+            logger.warning(
+                "call event not recorded",
+                extra={"call_session_id": self.call_session_id, "kind": kind, "error": type(exc).__name__},
+            )
+
+    def tool_finished(self, name: str, outcome: str, duration_ms: float) -> None:
+        self.record("tool_call", tool=name, outcome=outcome, duration_ms=round(duration_ms, 3))
+        if self.on_tool_finished is not None:
+            self.on_tool_finished(name, outcome, duration_ms)
+
+    async def flush(self) -> None:
+        """Wait for the events written so far (tests and the end of the call)."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    async def finish(self) -> None:
+        """Close the call session with its outcome; safe to call twice."""
+        if self._finished:
+            return
+        self._finished = True
+        self.record("call_ended", outcome=self.outcome)
+        await self.flush()
+        if self.call_session_id is None:
+            return
+        try:
+            await self.hospital.end_call(self.call_session_id, outcome=self.outcome, patient_id=self.patient_id)
+        except Exception as exc:
+            logger.warning(
+                "call end not recorded",
+                extra={"call_session_id": self.call_session_id, "error": type(exc).__name__},
+            )

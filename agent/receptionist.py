@@ -1,0 +1,542 @@
+"""The receptionist: a thin Agent whose small tools call the data layer (`agent.hospital.Hospital`).
+
+Rules the tools enforce whatever the model does:
+- nothing about a patient is read or changed before the caller is verified (a refusal is audited);
+- a change is read back and only made on a second call with `confirmed=true` for the same request;
+- every failure becomes a short ToolError the model can act on; the call never dies from a tool.
+Emergencies are caught in `llm_node` before the model is asked anything (see agent/safety.py).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import datetime, timedelta
+from typing import Literal
+
+from livekit.agents import Agent, ModelSettings, RunContext, ToolError, function_tool, llm
+from livekit.agents.beta import EndCallTool
+
+from agent import speech, tool_args
+from agent.call import CallConfig, CallState, PendingChange
+from agent.hospital import (
+    Appointment,
+    Booked,
+    DatabaseUnavailable,
+    HospitalError,
+    Slot,
+)
+from agent.safety import detect_emergency, emergency_message
+
+logger = logging.getLogger("agent.receptionist")
+
+SLOT_SEARCH_DAYS = 14
+APOLOGY = (
+    "Sorry, our booking system isn't answering right now. Apologise briefly and offer to take a message "
+    "so the front desk calls them back (request_callback), or suggest calling again a little later."
+)
+NOT_VERIFIED = (
+    "The caller is not verified. Ask for their full name and date of birth (or the phone number on file) "
+    "and call verify_identity first. Until then say nothing about any patient or appointment, not even "
+    "whether the person is a patient."
+)
+HUMAN_HINT = " This caller has had several problems: offer to transfer them or take a message for the front desk."
+
+_LANGUAGES = {
+    "english": "en",
+    "spanish": "es",
+    "french": "fr",
+    "german": "de",
+    "italian": "it",
+    "portuguese": "pt",
+    "chinese": "zh",
+    "mandarin": "zh",
+    "cantonese": "yue",
+    "arabic": "ar",
+    "hindi": "hi",
+    "russian": "ru",
+    "vietnamese": "vi",
+    "korean": "ko",
+    "japanese": "ja",
+    "tagalog": "tl",
+    "polish": "pl",
+    "haitian creole": "ht",
+}
+
+
+def instructions(config: CallConfig) -> str:
+    return f"""You are the receptionist of {config.hospital_name}, answering the phone.
+You speak, you don't write: one to three short sentences, no lists, no markdown, no symbols, no ids read aloud.
+Say dates and times the way people do ("Tuesday the 2nd at half past two in the afternoon"), never ISO strings.
+You help with: appointments (find a doctor, offer two or three free times, book, move, cancel), the caller's
+upcoming appointments, registering a new patient, practical questions about the hospital, and messages for staff.
+Identity first: before telling or changing anything about a patient, get the full name and date of birth (or
+the phone number on file) and call verify_identity. If it fails, say you couldn't find a match with those
+details, never whether the person exists, and ask them to check the details.
+Changes: read the details back (doctor, day, time) and ask "shall I go ahead?"; only after a clear yes call the
+same tool again with confirmed=true. After the change, confirm it in one sentence.
+If a time was just taken, say so and offer the next free times the tool gives you.
+Practical questions: answer only from hospital_information; if it has no answer, say you don't know and offer
+a message for the front desk. Never invent opening hours, prices, medical advice or diagnoses.
+Emergencies: if the caller describes one, tell them to hang up and call {config.emergency_number} now.
+If the caller wants a person, or things keep failing, transfer them (transfer_to_human) or take a message
+(request_callback). When the caller is done, say goodbye and call end_call."""
+
+
+def _last_user_message(chat_ctx: llm.ChatContext) -> llm.ChatMessage | None:
+    for item in reversed(chat_ctx.items):
+        if item.type == "message" and item.role == "user":
+            return item
+    return None
+
+
+def _spoken_reason(error: HospitalError) -> str:
+    """The data layer's reason is fit for the caller (no PHI, no SQL); keep a generic fallback."""
+    return str(error) or "that request can't be done"
+
+
+class Receptionist(Agent):
+    def __init__(self, config: CallConfig) -> None:
+        self._config = config
+        super().__init__(
+            instructions=instructions(config),
+            tools=[EndCallTool(on_tool_called=self._on_end_call, end_instructions="Say a short, warm goodbye.")],
+        )
+
+    async def on_enter(self) -> None:
+        self.session.say(f"Hello, you've reached {self._config.hospital_name}. How can I help you today?")
+
+    async def llm_node(self, chat_ctx: llm.ChatContext, tools: list[llm.Tool], model_settings: ModelSettings) -> object:
+        """Emergency check before the model, then the model with today's date and time (refreshed every turn)."""
+        state: CallState = self.session.userdata
+        message = _last_user_message(chat_ctx)
+        if message is not None and (kind := detect_emergency(message.text_content or "")) is not None:
+            if message.id not in state.emergency_turns:
+                state.emergency_turns.add(message.id)
+                state.outcome = "emergency"
+                state.record("emergency", detail={"kind": kind.value})
+                logger.warning(
+                    "emergency described", extra={"call_session_id": state.call_session_id, "kind": kind.value}
+                )
+            return emergency_message(self._config.emergency_number)
+        chat_ctx = chat_ctx.copy()
+        # Appended, not put in the instructions: the instructions prefix stays cacheable across turns.
+        chat_ctx.add_message(role="system", content=[speech.clock_line(state.clock(), self._config.zone)])
+        return Agent.default.llm_node(self, chat_ctx, tools, model_settings)
+
+    async def _on_end_call(self, _event: object) -> None:
+        state: CallState = self.session.userdata
+        state.tool_finished("end_call", "ok", 0.0)
+        await state.finish()
+
+    # -- helpers -------------------------------------------------------------------------------------------
+
+    @asynccontextmanager
+    async def _step(self, ctx: RunContext[CallState], name: str) -> AsyncIterator[CallState]:
+        """Time a tool, record its outcome, and turn every failure into a ToolError the model can act on."""
+        state = ctx.userdata
+        state.step_outcome = "ok"
+        started = time.perf_counter()
+        outcome = "ok"
+        try:
+            yield state
+            outcome = state.step_outcome
+        except ToolError as error:
+            outcome = "refused"
+            state.failures += 1
+            raise ToolError(error.message + (HUMAN_HINT if state.needs_human else "")) from None
+        except DatabaseUnavailable:
+            outcome = "db_unavailable"
+            state.failures += 1
+            raise ToolError(APOLOGY) from None
+        except HospitalError as error:
+            outcome = f"refused:{type(error).__name__}"
+            state.failures += 1
+            raise ToolError(_spoken_reason(error) + (HUMAN_HINT if state.needs_human else "")) from None
+        except Exception:
+            outcome = "error"
+            state.failures += 1
+            logger.exception("tool failed", extra={"tool": name, "call_session_id": state.call_session_id})
+            raise ToolError(APOLOGY) from None
+        finally:
+            state.tool_finished(name, outcome, (time.perf_counter() - started) * 1000)
+
+    async def _verified_patient(self, state: CallState, entity: Literal["patient", "appointment"]) -> int:
+        if state.patient_id is None:
+            await state.hospital.audit_denied(state.actor, entity=entity, reason="caller not verified")
+            raise ToolError(NOT_VERIFIED)
+        return state.patient_id
+
+    def _say(self, state: CallState, moment: datetime) -> str:
+        return speech.say_when(moment, self._config.zone, now=state.clock())
+
+    def _describe_slots(self, state: CallState, slots: list[Slot]) -> str:
+        zone = self._config.zone
+        return " ".join(
+            f"Option {number}: {slot.doctor_name} ({slot.specialty}, doctor_id {slot.doctor_id}), "
+            f"{self._say(state, slot.starts_at)} [starts_at {slot.starts_at.astimezone(zone):%Y-%m-%dT%H:%M}]."
+            for number, slot in enumerate(slots, start=1)
+        )
+
+    def _describe_appointment(self, state: CallState, appointment: Appointment) -> str:
+        return (
+            f"appointment_id {appointment.id}: {appointment.doctor_name} ({appointment.specialty}), "
+            f"{self._say(state, appointment.starts_at)}"
+        )
+
+    def _confirmation_needed(self, state: CallState, change: PendingChange, read_back: str) -> str:
+        if state.pending is None or not state.pending.same_request(change):
+            state.pending = change
+        return (
+            f"Not done yet. Read this back to the caller: {read_back} Ask if you should go ahead. Only after a "
+            "clear yes, call this tool again with the same details and confirmed=true."
+        )
+
+    def _confirmed_change(self, state: CallState, change: PendingChange) -> PendingChange | None:
+        """The pending change this confirmation is for, or None if it was never read back."""
+        if state.pending is not None and state.pending.same_request(change):
+            return state.pending
+        return None
+
+    # -- identity ------------------------------------------------------------------------------------------
+
+    @function_tool
+    async def verify_identity(
+        self,
+        ctx: RunContext[CallState],
+        full_name: str,
+        date_of_birth: str | None = None,
+        phone: str | None = None,
+    ) -> str:
+        """Verify who is calling before anything about a patient is shared or changed.
+
+        Args:
+            full_name: The caller's first and last name as they said it.
+            date_of_birth: Their date of birth as YYYY-MM-DD. Give this or phone.
+            phone: The phone number on their record, international form like +15551234567.
+        """
+        async with self._step(ctx, "verify_identity") as state:
+            name = tool_args.person_name(full_name)
+            today = state.clock().astimezone(self._config.zone).date()
+            born = tool_args.birth_date(date_of_birth, today=today) if date_of_birth else None
+            number = tool_args.phone(phone) if phone else None
+            if born is None and number is None:
+                raise ToolError("Ask for the date of birth (or the phone number on file) as well as the name.")
+            patient = await state.hospital.find_patient(state.actor, full_name=name, date_of_birth=born, phone=number)
+            if patient is None:
+                state.record("verification_failed")
+                raise ToolError(
+                    "No match for those details. Say you couldn't find a match and ask them to check the spelling "
+                    "and date; never say whether such a patient exists."
+                )
+            state.patient_id = patient.id
+            state.record("verified", detail={"patient_id": patient.id})
+            return f"Verified. You may now help {patient.full_name} with their own appointments."
+
+    @function_tool
+    async def register_patient(
+        self,
+        ctx: RunContext[CallState],
+        full_name: str,
+        date_of_birth: str,
+        phone: str,
+        email: str | None = None,
+    ) -> str:
+        """Register a new patient who is not on file yet. Afterwards read back what was recorded.
+
+        Args:
+            full_name: First and last name.
+            date_of_birth: YYYY-MM-DD.
+            phone: Phone number in international form like +15551234567.
+            email: Optional email address.
+        """
+        async with self._step(ctx, "register_patient") as state:
+            name = tool_args.person_name(full_name)
+            today = state.clock().astimezone(self._config.zone).date()
+            born = tool_args.birth_date(date_of_birth, today=today)
+            number = tool_args.phone(phone)
+            address = tool_args.email(email)
+            patient = await state.hospital.register_patient(
+                state.actor, full_name=name, date_of_birth=born, phone=number, email=address
+            )
+            state.patient_id = patient.id
+            state.record("patient_registered", detail={"patient_id": patient.id})
+            return (
+                f"Registered and verified. Read back what was recorded: name {patient.full_name}, born "
+                f"{speech.say_birth_date(patient.date_of_birth)}, phone {patient.phone}"
+                + (f", email {patient.email}" if patient.email else "")
+                + ". Ask them to say if anything is wrong."
+            )
+
+    # -- directory (public, no verification needed) --------------------------------------------------------
+
+    @function_tool
+    async def find_doctors(
+        self,
+        ctx: RunContext[CallState],
+        specialty: str | None = None,
+        doctor_name: str | None = None,
+        language: str | None = None,
+    ) -> str:
+        """Find doctors by specialty, name or a language they speak.
+
+        Args:
+            specialty: e.g. cardiology, pediatrics, dermatology.
+            doctor_name: Part of the doctor's name, e.g. Patel.
+            language: A language the caller wants the doctor to speak, e.g. Spanish.
+        """
+        async with self._step(ctx, "find_doctors") as state:
+            wanted = tool_args.optional_text(specialty, "specialty", tool_args.TOPIC_MAX)
+            name = tool_args.optional_text(doctor_name, "doctor_name", tool_args.NAME_MAX)
+            spoken = tool_args.optional_text(language, "language", 40)
+            code = _LANGUAGES.get(spoken.lower(), spoken.lower()) if spoken else None
+            doctors = await state.hospital.find_doctors(specialty=wanted, name=name, language=code)
+            if not doctors:
+                return "No doctor matches that. Offer another specialty or a doctor from the same department."
+            return " ".join(
+                f"{doctor.full_name}, {doctor.specialty}, {doctor.department} (doctor_id {doctor.id}, "
+                f"speaks {', '.join(doctor.languages)})."
+                for doctor in doctors[:5]
+            )
+
+    @function_tool
+    async def find_free_slots(
+        self,
+        ctx: RunContext[CallState],
+        specialty: str | None = None,
+        doctor_id: int | None = None,
+        earliest: str | None = None,
+        latest: str | None = None,
+    ) -> str:
+        """Find free appointment times to offer (two or three at a time).
+
+        Args:
+            specialty: The specialty needed, when no particular doctor is wanted.
+            doctor_id: A doctor_id from find_doctors, when the caller wants that doctor.
+            earliest: Earliest acceptable start, ISO 8601 in hospital time (e.g. 2026-12-02T13:00). Default now.
+            latest: Latest acceptable start, ISO 8601 in hospital time. Default two weeks after earliest.
+        """
+        async with self._step(ctx, "find_free_slots") as state:
+            wanted = tool_args.optional_text(specialty, "specialty", tool_args.TOPIC_MAX)
+            doctor = tool_args.record_id(doctor_id, "doctor_id") if doctor_id is not None else None
+            if wanted is None and doctor is None:
+                raise ToolError("Ask which specialty or doctor the caller needs first.")
+            now = state.clock()
+            start = tool_args.moment(earliest, "earliest", self._config.zone) if earliest else now
+            start = max(start, now)
+            end = tool_args.moment(latest, "latest", self._config.zone) if latest else start
+            if end <= start:
+                end = start + timedelta(days=SLOT_SEARCH_DAYS)
+            if end - start > timedelta(days=92):
+                raise ToolError("Search at most three months ahead; ask the caller to narrow it down.")
+            slots = await state.hospital.free_slots(
+                window_start=start, window_end=end, doctor_id=doctor, specialty=wanted, limit=3
+            )
+            state.offered = slots
+            if not slots:
+                return "Nothing free in that window. Offer to look at later dates or another doctor."
+            return "Offer these: " + self._describe_slots(state, slots)
+
+    @function_tool
+    async def hospital_information(self, ctx: RunContext[CallState], topic: str) -> str:
+        """Answer practical questions: opening hours, address, parking, visiting hours, departments and where they are.
+
+        Args:
+            topic: What the caller asks about, in a few words (e.g. parking, visiting hours, radiology department).
+        """
+        async with self._step(ctx, "hospital_information") as state:
+            question = tool_args.free_text(topic, "topic", tool_args.TOPIC_MAX).lower()
+            info = await state.hospital.hospital_info()
+            words = set(question.replace("_", " ").split())
+            answers = [
+                f"{key.replace('_', ' ')}: {answer}"
+                for key, answer in info.items()
+                if key in question.replace(" ", "_") or words & set(key.split("_"))
+            ]
+            departments = await state.hospital.list_departments()
+            places = [
+                f"{department.name} is at {department.location}"
+                + (f", extension {department.phone_extension}" if department.phone_extension else "")
+                for department in departments
+                if "department" in question
+                or department.name.lower() in question
+                or words & set(department.name.lower().split())
+            ]
+            found = answers + places
+            if found:
+                return " ".join(found) + " Answer only from this."
+            known = ", ".join(key.replace("_", " ") for key in info)
+            return (
+                f"No recorded answer for that. Known topics: {known}. Say you don't know and offer a message for "
+                "the front desk; don't guess."
+            )
+
+    # -- the caller's own appointments (verified only) ----------------------------------------------------
+
+    @function_tool
+    async def list_my_appointments(self, ctx: RunContext[CallState]) -> str:
+        """List the verified caller's upcoming appointments."""
+        async with self._step(ctx, "list_my_appointments") as state:
+            patient_id = await self._verified_patient(state, "appointment")
+            appointments = await state.hospital.upcoming_appointments(state.actor, patient_id=patient_id)
+            if not appointments:
+                return "They have no upcoming appointments."
+            return " ".join(self._describe_appointment(state, a) + "." for a in appointments[:5])
+
+    @function_tool
+    async def book_appointment(
+        self,
+        ctx: RunContext[CallState],
+        doctor_id: int,
+        starts_at: str,
+        reason: str,
+        confirmed: bool = False,
+    ) -> str:
+        """Book an appointment for the verified caller. First call with confirmed=false to get the read-back;
+        call again with confirmed=true only after the caller said yes.
+
+        Args:
+            doctor_id: doctor_id of an offered slot.
+            starts_at: Start of the offered slot, ISO 8601 in hospital time (as find_free_slots gave it).
+            reason: A few words on why they are coming (no diagnosis needed).
+            confirmed: True only after the caller agreed to the read-back.
+        """
+        async with self._step(ctx, "book_appointment") as state:
+            patient_id = await self._verified_patient(state, "appointment")
+            doctor = tool_args.record_id(doctor_id, "doctor_id")
+            start = tool_args.moment(starts_at, "starts_at", self._config.zone)
+            why = tool_args.free_text(reason, "reason", tool_args.REASON_MAX, required=False)
+            change = PendingChange("book", doctor_id=doctor, starts_at=start, reason=why)
+            pending = self._confirmed_change(state, change) if confirmed else None
+            if pending is None:
+                doctor_name = next((s.doctor_name for s in state.offered if s.doctor_id == doctor), "the doctor")
+                return self._confirmation_needed(state, change, f"{doctor_name}, {self._say(state, start)}.")
+            result = await state.hospital.book(
+                state.actor,
+                patient_id=patient_id,
+                doctor_id=doctor,
+                starts_at=start,
+                reason=pending.reason,
+                idempotency_key=pending.idempotency_key,
+            )
+            state.pending = None
+            if not isinstance(result, Booked):
+                state.offered = result.alternatives
+                state.step_outcome = "slot_taken"
+                if not result.alternatives:
+                    return "That time was just taken and nothing else is free nearby. Offer to search other dates."
+                return "That time was just taken by someone else. Say so and offer these instead: " + (
+                    self._describe_slots(state, result.alternatives)
+                )
+            booked = result.appointment
+            state.record("booking_created", detail={"appointment_id": booked.id})
+            return f"Booked: {self._describe_appointment(state, booked)}. Confirm it to the caller."
+
+    @function_tool
+    async def reschedule_appointment(
+        self,
+        ctx: RunContext[CallState],
+        appointment_id: int,
+        new_starts_at: str,
+        new_doctor_id: int | None = None,
+        confirmed: bool = False,
+    ) -> str:
+        """Move one of the verified caller's appointments to a new free time. Read back first (confirmed=false),
+        then call again with confirmed=true after the caller agreed.
+
+        Args:
+            appointment_id: appointment_id from list_my_appointments.
+            new_starts_at: New start, ISO 8601 in hospital time, from find_free_slots.
+            new_doctor_id: Only when moving to a different doctor.
+            confirmed: True only after the caller agreed to the read-back.
+        """
+        async with self._step(ctx, "reschedule_appointment") as state:
+            patient_id = await self._verified_patient(state, "appointment")
+            appointment = tool_args.record_id(appointment_id, "appointment_id")
+            start = tool_args.moment(new_starts_at, "new_starts_at", self._config.zone)
+            doctor = tool_args.record_id(new_doctor_id, "new_doctor_id") if new_doctor_id is not None else None
+            change = PendingChange("reschedule", doctor_id=doctor, starts_at=start, appointment_id=appointment)
+            pending = self._confirmed_change(state, change) if confirmed else None
+            if pending is None:
+                return self._confirmation_needed(
+                    state, change, f"moving that appointment to {self._say(state, start)}."
+                )
+            result = await state.hospital.reschedule(
+                state.actor,
+                patient_id=patient_id,
+                appointment_id=appointment,
+                new_starts_at=start,
+                new_doctor_id=doctor,
+                idempotency_key=pending.idempotency_key,
+            )
+            state.pending = None
+            if not isinstance(result, Booked):
+                state.offered = result.alternatives
+                state.step_outcome = "slot_taken"
+                return "That new time was just taken; the old appointment is unchanged. Offer these: " + (
+                    self._describe_slots(state, result.alternatives) or "none nearby; offer other dates."
+                )
+            moved = result.appointment
+            state.record("booking_moved", detail={"appointment_id": moved.id, "from_appointment_id": appointment})
+            return f"Moved. New {self._describe_appointment(state, moved)}. Confirm it to the caller."
+
+    @function_tool
+    async def cancel_appointment(self, ctx: RunContext[CallState], appointment_id: int, confirmed: bool = False) -> str:
+        """Cancel one of the verified caller's appointments. Read back first (confirmed=false), then call again
+        with confirmed=true after the caller agreed.
+
+        Args:
+            appointment_id: appointment_id from list_my_appointments.
+            confirmed: True only after the caller agreed to the read-back.
+        """
+        async with self._step(ctx, "cancel_appointment") as state:
+            patient_id = await self._verified_patient(state, "appointment")
+            appointment = tool_args.record_id(appointment_id, "appointment_id")
+            change = PendingChange("cancel", appointment_id=appointment)
+            if not confirmed or self._confirmed_change(state, change) is None:
+                return self._confirmation_needed(state, change, "cancelling that appointment.")
+            cancelled = await state.hospital.cancel(state.actor, patient_id=patient_id, appointment_id=appointment)
+            state.pending = None
+            state.record("booking_cancelled", detail={"appointment_id": cancelled.id})
+            return f"Cancelled {self._describe_appointment(state, cancelled)}. Confirm it to the caller."
+
+    # -- people --------------------------------------------------------------------------------------------
+
+    @function_tool
+    async def request_callback(
+        self, ctx: RunContext[CallState], caller_name: str, callback_phone: str, message: str
+    ) -> str:
+        """Take a message so a person from the front desk calls back.
+
+        Args:
+            caller_name: Who to call back, first and last name.
+            callback_phone: Number to call back, international form like +15551234567.
+            message: What they need, in their words (short).
+        """
+        async with self._step(ctx, "request_callback") as state:
+            name = tool_args.person_name(caller_name, "caller_name")
+            number = tool_args.phone(callback_phone, "callback_phone")
+            text = tool_args.free_text(message, "message", tool_args.MESSAGE_MAX)
+            request_id = await state.hospital.add_callback_request(
+                state.actor, caller_name=name, callback_phone=number, message=text, patient_id=state.patient_id
+            )
+            state.outcome = "handed_off"
+            state.record("handoff", detail={"kind": "callback", "callback_request_id": request_id})
+            return "Message taken. Tell them the front desk will call them back, usually within one working day."
+
+    @function_tool
+    async def transfer_to_human(self, ctx: RunContext[CallState]) -> str:
+        """Transfer the call to a person at the front desk, when the caller asks for one or things keep failing."""
+        async with self._step(ctx, "transfer_to_human") as state:
+            if self._config.transfer_number is None or state.transfer is None:
+                raise ToolError(
+                    "A live transfer isn't possible on this line. Offer to take a message instead: ask for their "
+                    "name, a callback number and what it's about, then call request_callback."
+                )
+            state.outcome = "handed_off"
+            state.record("handoff", detail={"kind": "transfer"})
+            await ctx.wait_for_playout()
+            await state.transfer(self._config.transfer_number)
+            return "Transferring now. Tell them you're putting them through to the front desk."

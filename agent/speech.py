@@ -1,0 +1,91 @@
+"""Dates and times the way a receptionist says them, and the strict parsing of what the model passes to tools.
+
+The model resolves "tomorrow afternoon" itself (its instructions carry today's date); tools accept only
+ISO 8601 and read a time without an offset as wall-clock time in the hospital's time zone.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+_ORDINAL_SUFFIX = {1: "st", 2: "nd", 3: "rd"}
+
+
+def ordinal(day: int) -> str:
+    suffix = "th" if 11 <= day % 100 <= 13 else _ORDINAL_SUFFIX.get(day % 10, "th")
+    return f"{day}{suffix}"
+
+
+def say_time(moment: datetime) -> str:
+    """'9 in the morning', '2:30 in the afternoon', 'noon'."""
+    if moment.hour == 12 and moment.minute == 0:
+        return "noon"
+    hour = moment.hour % 12 or 12
+    clock = f"{hour}" if moment.minute == 0 else f"{hour}:{moment.minute:02d}"
+    if moment.hour < 12:
+        part = "in the morning"
+    elif moment.hour < 17:
+        part = "in the afternoon"
+    else:
+        part = "in the evening"
+    return f"{clock} {part}"
+
+
+def say_date(day: date, *, today: date | None = None) -> str:
+    """'today', 'tomorrow', 'Tuesday, December 2nd' (the year only when it is not this year's)."""
+    if today is not None:
+        if day == today:
+            return "today"
+        if day == today + timedelta(days=1):
+            return "tomorrow"
+    text = f"{day:%A}, {day:%B} {ordinal(day.day)}"
+    if today is None or day.year != today.year:
+        text += f", {day.year}"
+    return text
+
+
+def say_birth_date(day: date) -> str:
+    return f"{day:%B} {ordinal(day.day)}, {day.year}"
+
+
+def say_when(moment: datetime, zone: ZoneInfo, *, now: datetime) -> str:
+    """A moment in the hospital's time zone, relative to now: 'tomorrow at 2:30 in the afternoon'."""
+    local = moment.astimezone(zone)
+    return f"{say_date(local.date(), today=now.astimezone(zone).date())} at {say_time(local)}"
+
+
+def clock_line(now: datetime, zone: ZoneInfo) -> str:
+    """What the model is told about the present, refreshed every turn."""
+    local = now.astimezone(zone)
+    return (
+        f"Right now it is {local:%A}, {local:%B} {local.day}, {local.year}, {local:%H:%M} "
+        f"(hospital time, {zone.key}). Resolve words like 'tomorrow' or 'next Tuesday at 3' from this, "
+        "and pass times to tools as ISO 8601 in hospital time, for example "
+        f"{(local + timedelta(days=1)).replace(hour=15, minute=0, second=0, microsecond=0):%Y-%m-%dT%H:%M}."
+    )
+
+
+def parse_moment(text: str, zone: ZoneInfo) -> datetime:
+    """ISO 8601 date-time; without an offset it is hospital time. Raises ValueError with a fixable reason."""
+    text = text.strip()
+    if not text or len(text) > 40:
+        raise ValueError("a time must be an ISO 8601 date and time such as 2026-12-02T14:30")
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"{text!r} is not an ISO 8601 date and time such as 2026-12-02T14:30") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=zone)
+    return moment
+
+
+def parse_day(text: str) -> date:
+    """ISO 8601 calendar date (YYYY-MM-DD). Raises ValueError with a fixable reason."""
+    text = text.strip()
+    if len(text) != 10:
+        raise ValueError("a date must be ISO 8601, YYYY-MM-DD, such as 1980-03-14")
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"{text!r} is not a real date in the form YYYY-MM-DD") from None

@@ -1,0 +1,173 @@
+"""The LiveKit worker: one AgentServer, Silero VAD loaded once per process, a database pool per job process.
+
+Pipeline: Deepgram STT, OpenAI LLM, Cartesia TTS, Silero VAD, and the LiveKit turn detector when its model
+files were downloaded (`python -m agent download-files`, done at image build); without them, VAD
+endpointing. Importing the turn-detector plugin registers inference runners that fail without their files,
+so it is imported only when the files are in the local model cache.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import logging
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from livekit import api, rtc
+from livekit.agents import AgentServer, AgentSession, JobContext, JobProcess, TurnHandlingOptions
+from livekit.plugins import cartesia, deepgram, openai, silero
+
+from agent.call import CallConfig, CallState
+from agent.receptionist import Receptionist
+from agent.settings import Settings, load
+
+logger = logging.getLogger("agent.worker")
+
+# The turn detector's model files, as livekit-plugins-turn-detector 1.8.9 names them (models.py there;
+# tests/agent/test_worker.py keeps these in step with the installed plugin).
+TURN_DETECTOR_REPO = "livekit/turn-detector"
+TURN_DETECTOR_REVISIONS = ("v1.2.2-en", "v0.4.1-intl")
+TURN_DETECTOR_FILES = ("onnx/model_q8.onnx", "languages.json", "tokenizer.json")
+
+
+def turn_detector_available() -> bool:
+    """True when every turn-detector file is in the local Hugging Face cache (no network is touched)."""
+    from huggingface_hub import errors, hf_hub_download  # noqa: PLC0415 - only needed here
+
+    try:
+        for revision in TURN_DETECTOR_REVISIONS:
+            for filename in TURN_DETECTOR_FILES:
+                hf_hub_download(TURN_DETECTOR_REPO, filename, revision=revision, local_files_only=True)
+    except (errors.LocalEntryNotFoundError, OSError, ValueError):
+        return False
+    return True
+
+
+def call_config(settings: Settings) -> CallConfig:
+    return CallConfig(
+        hospital_name=settings.hospital_name,
+        zone=ZoneInfo(settings.hospital_timezone),
+        emergency_number=settings.emergency_number,
+        transfer_number=settings.human_transfer_number,
+    )
+
+
+def turn_handling(settings: Settings, *, detector: Any | None) -> TurnHandlingOptions:
+    options: TurnHandlingOptions = {
+        "endpointing": {"min_delay": settings.endpointing_min_delay, "max_delay": settings.endpointing_max_delay},
+        "preemptive_generation": {"enabled": True},
+    }
+    options["turn_detection"] = detector if detector is not None else "vad"
+    return options
+
+
+def build_session(settings: Settings, *, vad: Any, state: CallState, detector: Any | None) -> AgentSession[CallState]:
+    return AgentSession[CallState](
+        userdata=state,
+        stt=deepgram.STT(
+            model=settings.stt_model,
+            language=settings.stt_language,
+            api_key=settings.deepgram_api_key.get_secret_value(),
+            base_url=settings.deepgram_base_url.rstrip("/") + "/v1/listen",
+        ),
+        llm=openai.LLM(
+            model=settings.llm_model,
+            api_key=settings.openai_api_key.get_secret_value(),
+            base_url=settings.openai_base_url,
+        ),
+        tts=cartesia.TTS(
+            model=settings.tts_model,
+            voice=settings.tts_voice,
+            api_key=settings.cartesia_api_key.get_secret_value(),
+            base_url=settings.cartesia_base_url,
+        ),
+        vad=vad,
+        turn_handling=turn_handling(settings, detector=detector),
+    )
+
+
+def prewarm(proc: JobProcess) -> None:
+    """Runs once per process before any job: settings and the VAD model."""
+    proc.userdata["settings"] = load()
+    proc.userdata["vad"] = silero.VAD.load()
+
+
+def _telemetry(settings: Settings) -> Any | None:
+    """The ops helper's telemetry, when the module is there."""
+    if importlib.util.find_spec("agent.telemetry") is None:
+        return None
+    from agent.telemetry import Telemetry  # noqa: PLC0415 - optional until agent/telemetry.py lands
+
+    return Telemetry(settings)
+
+
+def _sip_transfer(ctx: JobContext):
+    """A transfer for phone (SIP) callers; web callers have nobody to transfer."""
+    sip_caller = next(
+        (p for p in ctx.room.remote_participants.values() if p.kind == rtc.ParticipantKind.PARTICIPANT_KIND_SIP), None
+    )
+    if sip_caller is None:
+        return None
+
+    async def transfer(number: str) -> None:
+        await ctx.api.sip.transfer_sip_participant(
+            api.TransferSIPParticipantRequest(
+                room_name=ctx.room.name, participant_identity=sip_caller.identity, transfer_to=f"tel:{number}"
+            )
+        )
+
+    return transfer
+
+
+async def entrypoint(ctx: JobContext) -> None:
+    from agent.db.pool import create_pool  # noqa: PLC0415 - the data layer is imported in the job process
+    from agent.hospital import PostgresHospital  # noqa: PLC0415
+
+    settings: Settings = ctx.proc.userdata["settings"]
+    pool = await create_pool(settings)
+    hospital = PostgresHospital(pool, slot_minutes=settings.slot_minutes, timezone=ZoneInfo(settings.hospital_timezone))
+    detector = None
+    if TURN_DETECTOR_READY:
+        from livekit.plugins.turn_detector.multilingual import MultilingualModel  # noqa: PLC0415
+
+        detector = MultilingualModel()
+
+    await ctx.connect()
+    state = CallState(hospital=hospital, config=call_config(settings), transfer=_sip_transfer(ctx))
+    await state.begin(room=ctx.room.name, job_id=ctx.job.id)
+    session = build_session(settings, vad=ctx.proc.userdata["vad"], state=state, detector=detector)
+
+    # -- operational telemetry attaches here (agent/telemetry.py, built by the ops helper) ---------------
+    telemetry = _telemetry(settings)
+    if telemetry is not None:
+        await telemetry.start()
+        telemetry.observe(session, room=ctx.room.name, job_id=ctx.job.id)
+        telemetry.watch_pool(pool)
+        state.on_tool_finished = lambda name, outcome, ms: telemetry.tool_finished(
+            name=name, outcome=outcome, duration_ms=ms
+        )
+    # -------------------------------------------------------------------------------------------------
+
+    async def close_call(_reason: str = "") -> None:
+        await state.finish()
+        if telemetry is not None:
+            await telemetry.aclose()
+        with contextlib.suppress(Exception):
+            await pool.close()
+
+    ctx.add_shutdown_callback(close_call)
+    await session.start(agent=Receptionist(call_config(settings)), room=ctx.room)
+
+
+TURN_DETECTOR_READY = turn_detector_available()
+
+
+def build_server(settings: Settings) -> AgentServer:
+    server = AgentServer(setup_fnc=prewarm, job_memory_warn_mb=500)
+    server.rtc_session(entrypoint, agent_name=settings.agent_name)
+    if TURN_DETECTOR_READY:
+        importlib.import_module("livekit.plugins.turn_detector")
+    else:
+        logger.info("turn detector model files not downloaded; using VAD endpointing")
+    return server
