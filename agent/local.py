@@ -1,0 +1,146 @@
+"""What `make dev` runs: a ready database, then the agent worker.
+
+Unless DATABASE_URL is set (environment or .env), PostgreSQL 16 from the `pgserver` wheel is started with its
+data in `.data/postgres/` (reused by the next run). The database is migrated, seeded (dev only, once) and
+checked; then the worker replaces this process (`python -m agent dev`) with DATABASE_URL in its environment.
+Without the provider keys, it says which are missing and where to get them, and stops there (exit 0: the
+database part worked). `pgserver` is a dev requirement: only this module imports it, never the worker.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import warnings
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import psycopg
+from dotenv import dotenv_values
+from psycopg import sql
+from pydantic import ValidationError
+from yoyo import exceptions as yoyo_exceptions
+
+from agent.db import migrations, seed
+from agent.db.connect import ConnectionSetupError, connect, connection_params, describe, one_line
+from agent.settings import DatabaseSettings, Environment, Settings, SettingsError, describe_errors, load
+
+DATA_DIR = Path(".data") / "postgres"
+DATABASE_NAME = "hospital"
+
+WHERE_TO_GET = {
+    "LIVEKIT_URL": "LiveKit Cloud (cloud.livekit.io) -> your project -> Settings: the project URL, wss://<project>.livekit.cloud",
+    "LIVEKIT_API_KEY": "LiveKit Cloud (cloud.livekit.io) -> your project -> Settings -> API keys",
+    "LIVEKIT_API_SECRET": "LiveKit Cloud (cloud.livekit.io) -> your project -> Settings -> API keys",
+    "DEEPGRAM_API_KEY": "console.deepgram.com -> API Keys",
+    "OPENAI_API_KEY": "platform.openai.com -> API keys",
+    "CARTESIA_API_KEY": "play.cartesia.ai -> API keys",
+}
+
+
+def _configured_database_url() -> str | None:
+    """DATABASE_URL from the environment or .env (an empty value counts as unset, as in the settings)."""
+    return os.environ.get("DATABASE_URL") or dotenv_values(".env").get("DATABASE_URL") or None
+
+
+def start_embedded_postgres(data_dir: Path = DATA_DIR) -> tuple[str, str]:
+    """Start (or find running) the project's PostgreSQL 16: the URL of its hospital database, and what happened."""
+    with warnings.catch_warnings():
+        # platformdirs warns when XDG_RUNTIME_DIR is unset (containers); pgserver then uses /tmp, which is fine.
+        warnings.simplefilter("ignore")
+        import pgserver  # noqa: PLC0415 - dev-only dependency, never needed by the worker
+        from pgserver.utils import PostmasterInfo  # noqa: PLC0415
+
+    data_dir.parent.mkdir(parents=True, exist_ok=True)
+    data_dir = data_dir.resolve()
+    running = PostmasterInfo.read_from_pgdata(data_dir) if data_dir.is_dir() else None
+    if running is not None and running.is_running():
+        state = "already running"
+    else:
+        state = "started" if (data_dir / "PG_VERSION").exists() else "created and started"
+    # "stop": the server stops when this process exits without exec'ing the worker; exec keeps it running.
+    server = pgserver.get_server(data_dir, cleanup_mode="stop")
+    with psycopg.connect(server.get_uri("postgres"), autocommit=True) as conn:
+        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (DATABASE_NAME,)).fetchone():
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(DATABASE_NAME)))
+    return server.get_uri(DATABASE_NAME), state
+
+
+def prepare_database(settings: DatabaseSettings) -> None:
+    """Migrate, seed (dev only) and check the database, printing what was done."""
+    params = connection_params(settings)
+    applied = migrations.apply(params)
+    print(f"migrations: applied {', '.join(applied)}" if applied else "migrations: nothing pending")
+    if settings.app_env is Environment.DEV:
+        report = seed.seed(
+            params,
+            environment=settings.app_env.value,
+            today=datetime.now(ZoneInfo(settings.hospital_timezone)).date(),
+            timezone=settings.hospital_timezone,
+            slot_minutes=settings.slot_minutes,
+        )
+        counts = ", ".join(f"{count} {table}" for table, count in report.counts.items())
+        print(f"seed: {'already seeded, nothing changed' if report.already_seeded else 'loaded'} ({counts})")
+    else:
+        print(f"seed: skipped (APP_ENV={settings.app_env.value})")
+    with connect(params) as conn:
+        conn.execute("SELECT 1")
+    print(f"database ready: {describe(params)} at schema {migrations.status(params).version}")
+
+
+def _missing_keys_help(error: ValidationError) -> tuple[str, bool]:
+    """The message for settings that don't load, and whether only variables are missing (no bad values)."""
+    missing = [
+        "_".join(str(part) for part in problem["loc"]).upper()
+        for problem in error.errors()
+        if problem["type"] == "missing"
+    ]
+    lines = ["The database is ready, but the agent can't start yet. Missing variables:"]
+    lines += [f"  {name}: {WHERE_TO_GET.get(name, 'see .env.example')}" for name in missing]
+    only_missing = len(missing) == error.error_count()
+    if not only_missing:
+        lines += ["Invalid values:", describe_errors(error)]
+    lines.append("Put them in .env (start from it with `cp .env.example .env`), then run `make dev` again.")
+    return "\n".join(lines), only_missing
+
+
+def _database_ready() -> str | None:
+    """Run the database part; None when it worked, else a one-line reason (safe to print)."""
+    try:
+        if not _configured_database_url():
+            url, state = start_embedded_postgres()
+            os.environ["DATABASE_URL"] = url
+            print(f"postgres: embedded PostgreSQL 16 (pgserver) {state}, data in {DATA_DIR}/")
+        prepare_database(load(DatabaseSettings))
+    except (SettingsError, ConnectionSetupError, seed.SeedRefused) as error:
+        return str(error)
+    except psycopg.Error as error:
+        return f"database: {one_line(error)}"
+    except subprocess.CalledProcessError:
+        return f"the embedded PostgreSQL did not start; its log is {DATA_DIR}/log"
+    except yoyo_exceptions.LockTimeout as error:
+        return f"migrations are locked by another process: {one_line(error)}"
+    return None
+
+
+def main() -> int:
+    problem = _database_ready()
+    if problem:
+        print(f"make dev: {problem}", file=sys.stderr)
+        return 2
+    try:
+        Settings()
+    except ValidationError as error:
+        message, only_missing = _missing_keys_help(error)
+        print(message)
+        return 0 if only_missing else 2
+    print("starting the agent worker: python -m agent dev", flush=True)
+    sys.stderr.flush()
+    os.execv(sys.executable, [sys.executable, "-m", "agent", "dev"])  # noqa: S606 - replaces this process on purpose
+    return 0  # not reached
+
+
+if __name__ == "__main__":
+    sys.exit(main())
