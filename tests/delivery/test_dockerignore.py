@@ -1,0 +1,94 @@
+"""The build context: .dockerignore lets in what the image copies and keeps secrets, tests and local data out.
+
+Docker's rules, implemented here for the test: patterns apply in order and the last match wins; `!` re-includes;
+`**` spans directories; a pattern matching a directory covers everything below it.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from tests.delivery.support import ROOT
+
+
+def _regex(pattern: str) -> re.Pattern[str]:
+    pattern = pattern.strip("/")
+    out, i = [], 0
+    while i < len(pattern):
+        if pattern.startswith("**/", i):
+            out.append("(?:.*/)?")
+            i += 3
+        elif pattern.startswith("**", i):
+            out.append(".*")
+            i += 2
+        elif pattern[i] == "*":
+            out.append("[^/]*")
+            i += 1
+        elif pattern[i] == "?":
+            out.append("[^/]")
+            i += 1
+        else:
+            out.append(re.escape(pattern[i]))
+            i += 1
+    return re.compile("".join(out))
+
+
+def _rules() -> list[tuple[bool, re.Pattern[str]]]:
+    rules = []
+    for raw in (ROOT / ".dockerignore").read_text().splitlines():
+        line = raw.strip()
+        if line and not line.startswith("#"):
+            rules.append((line.startswith("!"), _regex(line.removeprefix("!"))))
+    return rules
+
+
+def excluded(path: str) -> bool:
+    parts = path.split("/")
+    prefixes = ["/".join(parts[:k]) for k in range(1, len(parts) + 1)]
+    verdict = False
+    for reinclude, regex in _rules():
+        if any(regex.fullmatch(prefix) for prefix in prefixes):
+            verdict = not reinclude
+    return verdict
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        ".env",
+        ".env.local",
+        ".env.production",
+        "agent/.env",
+        "secrets.env",
+        "agent/secrets.json",
+        "db.pem",
+        "agent/server.key",
+        "tests/conftest.py",
+        ".venv/bin/python",
+        ".data/postgres/PG_VERSION",
+        ".git/HEAD",
+        "docs/deployment.md",
+        "infra/__main__.py",
+        "Pulumi.prod.yaml",
+        "agent/__pycache__/settings.cpython-311.pyc",
+        "livekit.toml",
+    ],
+)
+def test_kept_out_of_the_build_context(path: str) -> None:
+    assert excluded(path), f"{path} would be sent to the image build"
+
+
+@pytest.mark.parametrize(
+    "path", ["requirements.txt", "constraints.txt", "agent/__main__.py", "agent/db/pool.py", "migrations/x.sql"]
+)
+def test_what_the_image_needs_gets_in(path: str) -> None:
+    assert not excluded(path), f"{path} is needed by the Dockerfile but ignored"
+
+
+def test_the_matcher_itself_honours_reinclusion_and_last_match() -> None:
+    # Guards the helper above: the file re-includes agent/ after excluding everything, then excludes .env in it.
+    assert excluded("README.md")
+    assert not excluded("agent/settings.py")
+    assert excluded("agent/.env.local")
