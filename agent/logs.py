@@ -160,7 +160,8 @@ def configure_logging(settings: DatabaseSettings | None = None) -> None:
     root = logging.getLogger()
     for old in [h for h in root.handlers if h.get_name() == "agent-json"]:
         root.removeHandler(old)
-    root.addHandler(handler)
+    # First in line: its filter scrubs `extra` attributes in place before any later handler (LiveKit's) sees them.
+    root.handlers.insert(0, handler)
     root.setLevel(level)
     if not getattr(logging.getLogRecordFactory(), "redacting", False):
         logging.setLogRecordFactory(_redacting_factory(logging.getLogRecordFactory()))

@@ -45,7 +45,7 @@ def parse_ttl(text: str) -> timedelta:
     """Parse a token lifetime such as "90s", "15m" or "1h" (at most 24 h)."""
     match = _TTL_PATTERN.match(text.strip().lower())
     if not match:
-        raise ValueError(f"{text!r} is not a duration like 90s, 15m or 1h")
+        raise ValueError("not a duration like 90s, 15m or 1h")
     amount, unit = int(match[1]), match[2]
     ttl = timedelta(**{_TTL_UNITS[unit]: amount})
     if ttl <= timedelta(0):
@@ -59,7 +59,7 @@ def _valid_time_zone(name: str) -> str:
     try:
         ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise ValueError(f"unknown time zone {name!r}") from exc
+        raise ValueError("not a known IANA time zone (e.g. America/New_York)") from exc
     return name
 
 

@@ -56,6 +56,15 @@ def _ttl(text: str) -> timedelta:
         raise argparse.ArgumentTypeError(str(error)) from None
 
 
+def _attach_ttl_value(argv: list[str]) -> list[str]:
+    """`--ttl -5m` as `--ttl=-5m`, so a negative lifetime gets the TTL message, not "expected one argument"."""
+    joined: list[str] = []
+    arguments = iter(argv)
+    for argument in arguments:
+        joined.append(f"--ttl={next(arguments, '')}" if argument == "--ttl" else argument)
+    return joined
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m agent token",
@@ -65,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--identity", required=True, type=_non_empty("--identity"), help="participant identity")
     parser.add_argument("--name", default="", help="participant display name")
     parser.add_argument("--ttl", type=_ttl, default=None, help="lifetime such as 15m or 1h (default: TOKEN_TTL, 1h)")
-    args = parser.parse_args(argv)
+    args = parser.parse_args(_attach_ttl_value(sys.argv[1:] if argv is None else argv))
 
     try:
         settings = load(TokenSettings)

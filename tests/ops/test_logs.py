@@ -1,0 +1,143 @@
+"""Logs: one JSON object per line with the call's ids, and no secret on any line, tracebacks included."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+
+import pytest
+
+from agent import logs
+from agent.settings import Settings, load
+from tests.ops.conftest import FAKE_SECRETS
+
+DB_PASSWORD = "db-Pa55word-0123"
+JWT = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJjYWxsZXItNyIsInZpZGVvIjp7fX0.c2lnbmF0dXJlLWJ5dGVz"
+STRAY = {
+    "jwt": JWT,
+    "bearer": "Authorization: Bearer abcDEF0123456789ghiJKL",
+    "deepgram_token": "Authorization: Token 89abcdef0123456789abcdef0123456789abcdef",
+    "openai": "sk-stray0123456789abcdefABCDEF",
+    "cartesia": "sk_car_stray0123456789abcdef",
+    "aws": "AKIAIOSFODNN7EXAMPLE",
+    "livekit_key": "APIstray12345678",
+    "url_password": "postgresql://app:an0ther-Pa55@db.internal:5432/hospital",
+}
+LEAKS = [*FAKE_SECRETS.values(), DB_PASSWORD, JWT, "abcDEF0123456789ghiJKL", "89abcdef0123456789abcdef0123456789abcdef",
+         "sk-stray0123456789abcdefABCDEF", "sk_car_stray0123456789abcdef", "AKIAIOSFODNN7EXAMPLE", "APIstray12345678",
+         "an0ther-Pa55"]
+
+
+@pytest.fixture
+def settings(clean_env) -> Settings:
+    for name, value in FAKE_SECRETS.items():
+        clean_env.setenv(name, value)
+    clean_env.setenv("LIVEKIT_URL", "ws://127.0.0.1:7880")
+    clean_env.setenv("DATABASE_URL", f"postgresql://app:{DB_PASSWORD}@127.0.0.1:5432/hospital")
+    clean_env.setenv("APP_ENV", "dev")
+    return load(Settings)
+
+
+@pytest.fixture
+def logging_restored():
+    root = logging.getLogger()
+    handlers, level, factory = list(root.handlers), root.level, logging.getLogRecordFactory()
+    secrets = list(logs.redact.secrets)
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
+    logging.setLogRecordFactory(factory)
+    logs.redact.secrets = secrets
+
+
+def _lines(text: str) -> list[dict]:
+    return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
+def _fail_with(secret: str) -> None:
+    raise RuntimeError(f"provider said no to {secret}")
+
+
+def test_every_line_is_json_with_ids_and_timing(settings, logging_restored, capsys):
+    logs.configure_logging(settings)
+    with logs.call_context(room="room-1", job_id="AJ_abc"):
+        logs.log_event("tool_call", duration_ms=12.345, tool="find_slots", outcome="ok")
+    logs.log_event("worker_ready")
+    first, second = _lines(capsys.readouterr().out)
+    assert first["event"] == "tool_call"
+    assert first["duration_ms"] == 12.3
+    assert (first["room"], first["job_id"], first["environment"], first["level"]) == ("room-1", "AJ_abc", "dev", "INFO")
+    assert first["timestamp"].endswith("+00:00")
+    assert (first["tool"], first["outcome"]) == ("find_slots", "ok")
+    assert second["room"] is None and second["job_id"] is None
+
+
+def test_errors_carry_the_stack_trace_and_context(settings, logging_restored, capsys):
+    logs.configure_logging(settings)
+    try:
+        _fail_with("nothing secret")
+    except RuntimeError:
+        logging.getLogger("agent.tools").exception("tool failed", extra={"event": "tool_error", "tool": "book"})
+    (line,) = _lines(capsys.readouterr().out)
+    assert line["level"] == "ERROR"
+    assert "Traceback" in line["error_trace"] and "_fail_with" in line["error_trace"]
+    assert "RuntimeError: provider said no to nothing secret" in line["error_trace"]
+    assert line["tool"] == "book"
+
+
+def test_no_secret_survives_in_any_part_of_a_line(settings, logging_restored, capsys):
+    # LiveKit's CLI adds its own stdout handler; the record factory must scrub its lines too, even when that
+    # handler sees each record before ours does.
+    foreign = io.StringIO()
+    foreign_handler = logging.StreamHandler(foreign)
+    foreign_handler.setFormatter(logging.Formatter("%(levelname)s %(message)s"))
+    logging.getLogger().addHandler(foreign_handler)
+    logs.configure_logging(settings)
+
+    log = logging.getLogger("livekit.plugins.test")
+    everything = [*FAKE_SECRETS.values(), DB_PASSWORD, *STRAY.values()]
+    for value in everything:
+        log.info("message %s", value)
+        log.info(f"formatted {value}")
+        log.warning("extra", extra={"detail": value, "nested": {"deep": [value]}})
+        try:
+            _fail_with(value)
+        except RuntimeError:
+            log.exception("failed")
+        try:
+            try:
+                _fail_with(value)
+            except RuntimeError as inner:
+                raise ValueError("wrapped") from inner
+        except ValueError:
+            log.error("chained", exc_info=True)
+        log.info("stack", stack_info=True, extra={"value": value})
+
+    out = capsys.readouterr().out
+    assert len(_lines(out)) == 6 * len(everything)
+    for text in (out, foreign.getvalue()):
+        assert logs.REDACTED in text
+        for leak in LEAKS:
+            assert leak not in text, f"{leak[:6]}... leaked"
+    assert "Traceback" in foreign.getvalue()
+
+
+def test_redaction_keeps_ordinary_text():
+    text = "booked appointment 42 for doctor 7 in 12.5 ms; token expires in 3600 s"
+    assert logs.Redactor()(text) == text
+
+
+def test_without_settings_logging_still_works_and_scrubs_shapes(logging_restored, capsys):
+    logs.configure_logging(None)
+    logging.getLogger("agent").error("configuration failed near %s", STRAY["openai"])
+    (line,) = _lines(capsys.readouterr().out)
+    assert line["environment"] == "unknown"
+    assert STRAY["openai"] not in line["message"]
+
+
+def test_configuring_twice_does_not_double_lines(settings, logging_restored, capsys):
+    logs.configure_logging(settings)
+    logs.configure_logging(settings)
+    logs.log_event("once")
+    assert len(_lines(capsys.readouterr().out)) == 1

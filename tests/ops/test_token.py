@@ -1,0 +1,99 @@
+"""Join tokens: one room, the agent dispatched by name, minimal grants, 1 h by default."""
+
+from __future__ import annotations
+
+import time
+
+import jwt
+import pytest
+
+from agent import token
+from tests.ops.conftest import FAKE_SECRETS
+
+KEY, SECRET = FAKE_SECRETS["LIVEKIT_API_KEY"], FAKE_SECRETS["LIVEKIT_API_SECRET"]
+
+
+@pytest.fixture
+def livekit_only(clean_env):
+    """Only LiveKit credentials: a token needs no provider keys and no database."""
+    clean_env.setenv("LIVEKIT_API_KEY", KEY)
+    clean_env.setenv("LIVEKIT_API_SECRET", SECRET)
+    clean_env.setenv("AGENT_NAME", "front-desk")
+    return clean_env
+
+
+def _issue(capsys, *argv: str) -> dict:
+    before = int(time.time())
+    assert token.main(["--room", "clinic-42", "--identity", "caller-7", *argv]) == 0
+    printed = capsys.readouterr().out.strip()
+    claims = jwt.decode(printed, SECRET, algorithms=["HS256"], options={"require": ["exp", "nbf", "iss", "sub"]})
+    claims["_issued_at"] = before
+    return claims
+
+
+def test_default_token_has_exactly_the_claims_a_caller_needs(livekit_only, capsys):
+    claims = _issue(capsys)
+    issued_at = claims.pop("_issued_at")
+    assert claims["iss"] == KEY
+    assert claims["sub"] == "caller-7"
+    assert abs(claims["nbf"] - issued_at) <= 2
+    assert claims["exp"] - claims["nbf"] == 3600
+    assert claims["video"] == {
+        "roomJoin": True,
+        "room": "clinic-42",
+        "canPublish": True,
+        "canSubscribe": True,
+        "canPublishData": True,
+        "canPublishSources": ["microphone"],
+    }
+    assert claims["roomConfig"] == {"agents": [{"agentName": "front-desk"}]}
+    assert set(claims) == {"iss", "sub", "nbf", "exp", "video", "roomConfig"}
+
+
+def test_ttl_option_and_setting(livekit_only, capsys):
+    claims = _issue(capsys, "--ttl", "15m")
+    assert claims["exp"] - claims["nbf"] == 900
+    livekit_only.setenv("TOKEN_TTL", "2h")
+    claims = _issue(capsys)
+    assert claims["exp"] - claims["nbf"] == 7200
+
+
+def test_token_expires(livekit_only, capsys):
+    claims = _issue(capsys, "--ttl", "1s")
+    encoded = jwt.encode({k: v for k, v in claims.items() if k != "_issued_at"}, SECRET, algorithm="HS256")
+    time.sleep(2.1)
+    with pytest.raises(jwt.ExpiredSignatureError):
+        jwt.decode(encoded, SECRET, algorithms=["HS256"])
+
+
+@pytest.mark.parametrize("ttl", ["0", "-5m", "3 weeks", "25h", "0s", ""])
+def test_bad_ttl_is_refused_with_a_clear_message(livekit_only, capsys, ttl):
+    with pytest.raises(SystemExit) as exited:
+        token.main(["--room", "r", "--identity", "i", "--ttl", ttl])
+    assert exited.value.code == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert "--ttl" in captured.err
+    assert any(reason in captured.err for reason in ("not a duration", "longer than zero", "at most 24h"))
+
+
+def test_bad_ttl_setting_is_refused(livekit_only, capsys):
+    livekit_only.setenv("TOKEN_TTL", "3 weeks")
+    assert token.main(["--room", "r", "--identity", "i"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert "TOKEN_TTL: not a duration" in captured.err
+
+
+def test_missing_credentials_are_named(clean_env, capsys):
+    assert token.main(["--room", "r", "--identity", "i"]) == 2
+    err = capsys.readouterr().err
+    assert "LIVEKIT_API_KEY: missing" in err
+    assert "LIVEKIT_API_SECRET: missing" in err
+    assert "DEEPGRAM" not in err and "DATABASE_URL" not in err
+
+
+def test_empty_room_is_refused(livekit_only, capsys):
+    with pytest.raises(SystemExit):
+        token.main(["--room", " ", "--identity", "i"])
+    assert "--room must not be empty" in capsys.readouterr().err
