@@ -24,9 +24,18 @@ STRAY = {
     "livekit_key": "APIstray12345678",
     "url_password": "postgresql://app:an0ther-Pa55@db.internal:5432/hospital",
 }
-LEAKS = [*FAKE_SECRETS.values(), DB_PASSWORD, JWT, "abcDEF0123456789ghiJKL", "89abcdef0123456789abcdef0123456789abcdef",
-         "sk-stray0123456789abcdefABCDEF", "sk_car_stray0123456789abcdef", "AKIAIOSFODNN7EXAMPLE", "APIstray12345678",
-         "an0ther-Pa55"]
+LEAKS = [
+    *FAKE_SECRETS.values(),
+    DB_PASSWORD,
+    JWT,
+    "abcDEF0123456789ghiJKL",
+    "89abcdef0123456789abcdef0123456789abcdef",
+    "sk-stray0123456789abcdefABCDEF",
+    "sk_car_stray0123456789abcdef",
+    "AKIAIOSFODNN7EXAMPLE",
+    "APIstray12345678",
+    "an0ther-Pa55",
+]
 
 
 @pytest.fixture
@@ -70,7 +79,8 @@ def test_every_line_is_json_with_ids_and_timing(settings, logging_restored, caps
     assert (first["room"], first["job_id"], first["environment"], first["level"]) == ("room-1", "AJ_abc", "dev", "INFO")
     assert first["timestamp"].endswith("+00:00")
     assert (first["tool"], first["outcome"]) == ("find_slots", "ok")
-    assert second["room"] is None and second["job_id"] is None
+    assert second["room"] is None
+    assert second["job_id"] is None
 
 
 def test_errors_carry_the_stack_trace_and_context(settings, logging_restored, capsys):
@@ -81,7 +91,8 @@ def test_errors_carry_the_stack_trace_and_context(settings, logging_restored, ca
         logging.getLogger("agent.tools").exception("tool failed", extra={"event": "tool_error", "tool": "book"})
     (line,) = _lines(capsys.readouterr().out)
     assert line["level"] == "ERROR"
-    assert "Traceback" in line["error_trace"] and "_fail_with" in line["error_trace"]
+    assert "Traceback" in line["error_trace"]
+    assert "_fail_with" in line["error_trace"]
     assert "RuntimeError: provider said no to nothing secret" in line["error_trace"]
     assert line["tool"] == "book"
 

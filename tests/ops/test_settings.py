@@ -35,7 +35,8 @@ def test_env_example_lists_every_setting_once_with_a_comment():
     assert len(names) == len(set(names)), "a variable appears twice in .env.example"
     assert set(names) == {name.upper() for name in Settings.model_fields}
     for name, _, comment in entries:
-        assert comment.startswith("# ") and len(comment) > 4, f"{name} has no comment line above it"
+        assert comment.startswith("# "), f"{name} has no comment line above it"
+        assert len(comment) > 4, f"{name} has an empty comment"
 
 
 def test_env_example_defaults_match_the_settings():
@@ -49,7 +50,8 @@ def test_env_example_defaults_match_the_settings():
 
 
 def test_env_example_holds_no_secret():
-    secret_fields = {name.upper() for name, field in Settings.model_fields.items() if "SecretStr" in str(field.annotation)}
+    fields = Settings.model_fields.items()
+    secret_fields = {name.upper() for name, field in fields if "SecretStr" in str(field.annotation)}
     assert {"DATABASE_URL", "LIVEKIT_API_SECRET", "METRICS_AWS_SECRET_ACCESS_KEY"} <= secret_fields
     for name, value, _ in _env_example():
         if name in secret_fields:
@@ -66,8 +68,14 @@ def test_every_problem_is_reported_at_once_by_name(clean_env):
     with pytest.raises(SettingsError) as caught:
         load(Settings)
     message = str(caught.value)
-    for name in ["LIVEKIT_API_KEY", "LIVEKIT_API_SECRET", "DATABASE_URL", "DEEPGRAM_API_KEY", "OPENAI_API_KEY",
-                 "CARTESIA_API_KEY"]:
+    for name in [
+        "LIVEKIT_API_KEY",
+        "LIVEKIT_API_SECRET",
+        "DATABASE_URL",
+        "DEEPGRAM_API_KEY",
+        "OPENAI_API_KEY",
+        "CARTESIA_API_KEY",
+    ]:
         assert f"{name}: missing" in message
     # Cross-field checks come in the same message as the missing variables.
     assert "DATABASE_CA_FILE: required when APP_ENV=prod" in message
@@ -89,8 +97,11 @@ def test_invalid_secret_is_named_not_echoed(clean_env):
 
 
 def test_dev_accepts_a_complete_configuration(clean_env):
-    for name, value in {**FAKE_SECRETS, "LIVEKIT_URL": "ws://127.0.0.1:7880",
-                        "DATABASE_URL": "postgresql://app:pw-0123@127.0.0.1/hospital"}.items():
+    for name, value in {
+        **FAKE_SECRETS,
+        "LIVEKIT_URL": "ws://127.0.0.1:7880",
+        "DATABASE_URL": "postgresql://app:pw-0123@127.0.0.1/hospital",
+    }.items():
         clean_env.setenv(name, value)
     settings = load(Settings)
     assert settings.token_lifetime.total_seconds() == 3600
@@ -106,10 +117,17 @@ def test_empty_variable_counts_as_missing(clean_env):
 
 
 def test_check_with_nothing_configured_lists_everything_missing_without_a_traceback(tmp_path):
-    env = {key: value for key, value in os.environ.items() if key.upper() not in {n.upper() for n in Settings.model_fields}}
+    names = {name.upper() for name in Settings.model_fields}
+    env = {key: value for key, value in os.environ.items() if key.upper() not in names}
     env["PYTHONPATH"] = str(ROOT)
     result = subprocess.run(
-        [sys.executable, "-m", "agent.check"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60
+        [sys.executable, "-m", "agent.check"],
+        check=False,
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert result.returncode != 0
     assert "Traceback" not in result.stderr + result.stdout

@@ -90,7 +90,8 @@ def test_missing_credentials_are_named(clean_env, capsys):
     err = capsys.readouterr().err
     assert "LIVEKIT_API_KEY: missing" in err
     assert "LIVEKIT_API_SECRET: missing" in err
-    assert "DEEPGRAM" not in err and "DATABASE_URL" not in err
+    assert "DEEPGRAM" not in err
+    assert "DATABASE_URL" not in err
 
 
 def test_empty_room_is_refused(livekit_only, capsys):
