@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import tempfile
 import uuid
 from collections.abc import Iterator
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -17,10 +21,13 @@ from tests.support.postgres import (
 
 
 @pytest.fixture(scope="session")
-def postgres_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PostgresServer]:
+def postgres_server() -> Iterator[PostgresServer]:
     bin_dir = debian_bin_dir() or pgserver_bin_dir()
     require_os_package(bin_dir is not None, DEBIAN_PACKAGE_HINT)
-    server = PostgresServer(root=tmp_path_factory.mktemp("postgres"), bin_dir=bin_dir).init().start()
+    # Not under pytest's basetemp: as root, that is /tmp/pytest-of-root (mode 0700, re-tightened by every
+    # pytest session), which the unprivileged server user can't traverse.
+    root = Path(tempfile.mkdtemp(prefix="pytest-postgres-"))
+    server = PostgresServer(root=root, bin_dir=bin_dir).init().start()
     yield server
     server.destroy()
 
@@ -30,5 +37,66 @@ def empty_database(postgres_server: PostgresServer) -> Iterator[str]:
     """A new, empty database on the session's server; its URL."""
     name = f"t_{uuid.uuid4().hex[:12]}"
     postgres_server.execute(f"CREATE DATABASE {name}")
+    yield postgres_server.dsn(name)
+    postgres_server.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+# --- The hospital database: migrated and seeded once per session, copied per test ---------------------------
+
+SEED_TIMEZONE = "America/New_York"  # the default HOSPITAL_TIMEZONE; the seed's local times are in this zone
+
+
+@pytest.fixture(scope="session")
+def seed_today() -> date:
+    """The `today` the session's seed was made for: the Monday after the real today (hospital time zone).
+
+    Every seeded shift and appointment is therefore in the future (never refused as "in the past"), the
+    weekly pattern is always the same (day 0 is a Monday), and the data is identical from run to run except
+    for the absolute dates.
+    """
+    today = datetime.now(ZoneInfo(SEED_TIMEZONE)).date()
+    return today + timedelta(days=7 - today.weekday())
+
+
+@pytest.fixture(scope="session")
+def hospital_template(postgres_server: PostgresServer, seed_today: date) -> Iterator[str]:
+    """Name of a database on the session's server, migrated and seeded once (see `hospital_database`)."""
+    from psycopg.conninfo import conninfo_to_dict
+
+    from agent.db import migrations, seed
+
+    name = f"hospital_template_{uuid.uuid4().hex[:8]}"
+    postgres_server.execute(f"CREATE DATABASE {name}")
+    params = conninfo_to_dict(postgres_server.dsn(name))
+    migrations.apply(params)
+    seed.seed(params, environment="dev", today=seed_today, timezone=SEED_TIMEZONE)
+    yield name
+    postgres_server.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+@pytest.fixture
+def hospital_database(postgres_server: PostgresServer, hospital_template: str) -> Iterator[str]:
+    """URL of a fresh copy of the migrated and seeded hospital database (CREATE DATABASE ... TEMPLATE).
+
+    Seed: `agent.db.seed` with `today` = the `seed_today` fixture (a Monday) in America/New_York: 8 departments,
+    31 doctors (1 inactive), shifts over 4 weeks from `seed_today`, 305 patients, a few hundred appointments
+    (booked_by='seed', some cancelled), 14 hospital_info topics. Fixed records (agent.db.seed.FIXED_*):
+
+    patients (full name, date of birth, phone, MRN):
+      - Maria Garcia   1985-04-12  +15555550123  MRN100001  (email maria.garcia@example.com)
+          booked: Aisha Patel (Cardiology), Wednesday after seed_today 10:00, "blood pressure follow-up";
+          cancelled: Carlos Mendoza (Family Medicine), Tuesday after seed_today 09:00
+      - James Smith    1972-11-03  +15555550187  MRN100002  booked: Marc Dubois (Neurology), Thursday 14:00
+      - James Smith    1990-06-21  +15555550188  MRN100003  (same name: only birth date or phone tells them apart)
+      - Li Wei         1958-02-28  +15555550142  MRN100004
+      - Zoë O'Connor   1999-12-31  +447700900123 MRN100005  (apostrophe, diaeresis, UK number)
+    doctors (languages; weekly shifts, local time):
+      - Aisha Patel     Cardiology       en, hi  Mon-Fri 09-17
+      - Carlos Mendoza  Family Medicine  en, es  Mon-Fri 08-16, Sat 09-13
+      - Emily Chen      Pediatrics       en, zh  Mon-Thu 12-20
+      - Marc Dubois     Neurology        en, fr  Tue-Thu 09-17
+    """
+    name = f"h_{uuid.uuid4().hex[:12]}"
+    postgres_server.execute(f"CREATE DATABASE {name} TEMPLATE {hospital_template}")
     yield postgres_server.dsn(name)
     postgres_server.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")

@@ -1,0 +1,238 @@
+"""The yoyo migrations against a real PostgreSQL: apply, rollback, verify, and the rules the schema enforces."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import psycopg
+import pytest
+from psycopg import errors
+from psycopg.conninfo import conninfo_to_dict
+
+from agent.db import migrations, seed, verify
+from tests.conftest import SEED_TIMEZONE
+
+ALL = ["0001_directory", "0002_patients_and_calls", "0003_appointments"]
+
+
+def _params(url: str) -> dict[str, str]:
+    return conninfo_to_dict(url)
+
+
+def _tables(url: str) -> set[str]:
+    with psycopg.connect(url) as conn:
+        rows = conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'").fetchall()
+    return {row[0] for row in rows} - migrations.YOYO_TABLES
+
+
+def _scratch_databases(url: str) -> list[str]:
+    with psycopg.connect(url) as conn:
+        return [row[0] for row in conn.execute("SELECT datname FROM pg_database WHERE datname LIKE 'verify\\_%'")]
+
+
+def test_every_migration_has_a_rollback() -> None:
+    sources = sorted(path for path in migrations.MIGRATIONS_DIR.glob("*.sql") if ".rollback." not in path.name)
+    assert [path.stem for path in sources] == ALL
+    for path in sources:
+        assert path.with_suffix(".rollback.sql").is_file(), f"{path.name} has no rollback"
+
+
+def test_apply_seed_rollback_all_apply_again(empty_database: str) -> None:
+    params = _params(empty_database)
+    assert migrations.apply(params) == ALL
+    report = seed.seed(params, environment="dev", today=date(2026, 3, 2), timezone=SEED_TIMEZONE)
+    assert not report.already_seeded
+    assert report.counts["appointments"] > 0
+
+    assert migrations.rollback(params, None) == list(reversed(ALL))
+    assert _tables(empty_database) == set()
+    with psycopg.connect(empty_database) as conn:
+        functions = conn.execute(
+            "SELECT count(*) FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE nspname = 'public'"
+        ).fetchone()
+    assert functions == (0,)
+
+    assert migrations.apply(params) == ALL
+    assert verify.verify(params) == []
+
+
+def test_apply_twice_is_a_no_op(empty_database: str) -> None:
+    params = _params(empty_database)
+    migrations.apply(params)
+    tables = _tables(empty_database)
+    assert migrations.apply(params) == []
+    assert _tables(empty_database) == tables
+    assert {
+        "departments",
+        "doctors",
+        "shifts",
+        "patients",
+        "appointments",
+        "call_sessions",
+        "call_events",
+        "callback_requests",
+        "audit_log",
+        "hospital_info",
+    } <= tables
+
+
+def test_status_lists_applied_and_pending(empty_database: str) -> None:
+    params = _params(empty_database)
+    fresh = migrations.status(params)
+    assert (fresh.applied, fresh.pending, fresh.version) == ([], ALL, None)
+
+    migrations.apply(params)
+    assert migrations.rollback(params, 1) == ["0003_appointments"]
+    state = migrations.status(params)
+    assert [applied.id for applied in state.applied] == ALL[:2]
+    assert state.pending == ["0003_appointments"]
+    assert state.version == "0002_patients_and_calls"
+    assert "appointments" not in _tables(empty_database)
+
+
+def test_verify_passes_after_apply_and_cleans_up(empty_database: str) -> None:
+    params = _params(empty_database)
+    migrations.apply(params)
+    assert verify.verify(params) == []
+    assert _scratch_databases(empty_database) == []
+
+
+MANUAL_CHANGES = [
+    ("ALTER TABLE patients ADD COLUMN nickname text", "column patients.nickname: not in the migrations"),
+    ("DROP INDEX doctors_name_tokens_idx", "index doctors_name_tokens_idx: missing"),
+    (
+        "ALTER TABLE patients ALTER COLUMN phone TYPE varchar(20)",
+        "column patients.phone: type is character varying(20), migrations say text",
+    ),
+    (
+        "ALTER TABLE callback_requests DROP CONSTRAINT callback_requests_status_check, "
+        "ADD CONSTRAINT callback_requests_status_check CHECK (status IN ('open', 'done', 'archived'))",
+        "constraint callback_requests.callback_requests_status_check: definition is CHECK ((status = ANY "
+        "(ARRAY['open'::text, 'done'::text, 'archived'::text]))), migrations say CHECK ((status = ANY "
+        "(ARRAY['open'::text, 'done'::text])))",
+    ),
+    (
+        "ALTER TABLE doctors ALTER COLUMN active DROP NOT NULL",
+        "column doctors.active: nullability is NULL, migrations say NOT NULL",
+    ),
+    (
+        "ALTER TABLE appointments DISABLE TRIGGER appointments_within_shift",
+        "trigger appointments.appointments_within_shift: definition is",
+    ),
+    (
+        "ALTER TABLE appointments DROP CONSTRAINT appointments_no_double_booking",
+        "constraint appointments.appointments_no_double_booking: missing",
+    ),
+]
+
+
+def test_verify_names_each_manual_change(empty_database: str) -> None:
+    params = _params(empty_database)
+    migrations.apply(params)
+    with psycopg.connect(empty_database, autocommit=True) as conn:
+        for change, _ in MANUAL_CHANGES:
+            conn.execute(change)
+    differences = verify.verify(params)
+    for _, expected in MANUAL_CHANGES:
+        assert any(line.startswith(expected) for line in differences), (expected, differences)
+    assert _scratch_databases(empty_database) == []
+
+
+def test_verify_reports_pending_migrations(empty_database: str) -> None:
+    params = _params(empty_database)
+    migrations.apply(params)
+    migrations.rollback(params, 1)
+    differences = verify.verify(params)
+    assert differences[0] == "migration 0003_appointments: pending (not applied)"
+    assert "table appointments: missing" in differences
+
+
+# --- rules the database itself enforces ----------------------------------------------------------------------
+
+NY = ZoneInfo(SEED_TIMEZONE)
+DAY = date(2031, 6, 2)
+
+
+def _at(hour: int, minute: int = 0) -> datetime:
+    return datetime(DAY.year, DAY.month, DAY.day, hour, minute, tzinfo=NY)
+
+
+@pytest.fixture
+def clinic(empty_database: str) -> psycopg.Connection:
+    """A migrated database with one doctor (id returned in conn.info) on one 09:00-17:00 shift and one patient."""
+    migrations.apply(_params(empty_database))
+    conn = psycopg.connect(empty_database, autocommit=True)
+    conn.execute("INSERT INTO departments (name, location) VALUES ('Cardiology', 'Building A')")
+    conn.execute("INSERT INTO doctors (full_name, specialty, department_id) VALUES ('Ada Test', 'Cardiology', 1)")
+    conn.execute("INSERT INTO shifts (doctor_id, starts_at, ends_at) VALUES (1, %s, %s)", (_at(9), _at(17)))
+    conn.execute("INSERT INTO patients (mrn, full_name, date_of_birth) VALUES ('MRN000001', 'Pat Test', '1980-01-01')")
+    yield conn
+    conn.close()
+
+
+def _book(conn: psycopg.Connection, starts: datetime, ends: datetime, status: str = "booked") -> None:
+    conn.execute(
+        "INSERT INTO appointments (patient_id, doctor_id, starts_at, ends_at, status, booked_by, cancelled_at) "
+        "VALUES (1, 1, %s, %s, %s, 'staff', CASE WHEN %s = 'cancelled' THEN now() END)",
+        (starts, ends, status, status),
+    )
+
+
+def test_overlapping_booked_appointments_are_refused(clinic: psycopg.Connection) -> None:
+    _book(clinic, _at(10), _at(10, 30))
+    with pytest.raises(errors.ExclusionViolation) as refused:
+        _book(clinic, _at(10, 15), _at(10, 45))
+    assert refused.value.diag.constraint_name == "appointments_no_double_booking"
+    # Back to back is fine, and a cancelled appointment does not hold its slot.
+    _book(clinic, _at(10, 30), _at(11))
+    _book(clinic, _at(10), _at(10, 30), status="cancelled")
+
+
+def test_appointment_outside_every_shift_is_refused(clinic: psycopg.Connection) -> None:
+    with pytest.raises(errors.CheckViolation) as refused:
+        _book(clinic, _at(16, 45), _at(17, 15))
+    assert refused.value.diag.constraint_name == "appointments_within_shift"
+
+
+def test_shift_cannot_shrink_under_a_booked_appointment(clinic: psycopg.Connection) -> None:
+    _book(clinic, _at(16), _at(16, 30))
+    with pytest.raises(errors.CheckViolation) as refused:
+        clinic.execute("UPDATE shifts SET ends_at = %s", (_at(15),))
+    assert refused.value.diag.constraint_name == "shifts_keep_appointments"
+
+
+def test_overlapping_shifts_of_one_doctor_are_refused(clinic: psycopg.Connection) -> None:
+    with pytest.raises(errors.ExclusionViolation) as refused:
+        clinic.execute("INSERT INTO shifts (doctor_id, starts_at, ends_at) VALUES (1, %s, %s)", (_at(16), _at(20)))
+    assert refused.value.diag.constraint_name == "shifts_no_overlap"
+    clinic.execute("INSERT INTO doctors (full_name, specialty, department_id) VALUES ('Bo Test', 'Cardiology', 1)")
+    clinic.execute("INSERT INTO shifts (doctor_id, starts_at, ends_at) VALUES (2, %s, %s)", (_at(16), _at(20)))
+
+
+def test_status_is_a_closed_set(clinic: psycopg.Connection) -> None:
+    with pytest.raises(errors.CheckViolation) as refused:
+        _book(clinic, _at(10), _at(10, 30), status="maybe")
+    assert refused.value.diag.constraint_name == "appointments_status_check"
+
+
+@pytest.mark.parametrize("length", [timedelta(0), timedelta(minutes=-30)])
+def test_appointment_must_end_after_it_starts(clinic: psycopg.Connection, length: timedelta) -> None:
+    with pytest.raises(errors.CheckViolation) as refused:
+        _book(clinic, _at(11), _at(11) + length)
+    assert refused.value.diag.constraint_name == "appointments_ends_after_start"
+
+
+def test_shift_must_end_after_it_starts(clinic: psycopg.Connection) -> None:
+    with pytest.raises(errors.CheckViolation) as refused:
+        clinic.execute("INSERT INTO shifts (doctor_id, starts_at, ends_at) VALUES (1, %s, %s)", (_at(20), _at(19)))
+    assert refused.value.diag.constraint_name == "shifts_ends_after_start"
+
+
+def test_times_are_timestamptz(clinic: psycopg.Connection) -> None:
+    rows = clinic.execute(
+        "SELECT table_name, column_name, data_type FROM information_schema.columns "
+        "WHERE table_schema = 'public' AND (column_name LIKE '%\\_at' OR column_name = 'at')"
+    ).fetchall()
+    assert rows
+    assert {data_type for _, _, data_type in rows} == {"timestamp with time zone"}, rows
