@@ -1,0 +1,118 @@
+"""The Pulumi program: read the stack settings once, wire one component per concern, export the outputs."""
+
+import sys
+from pathlib import Path
+
+# Pulumi runs this file with infra/ as the working directory; the package imports need the repository root.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import pulumi
+import pulumi_aws as aws
+
+from infra import config, costs, secrets
+from infra.database import Database
+from infra.deploy import Deploy
+from infra.monitoring import Monitoring
+from infra.network import Network
+from infra.private_link import PrivateLink
+from infra.proxy import Proxy
+from infra.tunnel import MigrationTunnel
+
+settings = config.load(secrets.CONFIG_SECRET_KEYS)
+name = f"{config.PROJECT}-{pulumi.get_stack()}"
+provider = aws.Provider(
+    "aws",
+    region=settings.region,
+    default_tags=aws.ProviderDefaultTagsArgs(
+        tags={"Project": config.PROJECT, "Environment": settings.app_env, "ManagedBy": "pulumi"}
+    ),
+)
+opts = pulumi.ResourceOptions(providers=[provider])
+
+network = Network(name, settings, opts=opts)
+database_subnets = network.private_subnet_ids if settings.private_link else network.public_subnet_ids
+database = Database(name, settings=settings, vpc_id=network.vpc_id, subnet_ids=database_subnets, opts=opts)
+
+proxy = tunnel = link = None
+if settings.private_link:
+    proxy = Proxy(
+        name,
+        settings=settings,
+        database=database,
+        vpc_id=network.vpc_id,
+        subnet_ids=network.private_subnet_ids,
+        opts=opts,
+    )
+    link = PrivateLink(
+        name,
+        settings=settings,
+        vpc_id=network.vpc_id,
+        vpc_cidr=network.vpc_cidr,
+        subnet_ids=network.private_subnet_ids,
+        proxy_endpoint=proxy.endpoint,
+        proxy_security_group_id=proxy.security_group_id,
+        opts=opts,
+    )
+    tunnel = MigrationTunnel(
+        name,
+        settings=settings,
+        database=database,
+        vpc_id=network.vpc_id,
+        subnet_id=network.public_subnet_ids[0],
+        opts=opts,
+    )
+
+monitoring = Monitoring(name, settings=settings, proxy_name=proxy.name if proxy else None, opts=opts)
+agent_secrets = secrets.AgentSecrets(
+    name,
+    kms_key_arn=database.kms_key_arn,
+    metrics_access_key_id=monitoring.access_key_id,
+    metrics_secret_access_key=monitoring.secret_access_key,
+    recovery_window_days=30 if settings.app_env == "prod" else 7,
+    opts=opts,
+)
+
+# Where the deployed agent reaches the database: the Private Link's *.link name (known once
+# `lk agent private-link create` ran) in front of the proxy, or the database itself in public mode.
+if not settings.deploy_agent:
+    agent_host = agent_tls_name = None
+elif settings.private_link:
+    agent_host, agent_tls_name = settings.private_link_host, proxy.endpoint if settings.private_link_host else None
+else:
+    agent_host, agent_tls_name = database.address, None
+deploy = Deploy(
+    name,
+    settings=settings,
+    database=database,
+    tunnel_instance_id=tunnel.instance_id if tunnel else None,
+    agent_database_host=agent_host,
+    agent_database_tls_name=agent_tls_name,
+    secret_arns=agent_secrets.arns,
+    secret_versions=agent_secrets.versions,
+    opts=opts,
+)
+
+pulumi.export("region", settings.region)
+pulumi.export("databaseAddress", database.address)
+pulumi.export("databaseMasterSecretArn", database.master_secret_arn)
+pulumi.export("proxyEndpoint", proxy.endpoint if proxy else None)
+pulumi.export("privateLinkServiceName", link.service_name if link else None)
+pulumi.export("tunnelInstanceId", tunnel.instance_id if tunnel else None)
+pulumi.export("alertTopicArn", monitoring.topic_arn)
+pulumi.export("dashboardName", monitoring.dashboard_name)
+pulumi.export("agentSecretArns", agent_secrets.arns)
+pulumi.export("agentDeployed", deploy.agent is not None)
+if settings.private_link and settings.deploy_agent and not settings.private_link_host:
+    pulumi.export(
+        "nextStep",
+        pulumi.Output.concat(
+            "lk agent private-link create --name ",
+            name,
+            " --region ",
+            settings.livekit_region,
+            " --port 5432 --endpoint ",
+            link.service_name,
+            f" ; then: pulumi config set {config.PROJECT}:privateLinkHost <Gateway DNS> && pulumi up",
+        ),
+    )
+pulumi.export("costEstimate", costs.estimate(settings))

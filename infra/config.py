@@ -1,0 +1,282 @@
+"""Stack settings, read once from Pulumi config into one validated object before any resource is declared.
+
+Every key a stack file may carry is a field here (camelCase in the stack file) or one of the secret keys in
+`infra.secrets`; anything else is an error, so a typo cannot silently fall back to a default.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import dataclass
+from ipaddress import IPv4Network
+from typing import Literal
+
+from pulumi.runtime.config import CONFIG, get_config_env
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic.alias_generators import to_camel
+
+PROJECT = "hospital-receptionist"
+
+
+class SettingsError(Exception):
+    """A stack setting is missing or invalid; the message names the keys."""
+
+
+@dataclass(frozen=True)
+class InstanceClass:
+    vcpus: int
+    memory_gib: float
+    burstable: bool
+
+
+# RDS PostgreSQL classes this program knows how to size and price (prices live in infra.costs).
+INSTANCE_CLASSES: dict[str, InstanceClass] = {
+    "db.t4g.micro": InstanceClass(vcpus=2, memory_gib=1, burstable=True),
+    "db.t4g.small": InstanceClass(vcpus=2, memory_gib=2, burstable=True),
+    "db.t4g.medium": InstanceClass(vcpus=2, memory_gib=4, burstable=True),
+    "db.m7g.large": InstanceClass(vcpus=2, memory_gib=8, burstable=False),
+}
+
+# LiveKit Cloud agent region -> nearest AWS region (LiveKit: Ashburn, Frankfurt, Mumbai).
+AWS_REGION_FOR_LIVEKIT = {"us-east": "us-east-1", "eu-central": "eu-central-1", "ap-south": "ap-south-1"}
+
+# Values CloudWatch Logs accepts for retention.
+LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365)
+
+MIN_DATABASE_CONNECTIONS = 20
+RESERVED_CONNECTIONS = 3  # superuser_reserved_connections
+PROD_MIN_BACKUP_DAYS = 7
+
+_WINDOW = re.compile(r"^([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-3]):[0-5]\d$")
+_DAY_TIME = r"(mon|tue|wed|thu|fri|sat|sun):([01]\d|2[0-3]):[0-5]\d"
+_MAINTENANCE = re.compile(rf"^{_DAY_TIME}-{_DAY_TIME}$")
+
+
+def default_max_connections(instance_class: str) -> int:
+    """RDS PostgreSQL's default max_connections, LEAST(DBInstanceClassMemory/9531392, 5000).
+
+    DBInstanceClassMemory is the RAM left after the OS and RDS processes; 80 % of the class's memory is a
+    conservative stand-in for it.
+    """
+    memory_bytes = INSTANCE_CLASSES[instance_class].memory_gib * 0.8 * 1024**3
+    return min(math.floor(memory_bytes / 9_531_392), 5000)
+
+
+class StackSettings(BaseModel):
+    """Everything a stack needs apart from secrets. Field `x_y` is stack key `hospital-receptionist:xY`."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True)
+
+    app_env: Literal["dev", "staging", "prod"]
+    livekit_region: Literal["us-east", "eu-central", "ap-south"]
+    aws_region: str | None = Field(None, pattern=r"^[a-z]{2}(-[a-z]+)+-\d$")
+    livekit_url: str = Field(pattern=r"^wss://[A-Za-z0-9.-]+(:\d+)?/?$")
+    livekit_principal_arn: str | None = Field(None, pattern=r"^arn:aws:iam::\d{12}:(root|(role|user)/[\w+=,.@/-]+)$")
+    agent_name: str = Field("hospital-receptionist", pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")
+    deploy_agent: bool = True
+    private_link_host: str | None = Field(None, pattern=r"^[A-Za-z0-9.-]+\.link$")
+    agent_database_ca_file: str = "/etc/ssl/certs/ca-certificates.crt"
+    database_ca_bundle_url: str = Field(
+        "https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem", pattern=r"^https://"
+    )
+
+    db_access_mode: Literal["private-link", "public"]
+    allowed_cidrs: tuple[IPv4Network, ...] = ()
+    proxy_enabled: bool
+    vpc_cidr: IPv4Network = IPv4Network("10.40.0.0/16")
+    existing_vpc_id: str | None = Field(None, pattern=r"^vpc-[0-9a-f]+$")
+    existing_private_subnet_ids: tuple[str, ...] = ()
+    existing_public_subnet_ids: tuple[str, ...] = ()
+
+    db_instance_class: str
+    db_allocated_storage_gb: int = Field(20, ge=20, le=2000)
+    db_max_allocated_storage_gb: int = Field(100, ge=20, le=4000)
+    db_multi_az: bool
+    db_name: str = Field("hospital", pattern=r"^[a-z][a-z0-9_]{0,62}$")
+    db_master_username: str = Field("hospital_admin", pattern=r"^[a-z][a-z0-9_]{0,15}$")
+    backup_retention_days: int = Field(ge=1, le=35)
+    backup_window: str = "03:00-04:00"
+    maintenance_window: str = "sun:04:30-sun:05:30"
+    deletion_protection: bool
+    final_snapshot: bool
+    seed_data: bool
+    log_retention_days: int = 30
+
+    proxy_max_connections_percent: int = Field(90, ge=10, le=100)
+    proxy_max_idle_connections_percent: int = Field(50, ge=0, le=100)
+    proxy_idle_client_timeout_seconds: int = Field(1800, ge=60, le=28_800)
+    proxy_connection_borrow_timeout_seconds: int = Field(30, ge=1, le=300)
+
+    alert_email: str = Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+    metrics_namespace: str = Field("HospitalReceptionist", pattern=r"^[A-Za-z0-9._/#:-]{1,255}$")
+    heartbeat_missed_minutes: int = Field(3, ge=1, le=60)
+    uptime_target_percent: float = Field(99.0, ge=90, lt=100)
+    pool_use_threshold_percent: float = Field(80, gt=0, le=100)
+    agent_processing_p95_ms: float = Field(200, gt=0)
+    turn_latency_p95_ms: float = Field(gt=0)
+    error_rate_threshold_percent: float = Field(5, gt=0, le=100)
+
+    expected_call_minutes_per_month: int = Field(ge=0)
+    livekit_plan: Literal["build", "ship", "scale"]
+    ssm_instance_type: Literal["t4g.nano", "t4g.micro"] = "t4g.nano"
+
+    @field_validator("db_instance_class")
+    @classmethod
+    def _known_class(cls, value: str) -> str:
+        if value not in INSTANCE_CLASSES:
+            raise ValueError(f"unknown instance class {value!r}; known: {', '.join(INSTANCE_CLASSES)}")
+        return value
+
+    @field_validator("backup_window")
+    @classmethod
+    def _backup_window(cls, value: str) -> str:
+        if not _WINDOW.match(value):
+            raise ValueError("must look like hh:mm-hh:mm (UTC)")
+        return value
+
+    @field_validator("maintenance_window")
+    @classmethod
+    def _maintenance_window(cls, value: str) -> str:
+        if not _MAINTENANCE.match(value):
+            raise ValueError("must look like ddd:hh:mm-ddd:hh:mm (UTC), e.g. sun:04:30-sun:05:30")
+        return value
+
+    @field_validator("log_retention_days")
+    @classmethod
+    def _log_retention(cls, value: int) -> int:
+        if value not in LOG_RETENTION_DAYS:
+            raise ValueError(f"must be one of {LOG_RETENTION_DAYS}")
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> StackSettings:
+        problems = [*self._environment_rules(), *self._access_rules(), *self._sizing_rules()]
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    def _environment_rules(self) -> list[str]:
+        problems = []
+        if self.app_env == "prod":
+            if self.backup_retention_days < PROD_MIN_BACKUP_DAYS:
+                problems.append(f"backupRetentionDays must be at least {PROD_MIN_BACKUP_DAYS} in prod")
+            if not self.deletion_protection:
+                problems.append("deletionProtection must be true in prod")
+            if not self.final_snapshot:
+                problems.append("finalSnapshot must be true in prod")
+            if not self.db_multi_az:
+                problems.append("dbMultiAz must be true in prod")
+            if self.seed_data:
+                problems.append("seedData must be false in prod (synthetic data never goes to prod)")
+        if self.db_access_mode == "public" and self.app_env != "dev":
+            problems.append(f"dbAccessMode 'public' is for dev only, not {self.app_env}; use 'private-link'")
+        return problems
+
+    def _access_rules(self) -> list[str]:
+        problems = []
+        if self.db_access_mode == "public":
+            if not self.allowed_cidrs:
+                problems.append("allowedCidrs must list at least one network in public mode")
+            if any(net.prefixlen == 0 for net in self.allowed_cidrs):
+                problems.append("allowedCidrs must not contain 0.0.0.0/0")
+            if self.proxy_enabled:
+                problems.append("proxyEnabled must be false in public mode (an RDS Proxy is never publicly reachable)")
+        else:
+            if self.allowed_cidrs:
+                problems.append("allowedCidrs is only used in public mode; remove it")
+            if not self.proxy_enabled:
+                problems.append("proxyEnabled must be true in private-link mode (the NLB targets the proxy)")
+            if self.livekit_principal_arn is None:
+                problems.append("livekitPrincipalArn is required in private-link mode (LiveKit's AWS principal)")
+        if self.existing_vpc_id and len(self.existing_private_subnet_ids) < 2:
+            problems.append("existingPrivateSubnetIds needs subnets in at least two AZs with existingVpcId")
+        if self.existing_vpc_id and len(self.existing_public_subnet_ids) < 1:
+            problems.append("existingPublicSubnetIds needs at least one subnet with existingVpcId")
+        if (self.existing_private_subnet_ids or self.existing_public_subnet_ids) and not self.existing_vpc_id:
+            problems.append("existing subnet ids need existingVpcId")
+        return problems
+
+    def _sizing_rules(self) -> list[str]:
+        problems = []
+        if self.db_max_allocated_storage_gb < self.db_allocated_storage_gb:
+            problems.append("dbMaxAllocatedStorageGb must not be below dbAllocatedStorageGb")
+        if self.max_pooled_connections < MIN_DATABASE_CONNECTIONS:
+            problems.append(
+                f"{self.db_instance_class} with proxyMaxConnectionsPercent={self.proxy_max_connections_percent} "
+                f"allows about {self.max_pooled_connections} connections; at least {MIN_DATABASE_CONNECTIONS} needed"
+            )
+        return problems
+
+    @property
+    def region(self) -> str:
+        return self.aws_region or AWS_REGION_FOR_LIVEKIT[self.livekit_region]
+
+    @property
+    def private_link(self) -> bool:
+        return self.db_access_mode == "private-link"
+
+    @property
+    def instance(self) -> InstanceClass:
+        return INSTANCE_CLASSES[self.db_instance_class]
+
+    @property
+    def max_pooled_connections(self) -> int:
+        """Connections the agent can hold at once: through the proxy's cap, or straight to the server."""
+        usable = default_max_connections(self.db_instance_class) - RESERVED_CONNECTIONS
+        if self.proxy_enabled:
+            return math.floor(usable * self.proxy_max_connections_percent / 100)
+        return usable
+
+
+# Keys whose stack value is a YAML list (Pulumi hands them to the program as JSON text).
+_LIST_FIELDS = {"allowed_cidrs", "existing_private_subnet_ids", "existing_public_subnet_ids"}
+
+
+def setting_keys() -> set[str]:
+    """Every non-secret key a stack file may set (without the project prefix)."""
+    return {field.alias or name for name, field in StackSettings.model_fields.items()}
+
+
+def describe(error: ValidationError) -> str:
+    lines = []
+    for problem in error.errors():
+        key = ".".join(to_camel(str(part)) for part in problem["loc"])
+        reason = problem["msg"].removeprefix("Value error, ")
+        lines.append(f"  {PROJECT}:{key}: {reason}" if key else f"  {reason}")
+    return "\n".join(lines)
+
+
+def parse(raw: dict[str, object], secret_keys: frozenset[str] = frozenset()) -> StackSettings:
+    """Validate raw stack values (key without project prefix -> text as Pulumi stores it)."""
+    problems = [f"  {PROJECT}:{key}: not a known setting" for key in sorted(set(raw) - setting_keys() - secret_keys)]
+    values = {}
+    for name, field in StackSettings.model_fields.items():
+        key = field.alias or name
+        if key in raw:
+            values[key] = _decode(name, raw[key])
+    try:
+        settings = StackSettings.model_validate(values)
+    except ValidationError as error:
+        problems.insert(0, describe(error))
+    if problems:
+        raise SettingsError("stack settings are invalid:\n" + "\n".join(problems))
+    return settings
+
+
+def _decode(name: str, text: object) -> object:
+    if name in _LIST_FIELDS and isinstance(text, str):
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError:
+            return text
+    return text
+
+
+def load(secret_keys: frozenset[str]) -> StackSettings:
+    """Read this stack's settings from the Pulumi runtime (call once, before declaring resources)."""
+    prefix = f"{PROJECT}:"
+    everything = {**get_config_env(), **CONFIG.get()}
+    raw = {key.removeprefix(prefix): value for key, value in everything.items() if key.startswith(prefix)}
+    return parse(raw, secret_keys)

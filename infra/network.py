@@ -1,0 +1,91 @@
+"""Network: a VPC with private subnets in two AZs (database, proxy, NLB) and public subnets (dev's public
+database, the SSM tunnel host), or the existing VPC and subnets named in the stack settings."""
+
+from __future__ import annotations
+
+import pulumi
+import pulumi_aws as aws
+
+from infra.config import StackSettings
+
+AZ_COUNT = 2
+
+
+class Network(pulumi.ComponentResource):
+    vpc_id: pulumi.Output[str]
+    vpc_cidr: pulumi.Output[str]
+    private_subnet_ids: pulumi.Output[list[str]]
+    public_subnet_ids: pulumi.Output[list[str]]
+
+    def __init__(self, name: str, settings: StackSettings, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("hospital:infra:Network", name, None, opts)
+        if settings.existing_vpc_id:
+            vpc = aws.ec2.get_vpc_output(id=settings.existing_vpc_id, opts=pulumi.InvokeOptions(parent=self))
+            self.vpc_id = pulumi.Output.from_input(settings.existing_vpc_id)
+            self.vpc_cidr = vpc.cidr_block
+            self.private_subnet_ids = pulumi.Output.from_input(list(settings.existing_private_subnet_ids))
+            self.public_subnet_ids = pulumi.Output.from_input(list(settings.existing_public_subnet_ids))
+        else:
+            self._create(name, settings)
+        self.register_outputs({"vpcId": self.vpc_id, "privateSubnetIds": self.private_subnet_ids})
+
+    def _create(self, name: str, settings: StackSettings) -> None:
+        child = pulumi.ResourceOptions(parent=self)
+        zones = aws.get_availability_zones_output(state="available", opts=pulumi.InvokeOptions(parent=self))
+        vpc = aws.ec2.Vpc(
+            f"{name}-vpc",
+            cidr_block=str(settings.vpc_cidr),
+            enable_dns_hostnames=True,
+            enable_dns_support=True,
+            tags={"Name": f"{name}-vpc"},
+            opts=child,
+        )
+        # The default security group allows all traffic between its members: empty it.
+        aws.ec2.DefaultSecurityGroup(f"{name}-default-sg", vpc_id=vpc.id, opts=child)
+        blocks = list(settings.vpc_cidr.subnets(new_prefix=24))
+        private, public = [], []
+        for index in range(AZ_COUNT):
+            zone = zones.names[index]
+            private.append(
+                aws.ec2.Subnet(
+                    f"{name}-private-{index}",
+                    vpc_id=vpc.id,
+                    cidr_block=str(blocks[index]),
+                    availability_zone=zone,
+                    map_public_ip_on_launch=False,
+                    tags={"Name": f"{name}-private-{index}", "tier": "private"},
+                    opts=child,
+                )
+            )
+            public.append(
+                aws.ec2.Subnet(
+                    f"{name}-public-{index}",
+                    vpc_id=vpc.id,
+                    cidr_block=str(blocks[100 + index]),
+                    availability_zone=zone,
+                    map_public_ip_on_launch=False,
+                    tags={"Name": f"{name}-public-{index}", "tier": "public"},
+                    opts=child,
+                )
+            )
+        gateway = aws.ec2.InternetGateway(f"{name}-igw", vpc_id=vpc.id, opts=child)
+        public_routes = aws.ec2.RouteTable(
+            f"{name}-public-rt",
+            vpc_id=vpc.id,
+            routes=[aws.ec2.RouteTableRouteArgs(cidr_block="0.0.0.0/0", gateway_id=gateway.id)],
+            opts=child,
+        )
+        # Private subnets keep only the VPC-local route: nothing in them reaches or is reached from the internet.
+        private_routes = aws.ec2.RouteTable(f"{name}-private-rt", vpc_id=vpc.id, opts=child)
+        for index, subnet in enumerate(public):
+            aws.ec2.RouteTableAssociation(
+                f"{name}-public-rta-{index}", subnet_id=subnet.id, route_table_id=public_routes.id, opts=child
+            )
+        for index, subnet in enumerate(private):
+            aws.ec2.RouteTableAssociation(
+                f"{name}-private-rta-{index}", subnet_id=subnet.id, route_table_id=private_routes.id, opts=child
+            )
+        self.vpc_id = vpc.id
+        self.vpc_cidr = vpc.cidr_block
+        self.private_subnet_ids = pulumi.Output.all(*[s.id for s in private])
+        self.public_subnet_ids = pulumi.Output.all(*[s.id for s in public])

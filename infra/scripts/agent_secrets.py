@@ -1,0 +1,76 @@
+"""Write the agent's secrets file for `lk agent deploy --secrets-file`, and the LiveKit CLI's credentials.
+
+Reads Secrets Manager ARNs (never values) from the environment: SECRET_ARNS (JSON, env name -> ARN), DB_SECRET_ARN,
+DATABASE_HOST, DATABASE_PORT, DB_NAME, and AGENT_SETTINGS (JSON, the agent's non-secret settings). Both files
+are created with mode 0600; deploy_agent.sh removes them when it exits.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shlex
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import boto3
+
+from infra.scripts.database_url import build_url
+from infra.secrets import AGENT_SECRETS, Source
+
+LIVEKIT_CREDENTIALS = tuple(s.env_name for s in AGENT_SECRETS if s.injected_by_livekit)
+
+
+def agent_environment(env: dict[str, str], fetch: Callable[[str], str]) -> tuple[dict[str, str], dict[str, str]]:
+    """(variables for the agent's secrets file, LiveKit CLI credentials)."""
+    arns: dict[str, str] = json.loads(env["SECRET_ARNS"])
+    values = {name: fetch(arn) for name, arn in arns.items()}
+    agent = dict(json.loads(env.get("AGENT_SETTINGS", "{}")))
+    for secret in AGENT_SECRETS:
+        if secret.source is Source.DEPLOY:
+            continue
+        if secret.env_name not in values:
+            raise ValueError(f"no Secrets Manager ARN for {secret.env_name}")
+        if not secret.injected_by_livekit:
+            agent[secret.env_name] = values[secret.env_name]
+    agent["DATABASE_URL"] = build_url(
+        fetch(env["DB_SECRET_ARN"]), env["DATABASE_HOST"], int(env["DATABASE_PORT"]), env["DB_NAME"]
+    )
+    for name, value in agent.items():
+        if "\n" in value or "\r" in value:
+            raise ValueError(f"{name} contains a line break, which a secrets file cannot carry")
+    return agent, {name: values[name] for name in LIVEKIT_CREDENTIALS}
+
+
+def _write_private(path: Path, text: str) -> None:
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w") as handle:
+        handle.write(text)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--region", required=True)
+    parser.add_argument("--secrets-file", type=Path, required=True)
+    parser.add_argument("--cli-env", type=Path, required=True)
+    args = parser.parse_args(argv)
+    client = boto3.client("secretsmanager", region_name=args.region)
+
+    def fetch(arn: str) -> str:
+        return client.get_secret_value(SecretId=arn)["SecretString"]
+
+    try:
+        agent, credentials = agent_environment(dict(os.environ), fetch)
+    except (ValueError, KeyError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    _write_private(args.secrets_file, "".join(f"{name}={value}\n" for name, value in sorted(agent.items())))
+    _write_private(args.cli_env, "".join(f"{name}={shlex.quote(value)}\n" for name, value in credentials.items()))
+    print(f"secrets file: {len(agent)} variables: {', '.join(sorted(agent))}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
