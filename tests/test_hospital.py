@@ -1,0 +1,689 @@
+"""The data layer against a real PostgreSQL: every operation, the free-slot rules, refusals, audit rows."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, date, datetime, timedelta
+
+import asyncpg
+import pytest
+import pytest_asyncio
+from hypothesis import HealthCheck, event, given, settings
+from hypothesis import strategies as st
+
+from agent.db.pool import create_pool
+from agent.hospital import (
+    Actor,
+    Booked,
+    BookingRefused,
+    InvalidInput,
+    NotFound,
+    PostgresHospital,
+    SlotTaken,
+)
+from agent.settings import DatabaseSettings
+from tests.support.factories import (
+    ZONE,
+    Clinic,
+    add_appointment,
+    add_clinic,
+    add_department,
+    add_doctor,
+    add_patient,
+    add_shift,
+    local,
+    migrated_database,
+    unique,
+)
+
+TODAY = date(2030, 3, 4)  # a Monday; 2030-03-10 is the day US clocks go forward
+
+
+class Clock:
+    """The data layer's idea of "now", set by each test."""
+
+    def __init__(self) -> None:
+        self.now = local(TODAY, 7)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.fixture(scope="module")
+def database_url(postgres_server) -> str:
+    return migrated_database(postgres_server)
+
+
+@pytest_asyncio.fixture(scope="module")
+async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
+    pool = await create_pool(DatabaseSettings(database_url=database_url, app_env="dev"), max_size=4)
+    yield pool
+    await pool.close()
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def hospital(pool: asyncpg.Pool, clock: Clock) -> PostgresHospital:
+    return PostgresHospital(pool, slot_minutes=30, timezone=ZONE, clock=clock, retry_delays=())
+
+
+@pytest_asyncio.fixture
+async def clinic(pool: asyncpg.Pool) -> Clinic:
+    async with pool.acquire() as conn:
+        return await add_clinic(conn, first_day=TODAY)
+
+
+@pytest_asyncio.fixture
+async def call(hospital: PostgresHospital) -> Actor:
+    return Actor(call_session_id=await hospital.start_call(room=unique("room"), job_id="job-1"))
+
+
+async def audit_rows(pool: asyncpg.Pool, session: int) -> list[asyncpg.Record]:
+    return await pool.fetch("SELECT * FROM audit_log WHERE call_session_id = $1 ORDER BY id", session)
+
+
+# -- patients -----------------------------------------------------------------------------------------------
+
+
+async def test_find_patient_by_name_and_birth_date_or_phone_and_audit_each_read(hospital, pool, call):
+    async with pool.acquire() as conn:
+        patient_id = await add_patient(
+            conn, full_name="Mary-Jane O'Neil", date_of_birth=date(1971, 2, 3), phone="+15550001111"
+        )
+    by_birth = await hospital.find_patient(call, full_name="  mary-jane   o'neil ", date_of_birth=date(1971, 2, 3))
+    by_phone = await hospital.find_patient(call, full_name="MARY-JANE O'NEIL", phone="+1 (555) 000-1111")
+    assert by_birth is not None
+    assert by_birth.id == patient_id
+    assert by_phone == by_birth
+    assert by_birth.full_name == "Mary-Jane O'Neil"
+    assert by_birth.mrn.startswith("MRN")
+
+    assert await hospital.find_patient(call, full_name="Mary-Jane O'Neil", date_of_birth=date(1971, 2, 4)) is None
+    assert await hospital.find_patient(call, full_name="Mary O'Neil", phone="+15550001111") is None
+
+    rows = await audit_rows(pool, call.call_session_id)
+    assert [(r["action"], r["entity"], r["patient_id"]) for r in rows] == [
+        ("read", "patient", patient_id),
+        ("read", "patient", patient_id),
+        ("read", "patient", None),
+        ("read", "patient", None),
+    ]
+    details = [json.loads(r["detail"]) for r in rows]
+    assert details[0] == {"lookup": "dob", "matches": 1}
+    assert details[2]["matches"] == 0
+    assert all("Neil" not in r["detail"] and "1971" not in r["detail"] for r in rows)  # no PHI in the audit
+
+
+async def test_two_patients_with_the_same_name_and_birth_date_identify_nobody(hospital, pool, call):
+    name = unique("Sam Lee")
+    async with pool.acquire() as conn:
+        await add_patient(conn, full_name=name, date_of_birth=date(1990, 1, 1))
+        await add_patient(conn, full_name=name, date_of_birth=date(1990, 1, 1))
+    assert await hospital.find_patient(call, full_name=name, date_of_birth=date(1990, 1, 1)) is None
+
+
+async def test_find_patient_needs_a_second_fact(hospital, call):
+    with pytest.raises(InvalidInput, match="date of birth or the phone"):
+        await hospital.find_patient(call, full_name="Ann Smith")
+
+
+async def test_register_patient_creates_once_and_audits(hospital, pool, call):
+    name = "Zoë " + unique("angstrom")
+    first = await hospital.register_patient(
+        call, full_name=name, date_of_birth=date(2000, 2, 29), phone="+44 20 7946 0958", email="zoe@example.org"
+    )
+    # Case folding of non-ASCII letters depends on the database's locale (the test server's is C), so only
+    # spacing and ASCII case vary here.
+    again = await hospital.register_patient(
+        call, full_name=f"  {name[:3]}   {name[4:].upper()} ", date_of_birth=date(2000, 2, 29), phone="+442079460958"
+    )
+    assert again.id == first.id  # a retried registration finds the record instead of duplicating it
+    assert first.full_name == name
+    assert first.phone == "+442079460958"
+    assert first.email == "zoe@example.org"
+    assert first.mrn.startswith("MRN")
+    assert len(first.mrn) == 13
+    assert await pool.fetchval("SELECT count(*) FROM patients WHERE full_name = $1", name) == 1
+    actions = [(r["action"], r["patient_id"]) for r in await audit_rows(pool, call.call_session_id)]
+    assert actions == [("create", first.id), ("read", first.id)]
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"phone": "555-1234"}, "international number"),
+        ({"phone": "+0123456789"}, "international number"),
+        ({"date_of_birth": date(1899, 12, 31)}, "before 1900"),
+        ({"date_of_birth": date(2030, 3, 5)}, "in the future"),
+        ({"full_name": "x" * 201}, "too long"),
+        ({"full_name": "   "}, "empty"),
+        ({"full_name": "Ann\x00Smith"}, "can't be stored"),
+        ({"email": "not-an-address"}, "email"),
+    ],
+)
+async def test_register_patient_refuses_malformed_input_before_writing(hospital, pool, call, changes, message):
+    arguments = {"full_name": "Valid Name", "date_of_birth": date(1980, 1, 1), "phone": "+15551230000"} | changes
+    before = await pool.fetchval("SELECT count(*) FROM patients")
+    with pytest.raises(InvalidInput, match=message):
+        await hospital.register_patient(call, **arguments)
+    assert await pool.fetchval("SELECT count(*) FROM patients") == before
+
+
+# -- directory ----------------------------------------------------------------------------------------------
+
+
+async def test_departments_info_and_doctors_by_specialty_name_and_language(hospital, pool):
+    specialty = unique("Endocrinology")
+    async with pool.acquire() as conn:
+        department = await add_department(conn, unique("Endocrine Centre"))
+        patel = await add_doctor(
+            conn, department, full_name=unique("Aisha Patel"), specialty=specialty, languages=("en", "hi")
+        )
+        await add_doctor(conn, department, full_name=unique("Luis Gómez"), specialty=specialty, languages=("es",))
+        await add_doctor(conn, department, full_name=unique("Retired Doc"), specialty=specialty, active=False)
+        await conn.execute(
+            "INSERT INTO hospital_info (topic, answer) VALUES ('parking', 'Garage B, first hour free') "
+            "ON CONFLICT DO NOTHING"
+        )
+    by_specialty = await hospital.find_doctors(specialty=specialty.upper())
+    assert len(by_specialty) == 2  # the inactive doctor is not offered
+    patel_name = next(d.full_name for d in by_specialty if d.id == patel)
+    surname_token = patel_name.split()[-1]  # the unique suffix makes the surname unique
+    by_name = await hospital.find_doctors(name=f"Dr. {surname_token}")
+    assert [d.id for d in by_name] == [patel]
+    assert by_name[0].languages == ("en", "hi")
+    assert by_name[0].department.startswith("Endocrine Centre")
+    by_language = await hospital.find_doctors(specialty=specialty, language="ES")
+    assert [d.full_name.split()[0] for d in by_language] == ["Luis"]
+    assert await hospital.find_doctors(specialty=specialty, language="fr") == []
+
+    departments = await hospital.list_departments()
+    assert any(d.id == department and d.phone_extension == "2040" for d in departments)
+    assert (await hospital.hospital_info())["parking"] == "Garage B, first hour free"
+
+
+# -- free slots ---------------------------------------------------------------------------------------------
+
+
+async def test_free_slots_start_at_shift_start_and_end_at_shift_end(hospital, clinic):
+    doctor = clinic.doctor_ids[0]
+    slots = await hospital.free_slots(
+        window_start=local(TODAY, 0), window_end=local(TODAY, 23), doctor_id=doctor, limit=50
+    )
+    assert len(slots) == 16
+    assert slots[0].starts_at == local(TODAY, 9)
+    assert slots[-1].ends_at == local(TODAY, 17)
+    assert all(b.starts_at - a.starts_at == timedelta(minutes=30) for a, b in itertools.pairwise(slots))
+    assert slots[0].starts_at.tzinfo == ZONE  # results are in the hospital's time zone
+
+
+async def test_free_slots_exclude_booked_times_and_the_past(hospital, pool, clinic, clock):
+    doctor = clinic.doctor_ids[0]
+    async with pool.acquire() as conn:
+        # A 45-minute staff booking blocks both slots it touches.
+        await add_appointment(
+            conn, patient_id=clinic.patient_ids[0], doctor_id=doctor, starts_at=local(TODAY, 10), minutes=45
+        )
+    clock.now = local(TODAY, 9, 10)
+    slots = await hospital.free_slots(
+        window_start=local(TODAY, 0), window_end=local(TODAY, 12), doctor_id=doctor, limit=50
+    )
+    assert [s.starts_at for s in slots] == [local(TODAY, 9, 30), local(TODAY, 11), local(TODAY, 11, 30)]
+
+
+async def test_free_slots_for_a_specialty_are_earliest_first_across_doctors_and_limited(hospital, pool, clinic):
+    first, second = clinic.doctor_ids
+    async with pool.acquire() as conn:
+        await add_appointment(conn, patient_id=clinic.patient_ids[0], doctor_id=first, starts_at=local(TODAY, 9))
+    specialty = await pool.fetchval("SELECT specialty FROM doctors WHERE id = $1", first)
+    slots = await hospital.free_slots(
+        window_start=local(TODAY, 9), window_end=local(TODAY, 17), specialty=specialty.lower(), limit=3
+    )
+    assert [(s.doctor_id, s.starts_at) for s in slots] == [
+        (second, local(TODAY, 9)),
+        (first, local(TODAY, 9, 30)),
+        (second, local(TODAY, 9, 30)),
+    ]
+
+
+async def test_free_slots_window_is_half_open_and_accepts_other_zones_and_naive_local_times(hospital, clinic):
+    doctor = clinic.doctor_ids[0]
+    in_utc = await hospital.free_slots(
+        window_start=local(TODAY, 10).astimezone(UTC),
+        window_end=local(TODAY, 11).astimezone(UTC),
+        doctor_id=doctor,
+        limit=10,
+    )
+    naive = await hospital.free_slots(
+        window_start=datetime(2030, 3, 4, 10), window_end=datetime(2030, 3, 4, 11), doctor_id=doctor, limit=10
+    )
+    assert [s.starts_at for s in in_utc] == [s.starts_at for s in naive] == [local(TODAY, 10), local(TODAY, 10, 30)]
+
+
+async def test_free_slots_on_the_day_clocks_go_forward(hospital, pool):
+    dst_day = date(2030, 3, 10)
+    async with pool.acquire() as conn:
+        department = await add_department(conn)
+        doctor = await add_doctor(conn, department)
+        # Local 01:00-04:00 on that day is two real hours: 02:00-03:00 does not exist.
+        await add_shift(conn, doctor, local(dst_day, 1), local(dst_day, 4))
+    slots = await hospital.free_slots(
+        window_start=local(dst_day, 0), window_end=local(dst_day, 6), doctor_id=doctor, limit=10
+    )
+    assert len(slots) == 4
+    assert [s.starts_at.strftime("%H:%M %Z") for s in slots] == ["01:00 EST", "01:30 EST", "03:00 EDT", "03:30 EDT"]
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        ({"window_start": local(TODAY, 10), "window_end": local(TODAY, 9), "doctor_id": 1}, "after window_start"),
+        ({"window_start": local(TODAY, 10), "window_end": local(TODAY, 11)}, "doctor or a specialty"),
+        (
+            {"window_start": local(TODAY, 0), "window_end": local(TODAY, 1) + timedelta(days=400), "doctor_id": 1},
+            "longer than a year",
+        ),
+        ({"window_start": datetime(1, 1, 1, tzinfo=UTC), "window_end": local(TODAY, 1), "doctor_id": 1}, "plausible"),
+        ({"window_start": local(TODAY, 0), "window_end": local(TODAY, 1), "doctor_id": 1, "limit": 0}, "limit"),
+        ({"window_start": local(TODAY, 0), "window_end": local(TODAY, 1), "doctor_id": 2**40}, "doctor_id"),
+    ],
+)
+async def test_free_slots_refuse_malformed_windows(hospital, arguments, message):
+    with pytest.raises(InvalidInput, match=message):
+        await hospital.free_slots(**arguments)
+
+
+# -- booking ------------------------------------------------------------------------------------------------
+
+
+async def test_book_writes_the_appointment_and_an_audit_row(hospital, pool, clinic, call):
+    patient, doctor = clinic.patient_ids[0], clinic.doctor_ids[0]
+    result = await hospital.book(
+        call,
+        patient_id=patient,
+        doctor_id=doctor,
+        starts_at=local(TODAY, 14),
+        reason="chest pain follow-up",
+        idempotency_key=uuid.uuid4(),
+    )
+    assert isinstance(result, Booked)
+    booked = result.appointment
+    assert (booked.patient_id, booked.doctor_id, booked.status) == (patient, doctor, "booked")
+    assert (booked.starts_at, booked.ends_at) == (local(TODAY, 14), local(TODAY, 14, 30))
+    row = await pool.fetchrow("SELECT booked_by, call_session_id FROM appointments WHERE id = $1", booked.id)
+    assert tuple(row) == ("agent", call.call_session_id)
+    audits = [(r["action"], r["entity"], r["entity_id"]) for r in await audit_rows(pool, call.call_session_id)]
+    assert audits == [("create", "appointment", booked.id)]
+    assert local(TODAY, 14) not in [
+        s.starts_at
+        for s in await hospital.free_slots(
+            window_start=local(TODAY, 13), window_end=local(TODAY, 16), doctor_id=doctor, limit=10
+        )
+    ]
+
+
+async def test_book_taken_slot_returns_alternatives_of_the_same_doctor(hospital, clinic, call):
+    doctor = clinic.doctor_ids[0]
+    first = await hospital.book(
+        call,
+        patient_id=clinic.patient_ids[0],
+        doctor_id=doctor,
+        starts_at=local(TODAY, 10),
+        reason="",
+        idempotency_key=uuid.uuid4(),
+    )
+    assert isinstance(first, Booked)
+    second = await hospital.book(
+        call,
+        patient_id=clinic.patient_ids[1],
+        doctor_id=doctor,
+        starts_at=local(TODAY, 10),
+        reason="",
+        idempotency_key=uuid.uuid4(),
+    )
+    assert isinstance(second, SlotTaken)
+    assert [(s.doctor_id, s.starts_at) for s in second.alternatives] == [
+        (doctor, local(TODAY, 10, 30)),
+        (doctor, local(TODAY, 11)),
+        (doctor, local(TODAY, 11, 30)),
+    ]
+
+
+async def test_booking_refusals_say_why(hospital, pool, clinic, call, clock):
+    patient, doctor = clinic.patient_ids[0], clinic.doctor_ids[0]
+    async with pool.acquire() as conn:
+        inactive = await add_doctor(conn, clinic.department_id, active=False)
+
+    async def book(**changes):
+        arguments = {
+            "patient_id": patient,
+            "doctor_id": doctor,
+            "starts_at": local(TODAY, 15),
+            "reason": "",
+            "idempotency_key": uuid.uuid4(),
+        } | changes
+        return await hospital.book(call, **arguments)
+
+    before = await pool.fetchval("SELECT count(*) FROM appointments")
+    with pytest.raises(BookingRefused, match="outside the doctor's working hours"):
+        await book(starts_at=local(TODAY, 17))
+    with pytest.raises(BookingRefused, match="outside the doctor's working hours"):
+        await book(starts_at=local(TODAY, 8, 30))
+    with pytest.raises(BookingRefused, match="30-minute grid"):
+        await book(starts_at=local(TODAY, 15, 10))
+    clock.now = local(TODAY, 15, 5)
+    with pytest.raises(BookingRefused, match="in the past"):
+        await book(starts_at=local(TODAY, 15))
+    with pytest.raises(NotFound, match="no such patient"):
+        await book(patient_id=2**40, starts_at=local(TODAY, 16))
+    with pytest.raises(NotFound, match="no such doctor"):
+        await book(doctor_id=2**30, starts_at=local(TODAY, 16))
+    with pytest.raises(BookingRefused, match="not taking appointments"):
+        await book(doctor_id=inactive, starts_at=local(TODAY, 16))
+    with pytest.raises(InvalidInput, match="reason is too long"):
+        await book(reason="x" * 501, starts_at=local(TODAY, 16))
+    with pytest.raises(InvalidInput, match="idempotency_key"):
+        await book(idempotency_key="not-a-uuid", starts_at=local(TODAY, 16))
+    assert await pool.fetchval("SELECT count(*) FROM appointments") == before
+
+
+async def test_a_retried_booking_returns_the_first_result(hospital, pool, clinic, call):
+    key = uuid.uuid4()
+    arguments = {
+        "patient_id": clinic.patient_ids[0],
+        "doctor_id": clinic.doctor_ids[0],
+        "starts_at": local(TODAY, 12),
+        "reason": "retry",
+        "idempotency_key": key,
+    }
+    first = await hospital.book(call, **arguments)
+    again = await hospital.book(call, **arguments)
+    assert isinstance(first, Booked)
+    assert again == first
+    assert await pool.fetchval("SELECT count(*) FROM appointments WHERE idempotency_key = $1", key) == 1
+    with pytest.raises(InvalidInput, match="already used"):
+        await hospital.book(call, **arguments | {"starts_at": local(TODAY, 12, 30)})
+
+
+# -- reschedule and cancel ----------------------------------------------------------------------------------
+
+
+async def book_one(hospital, call, clinic, hour: int, *, patient: int = 0, doctor: int = 0):
+    result = await hospital.book(
+        call,
+        patient_id=clinic.patient_ids[patient],
+        doctor_id=clinic.doctor_ids[doctor],
+        starts_at=local(TODAY, hour),
+        reason="check-up",
+        idempotency_key=uuid.uuid4(),
+    )
+    assert isinstance(result, Booked)
+    return result.appointment
+
+
+async def test_reschedule_moves_atomically(hospital, pool, clinic, call):
+    old = await book_one(hospital, call, clinic, 9)
+    key = uuid.uuid4()
+    moved = await hospital.reschedule(
+        call,
+        patient_id=old.patient_id,
+        appointment_id=old.id,
+        new_starts_at=local(TODAY + timedelta(days=1), 11),
+        idempotency_key=key,
+    )
+    assert isinstance(moved, Booked)
+    new = moved.appointment
+    assert (new.doctor_id, new.starts_at, new.reason) == (
+        old.doctor_id,
+        local(TODAY + timedelta(days=1), 11),
+        "check-up",
+    )
+    rows = await pool.fetch(
+        "SELECT id, status, rescheduled_from FROM appointments WHERE id = ANY($1) ORDER BY id", [old.id, new.id]
+    )
+    assert [tuple(r) for r in rows] == [(old.id, "cancelled", None), (new.id, "booked", old.id)]
+    replay = await hospital.reschedule(
+        call,
+        patient_id=old.patient_id,
+        appointment_id=old.id,
+        new_starts_at=local(TODAY + timedelta(days=1), 11),
+        idempotency_key=key,
+    )
+    assert replay == moved
+
+
+async def test_reschedule_into_an_overlapping_slot_of_the_same_doctor(hospital, pool, clinic, call):
+    async with pool.acquire() as conn:
+        department = await add_department(conn)
+        doctor = await add_doctor(conn, department)
+        await add_shift(conn, doctor, local(TODAY, 9), local(TODAY, 10))
+    result = await hospital.book(
+        call,
+        patient_id=clinic.patient_ids[0],
+        doctor_id=doctor,
+        starts_at=local(TODAY, 9),
+        reason="",
+        idempotency_key=uuid.uuid4(),
+    )
+    moved = await hospital.reschedule(
+        call,
+        patient_id=clinic.patient_ids[0],
+        appointment_id=result.appointment.id,
+        new_starts_at=local(TODAY, 9),
+        new_doctor_id=doctor,
+        idempotency_key=uuid.uuid4(),
+    )
+    assert isinstance(moved, Booked)
+    assert moved.appointment.id != result.appointment.id
+
+
+async def test_reschedule_to_a_taken_slot_leaves_the_old_appointment_booked(hospital, pool, clinic, call):
+    mine = await book_one(hospital, call, clinic, 9, patient=0)
+    await book_one(hospital, call, clinic, 10, patient=1)
+    result = await hospital.reschedule(
+        call,
+        patient_id=mine.patient_id,
+        appointment_id=mine.id,
+        new_starts_at=local(TODAY, 10),
+        idempotency_key=uuid.uuid4(),
+    )
+    assert isinstance(result, SlotTaken)
+    assert result.alternatives[0].starts_at == local(TODAY, 10, 30)
+    assert await pool.fetchval("SELECT status FROM appointments WHERE id = $1", mine.id) == "booked"
+    with pytest.raises(BookingRefused, match="outside"):
+        await hospital.reschedule(
+            call,
+            patient_id=mine.patient_id,
+            appointment_id=mine.id,
+            new_starts_at=local(TODAY, 18),
+            idempotency_key=uuid.uuid4(),
+        )
+    assert await pool.fetchval("SELECT status FROM appointments WHERE id = $1", mine.id) == "booked"
+
+
+async def test_only_the_patients_own_future_booked_appointment_can_move_or_cancel(hospital, pool, clinic, call, clock):
+    mine = await book_one(hospital, call, clinic, 13, patient=0)
+    other_patient = clinic.patient_ids[1]
+    with pytest.raises(NotFound, match="no such appointment"):
+        await hospital.cancel(call, patient_id=other_patient, appointment_id=mine.id)
+    with pytest.raises(NotFound, match="no such appointment"):
+        await hospital.reschedule(
+            call,
+            patient_id=other_patient,
+            appointment_id=mine.id,
+            new_starts_at=local(TODAY, 15),
+            idempotency_key=uuid.uuid4(),
+        )
+    with pytest.raises(NotFound):
+        await hospital.cancel(call, patient_id=mine.patient_id, appointment_id=2**40)
+
+    clock.now = local(TODAY, 13, 5)
+    with pytest.raises(BookingRefused, match="in the past"):
+        await hospital.cancel(call, patient_id=mine.patient_id, appointment_id=mine.id)
+    clock.now = local(TODAY, 12)
+    cancelled = await hospital.cancel(call, patient_id=mine.patient_id, appointment_id=mine.id)
+    assert cancelled.status == "cancelled"
+    assert await hospital.cancel(call, patient_id=mine.patient_id, appointment_id=mine.id) == cancelled
+    with pytest.raises(BookingRefused, match="already cancelled"):
+        await hospital.reschedule(
+            call,
+            patient_id=mine.patient_id,
+            appointment_id=mine.id,
+            new_starts_at=local(TODAY, 15),
+            idempotency_key=uuid.uuid4(),
+        )
+
+
+async def test_upcoming_appointments_are_the_patients_booked_future_ones_in_order(hospital, pool, clinic, call, clock):
+    later = await book_one(hospital, call, clinic, 16)
+    sooner = await book_one(hospital, call, clinic, 9)
+    cancelled = await book_one(hospital, call, clinic, 11)
+    await hospital.cancel(call, patient_id=cancelled.patient_id, appointment_id=cancelled.id)
+    await book_one(hospital, call, clinic, 12, patient=1)
+    clock.now = local(TODAY, 8)
+    assert [a.id for a in await hospital.upcoming_appointments(call, patient_id=sooner.patient_id)] == [
+        sooner.id,
+        later.id,
+    ]
+    clock.now = local(TODAY, 10)
+    assert [a.id for a in await hospital.upcoming_appointments(call, patient_id=sooner.patient_id)] == [later.id]
+    async with pool.acquire() as conn:
+        lonely = await add_patient(conn)
+    assert await hospital.upcoming_appointments(call, patient_id=lonely) == []
+    with pytest.raises(NotFound, match="no such patient"):
+        await hospital.upcoming_appointments(call, patient_id=2**40)
+    reads = [r for r in await audit_rows(pool, call.call_session_id) if r["action"] == "read"]
+    assert [json.loads(r["detail"])["upcoming"] for r in reads] == [2, 1, 0]
+
+
+# -- calls, callbacks, denials ------------------------------------------------------------------------------
+
+
+async def test_call_sessions_events_callbacks_and_denials(hospital, pool, clinic, call):
+    session = call.call_session_id
+    await hospital.record_event(
+        session, "tool_call", tool="find_free_slots", outcome="ok", duration_ms=3.5, detail={"doctor_id": 7}
+    )
+    await hospital.audit_denied(call, entity="appointment", reason="caller not verified")
+    request = await hospital.add_callback_request(
+        call,
+        caller_name="Jo Bloggs",
+        callback_phone="+15557654321",
+        message="Please call about my results",
+        patient_id=clinic.patient_ids[0],
+    )
+    await hospital.end_call(session, outcome="completed", patient_id=clinic.patient_ids[0])
+
+    event = await pool.fetchrow(
+        "SELECT kind, tool, outcome, duration_ms, detail FROM call_events WHERE call_session_id = $1", session
+    )
+    assert tuple(event) == ("tool_call", "find_free_slots", "ok", 3.5, '{"doctor_id": 7}')
+    ended = await pool.fetchrow("SELECT outcome, patient_id, ended_at FROM call_sessions WHERE id = $1", session)
+    assert ended["outcome"] == "completed"
+    assert ended["patient_id"] == clinic.patient_ids[0]
+    assert ended["ended_at"]
+    assert await pool.fetchval("SELECT caller_name FROM callback_requests WHERE id = $1", request) == "Jo Bloggs"
+    audits = [(r["action"], r["entity"], json.loads(r["detail"])) for r in await audit_rows(pool, session)]
+    assert audits == [
+        ("denied", "appointment", {"reason": "caller not verified"}),
+        ("update", "patient", {"callback_request_id": request}),
+    ]
+
+    with pytest.raises(InvalidInput, match="event kind"):
+        await hospital.record_event(session, "said_something")  # type: ignore[arg-type]
+    with pytest.raises(InvalidInput, match="plain JSON"):
+        await hospital.record_event(session, "tool_call", detail={"x": float("nan")})
+    with pytest.raises(NotFound, match="call session"):
+        await hospital.record_event(2**40, "call_ended")
+    with pytest.raises(NotFound, match="call session"):
+        await hospital.end_call(2**40, outcome="abandoned")
+    with pytest.raises(NotFound, match="call session"):
+        await hospital.audit_denied(Actor(call_session_id=2**40), entity="patient", reason="x")
+
+
+# -- property tests: odd names and dates never corrupt anything ---------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "Robert'); DROP TABLE patients;--",
+        'Dwayne "The Rock" Johnson',
+        "Siobhán Ní Bhriain",
+        "李小龙",
+        "N" * 200,
+        "O'Brien-Smith 🙂",
+        "%_\\ wildcard",
+    ],
+)
+async def test_awkward_names_round_trip_exactly(hospital, pool, name):
+    actor = Actor(call_session_id=None, name="test")
+    created = await hospital.register_patient(
+        actor, full_name=name, date_of_birth=date(1960, 6, 1), phone="+15550004444"
+    )
+    found = await hospital.find_patient(actor, full_name=name, phone="+15550004444")
+    assert found == created
+    assert found.full_name == name
+    assert await pool.fetchval("SELECT to_regclass('patients') IS NOT NULL")
+
+
+names = st.one_of(
+    st.text(min_size=0, max_size=250),
+    st.text(alphabet=st.sampled_from("'\"`;\\%_-. ŁøéÆ李王🙂\u200b\t\n\x00"), min_size=1, max_size=60),
+    st.builds(lambda n: "a" * n, st.integers(min_value=150, max_value=10_000)),
+)
+
+birth_dates = st.one_of(
+    st.dates(min_value=date(1900, 1, 1), max_value=TODAY),
+    st.dates(min_value=date(1, 1, 1), max_value=date(9999, 12, 31)),
+    st.sampled_from([date(1, 1, 1), date(9999, 12, 31), date(2000, 2, 29), date(1904, 2, 29), date(1900, 1, 1)]),
+)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(name=names, birth=birth_dates)
+async def test_any_name_and_birth_date_is_stored_exactly_or_refused(hospital, pool, name, birth):
+    before = await pool.fetchval("SELECT count(*) FROM patients")
+    actor = Actor(call_session_id=None, name="property-test")
+    try:
+        patient = await hospital.register_patient(actor, full_name=name, date_of_birth=birth, phone="+15550009999")
+    except InvalidInput:
+        assert await pool.fetchval("SELECT count(*) FROM patients") == before
+        return
+    event("stored")
+    assert patient.full_name == name.strip()
+    assert patient.date_of_birth == birth
+    assert date(1900, 1, 1) <= birth <= TODAY
+    stored = await pool.fetchrow("SELECT full_name, date_of_birth FROM patients WHERE id = $1", patient.id)
+    assert tuple(stored) == (name.strip(), birth)
+    found = await hospital.find_patient(actor, full_name=name, date_of_birth=birth)
+    assert found is None or found.id == patient.id  # None only when an earlier example stored the same person
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    moment=st.datetimes(
+        min_value=datetime(1, 1, 1),
+        max_value=datetime(9999, 12, 31, 23, 59),
+        timezones=st.sampled_from([UTC, ZONE, None]),
+    )
+)
+async def test_absurd_appointment_times_are_refused_and_write_nothing(hospital, pool, moment):
+    before = await pool.fetchval("SELECT count(*) FROM appointments")
+    actor = Actor(call_session_id=None, name="property-test")
+    try:
+        result = await hospital.book(
+            actor, patient_id=1, doctor_id=1, starts_at=moment, reason="", idempotency_key=uuid.uuid4()
+        )
+    except (InvalidInput, BookingRefused, NotFound):
+        assert await pool.fetchval("SELECT count(*) FROM appointments") == before
+        return
+    # Only a time on an existing shift's grid can succeed.
+    assert isinstance(result, Booked | SlotTaken)
