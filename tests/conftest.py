@@ -59,6 +59,29 @@ def seed_today() -> date:
 
 
 @pytest.fixture(scope="session")
+def migrated_template(postgres_server: PostgresServer) -> Iterator[str]:
+    """Name of a database on the session's server with every migration applied and no data."""
+    from psycopg.conninfo import conninfo_to_dict
+
+    from agent.db import migrations
+
+    name = f"migrated_template_{uuid.uuid4().hex[:8]}"
+    postgres_server.execute(f"CREATE DATABASE {name}")
+    migrations.apply(conninfo_to_dict(postgres_server.dsn(name)))
+    yield name
+    postgres_server.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+@pytest.fixture
+def migrated_database(postgres_server: PostgresServer, migrated_template: str) -> Iterator[str]:
+    """URL of a fresh database with every migration applied and no data (a copy of `migrated_template`)."""
+    name = f"m_{uuid.uuid4().hex[:12]}"
+    postgres_server.execute(f"CREATE DATABASE {name} TEMPLATE {migrated_template}")
+    yield postgres_server.dsn(name)
+    postgres_server.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+@pytest.fixture(scope="session")
 def hospital_template(postgres_server: PostgresServer, seed_today: date) -> Iterator[str]:
     """Name of a database on the session's server, migrated and seeded once (see `hospital_database`)."""
     from psycopg.conninfo import conninfo_to_dict

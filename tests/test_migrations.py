@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -159,10 +160,9 @@ def _at(hour: int, minute: int = 0) -> datetime:
 
 
 @pytest.fixture
-def clinic(empty_database: str) -> psycopg.Connection:
-    """A migrated database with one doctor (id returned in conn.info) on one 09:00-17:00 shift and one patient."""
-    migrations.apply(_params(empty_database))
-    conn = psycopg.connect(empty_database, autocommit=True)
+def clinic(migrated_database: str) -> Iterator[psycopg.Connection]:
+    """A migrated database with one doctor (id 1) on one 09:00-17:00 shift and one patient (id 1)."""
+    conn = psycopg.connect(migrated_database, autocommit=True)
     conn.execute("INSERT INTO departments (name, location) VALUES ('Cardiology', 'Building A')")
     conn.execute("INSERT INTO doctors (full_name, specialty, department_id) VALUES ('Ada Test', 'Cardiology', 1)")
     conn.execute("INSERT INTO shifts (doctor_id, starts_at, ends_at) VALUES (1, %s, %s)", (_at(9), _at(17)))
