@@ -131,6 +131,8 @@ class Database(pulumi.ComponentResource):
             performance_insights_kms_key_id=key.arn,
             performance_insights_retention_period=7,
             enabled_cloudwatch_logs_exports=["postgresql", "upgrade"],
+            # Read by the policy pack: public access is allowed only to a dev database in public mode.
+            tags={"Environment": settings.app_env, "AccessMode": settings.db_access_mode},
             opts=pulumi.ResourceOptions(parent=self, depends_on=[logs]),
         )
         self.address = self.instance.address

@@ -1,0 +1,192 @@
+"""Run the Pulumi program under `pulumi.runtime.set_mocks` with a stack file's settings, and record every
+resource's inputs (which ones are secret, what each depends on) and the stack's exports."""
+
+from __future__ import annotations
+
+import json
+import runpy
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pulumi
+import yaml
+from google.protobuf import json_format
+from pulumi.runtime import mocks as pulumi_mocks
+from pulumi.runtime import rpc, settings
+
+from infra.config import PROJECT
+
+ROOT = Path(__file__).resolve().parents[2]
+PROGRAM = ROOT / "infra" / "__main__.py"
+REGION = "us-east-1"
+
+# Values an operator sets with `pulumi config set` (made up for tests).
+OPERATOR_VALUES = {
+    "livekitUrl": "wss://hospital-test.livekit.cloud",
+    "alertEmail": "oncall@hospital.test",
+    "livekitPrincipalArn": "arn:aws:iam::123456789012:role/livekit-private-links",
+}
+FAKE_SECRETS = {
+    "livekitApiKey": "APItestkey0001",
+    "livekitApiSecret": "made-up-livekit-secret-0001",
+    "deepgramApiKey": "made-up-deepgram-0001",
+    "openaiApiKey": "sk-made-up-openai-0001",
+    "cartesiaApiKey": "made-up-cartesia-0001",
+}
+FAKE_METRICS_SECRET = "made-up-aws-secret-access-key-0001"
+
+
+@dataclass
+class Resource:
+    type: str
+    name: str
+    urn: str
+    inputs: dict[str, Any]
+    secret_inputs: set[str]
+    dependencies: set[str]
+    additional_secret_outputs: list[str]
+
+
+@dataclass
+class Run:
+    resources: list[Resource] = field(default_factory=list)
+    exports: dict[str, Any] = field(default_factory=dict)
+    secret_exports: set[str] = field(default_factory=set)
+
+    def of_type(self, type_: str) -> list[Resource]:
+        return [r for r in self.resources if r.type == type_]
+
+    def one(self, type_: str) -> Resource:
+        found = self.of_type(type_)
+        assert len(found) == 1, f"expected one {type_}, found {[r.name for r in found]}"
+        return found[0]
+
+    def named(self, suffix: str) -> Resource:
+        found = [r for r in self.resources if r.name.endswith(suffix)]
+        assert len(found) == 1, f"expected one resource named *{suffix}, found {[r.name for r in found]}"
+        return found[0]
+
+    def by_urn(self, urn: str) -> Resource:
+        return next(r for r in self.resources if r.urn == urn)
+
+
+def _contains_secret(value: Any) -> bool:
+    if isinstance(value, dict):
+        if value.get(rpc._special_sig_key) == rpc._special_secret_sig:
+            return True
+        return any(_contains_secret(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_contains_secret(v) for v in value)
+    return False
+
+
+class RecordingMonitor(pulumi_mocks.MockMonitor):
+    def __init__(self, mocks: pulumi.runtime.Mocks, run: Run) -> None:
+        super().__init__(mocks)
+        self.run = run
+
+    def RegisterResource(self, request):
+        response = super().RegisterResource(request)
+        if request.type != "pulumi:pulumi:Stack":
+            raw = json_format.MessageToDict(request.object)
+            inputs = rpc.deserialize_properties(request.object)
+            self.run.resources.append(
+                Resource(
+                    type=request.type,
+                    name=request.name,
+                    urn=response.urn,
+                    inputs=dict(inputs),
+                    secret_inputs={key for key, value in raw.items() if _contains_secret(value)},
+                    dependencies=set(request.dependencies),
+                    additional_secret_outputs=list(request.additionalSecretOutputs),
+                )
+            )
+        return response
+
+
+class AwsMocks(pulumi.runtime.Mocks):
+    """Stand-ins for the cloud: echo the inputs and add the outputs AWS would compute."""
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
+        state = dict(args.inputs)
+        name = args.name
+        state.setdefault("arn", f"arn:aws:mock:{REGION}:123456789012:{name}")
+        extra: dict[str, dict[str, Any]] = {
+            "aws:rds/instance:Instance": {
+                "address": f"{name}.c0ffee.{REGION}.rds.amazonaws.com",
+                "endpoint": f"{name}.c0ffee.{REGION}.rds.amazonaws.com:5432",
+                "masterUserSecrets": [
+                    {
+                        "secretArn": f"arn:aws:secretsmanager:{REGION}:123456789012:secret:rds!db-{name}",
+                        "secretStatus": "active",
+                    }
+                ],
+            },
+            "aws:rds/proxy:Proxy": {"endpoint": f"{name}.proxy-c0ffee.{REGION}.rds.amazonaws.com"},
+            "aws:rds/proxyDefaultTargetGroup:ProxyDefaultTargetGroup": {"name": "default"},
+            "aws:ec2/vpcEndpointService:VpcEndpointService": {
+                "serviceName": f"com.amazonaws.vpce.{REGION}.vpce-svc-0123456789abcdef0"
+            },
+            "aws:iam/accessKey:AccessKey": {"secret": FAKE_METRICS_SECRET},
+            "aws:secretsmanager/secretVersion:SecretVersion": {"versionId": f"version-{name}"},
+            "aws:ec2/vpc:Vpc": {"cidrBlock": args.inputs.get("cidrBlock")},
+        }
+        state.update(extra.get(args.typ, {}))
+        return f"{name}-id", state
+
+    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]]]:
+        if args.token == "aws:index/getAvailabilityZones:getAvailabilityZones":
+            return {"names": [f"{REGION}a", f"{REGION}b", f"{REGION}c"], "zoneIds": ["use1-az1", "use1-az2"]}, []
+        if args.token == "aws:ssm/getParameter:getParameter":
+            return {"name": args.args["name"], "value": "ami-0123456789abcdef0", "type": "String"}, []
+        if args.token == "aws:ec2/getVpc:getVpc":
+            return {"id": args.args["id"], "cidrBlock": "10.9.0.0/16"}, []
+        return {}, []
+
+
+def stack_values(stack: str) -> dict[str, Any]:
+    """A stack file's settings (without the project prefix)."""
+    document = yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text())
+    return {key.removeprefix(f"{PROJECT}:"): value for key, value in document["config"].items()}
+
+
+def _as_config_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list | dict):
+        return json.dumps(value)
+    return str(value)
+
+
+def run_program(stack: str, overrides: dict[str, Any] | None = None, secrets: dict[str, str] | None = None) -> Run:
+    """Run infra/__main__.py fresh under mocks with the stack file's settings plus operator values."""
+    values = {**stack_values(stack), **OPERATOR_VALUES, **(overrides or {})}
+    secrets = FAKE_SECRETS if secrets is None else secrets
+    run = Run()
+    mocks = AwsMocks()
+    settings.ROOT.set(None)
+    pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=False, monitor=RecordingMonitor(mocks, run))
+    config = {f"{PROJECT}:{key}": _as_config_text(value) for key, value in values.items() if value is not None}
+    config.update({f"{PROJECT}:{key}": value for key, value in secrets.items()})
+    pulumi.runtime.set_all_config(config, [f"{PROJECT}:{key}" for key in secrets])
+
+    @pulumi.runtime.test
+    def program() -> pulumi.Output[Any]:
+        runpy.run_path(str(PROGRAM), run_name="__main__")
+        outputs = settings.get_root_resource().outputs
+        run.secret_exports.update(name for name, value in outputs.items() if _is_secret(value))
+        return pulumi.Output.all(**{k: pulumi.Output.from_input(v) for k, v in outputs.items()}).apply(
+            run.exports.update
+        )
+
+    program()
+    return run
+
+
+def _is_secret(value: Any) -> bool:
+    if isinstance(value, pulumi.Output):
+        return bool(pulumi.runtime.sync_await._sync_await(value.is_secret()))
+    if isinstance(value, dict):
+        return any(_is_secret(v) for v in value.values())
+    return False
