@@ -26,6 +26,10 @@ class Emergency(StrEnum):
 
 
 _WHO = r"(?:my|his|her|their|the baby'?s|the)"
+_PERSON = (
+    r"(?:he|she|they|baby|son|daughter|husband|wife|mom|mum|dad|father|mother|child|kid|friend|partner|"
+    r"grandma|grandpa|brother|sister|patient)"
+)
 _CANT = r"(?:can'?t|cannot|can not|unable to|could ?n'?t|struggling to|hard to|barely)"
 
 _RULES: dict[Emergency, list[str]] = {
@@ -99,7 +103,7 @@ _RULES: dict[Emergency, list[str]] = {
     Emergency.UNCONSCIOUS: [
         r"\bunconscious\b",
         r"\bunresponsive\b",
-        r"\b(?:not|isn'?t|is not) (?:responding|waking up)\b",
+        rf"\b{_PERSON}(?:'s|'re| is| are)?\s+(?:not|isn'?t|aren'?t)\s+(?:responding|waking up|moving)\b",
         r"\b(?:won'?t|will not|can'?t|cannot) (?:wake (?:him|her|them) up|be woken|wake up)\b",
         r"\bpassed out\b",
         r"\bcollapsed\b",
