@@ -34,8 +34,8 @@ from tests.support.factories import (
     add_doctor,
     add_patient,
     add_shift,
+    create_migrated_database,
     local,
-    migrated_database,
     unique,
 )
 
@@ -54,7 +54,7 @@ class Clock:
 
 @pytest.fixture(scope="module")
 def database_url(postgres_server) -> str:
-    return migrated_database(postgres_server)
+    return create_migrated_database(postgres_server)
 
 
 @pytest_asyncio.fixture(scope="module")

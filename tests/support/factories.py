@@ -11,15 +11,15 @@ import random
 import uuid
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import asyncpg
-from yoyo import get_backend, read_migrations
+import psycopg
+from psycopg.conninfo import conninfo_to_dict
 
+from agent.db import migrations
 from tests.support.postgres import PostgresServer
 
-MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
 TEMPLATE_DATABASE = "hospital_migrated_template"
 ZONE = ZoneInfo("America/New_York")
 
@@ -30,24 +30,14 @@ def unique(prefix: str) -> str:
     return f"{prefix} {uuid.uuid4().hex[:8]}"
 
 
-def migrate(url: str) -> None:
-    """Apply every migration in migrations/ with yoyo, as `python -m agent.db apply` does."""
-    backend = get_backend(url.replace("postgresql://", "postgresql+psycopg://", 1))
-    with backend.lock():
-        backend.apply_migrations(backend.to_apply(read_migrations(str(MIGRATIONS))))
-    backend.connection.close()
-
-
-def migrated_database(server: PostgresServer, name: str | None = None) -> str:
+def create_migrated_database(server: PostgresServer) -> str:
     """A new database with the schema applied, copied from a template migrated once per server; its URL."""
-    import psycopg
-
     with psycopg.connect(server.dsn(), autocommit=True) as conn:
         exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (TEMPLATE_DATABASE,)).fetchone()
         if not exists:
             conn.execute(f"CREATE DATABASE {TEMPLATE_DATABASE}")
-            migrate(server.dsn(TEMPLATE_DATABASE))
-        name = name or f"h_{uuid.uuid4().hex[:12]}"
+            migrations.apply(conninfo_to_dict(server.dsn(TEMPLATE_DATABASE)))
+        name = f"h_{uuid.uuid4().hex[:12]}"
         conn.execute(f"CREATE DATABASE {name} TEMPLATE {TEMPLATE_DATABASE}")
     return server.dsn(name)
 
