@@ -378,7 +378,7 @@ def build(today: date, timezone: str, *, slot_minutes: int = 30, seed: int = SEE
     return _Builder(today, ZoneInfo(timezone), slot_minutes, seed).build()
 
 
-def _counts(conn: psycopg.Connection) -> dict[str, int]:
+def table_counts(conn: psycopg.Connection) -> dict[str, int]:
     tables = ("departments", "doctors", "shifts", "patients", "appointments", "hospital_info")
     query = " UNION ALL ".join(f"SELECT '{table}', count(*) FROM {table}" for table in tables)  # noqa: S608 - fixed names
     return {name: count for name, count in conn.execute(query)}
@@ -446,6 +446,6 @@ def seed(
             "SELECT EXISTS (SELECT FROM departments) OR EXISTS (SELECT FROM doctors) OR EXISTS (SELECT FROM patients)"
         ).fetchone()
         if populated and populated[0]:
-            return SeedReport(already_seeded=True, counts=_counts(conn))
+            return SeedReport(already_seeded=True, counts=table_counts(conn))
         _load(conn, data)
-        return SeedReport(already_seeded=False, counts=_counts(conn))
+        return SeedReport(already_seeded=False, counts=table_counts(conn))
