@@ -3,10 +3,15 @@
 Every platform (LiveKit Cloud log drains, Fly, Render, Railway) forwards stdout, so that is the one sink.
 Lines carry ids, event kinds and timings, never what was said, names, birth dates or phone numbers.
 
-Scrubbing happens three times, because livekit-agents installs its own stdout handler and forwards the
-job processes' records through the worker: (1) the record factory cleans the message, arguments and
-traceback of every record the moment it is created, whichever handler prints it; (2) a filter on our
-handler cleans attributes passed as `extra`; (3) our formatter scrubs the finished line.
+How records travel in livekit-agents: each job (call) runs in its own process, whose root logger holds
+only LiveKit's queue handler; the worker process receives those records and prints them with its handlers.
+So the job process installs only our record factory (`install_record_factory`, done by `bind_call`): it
+stamps the call's room and job id on each record and scrubs the message and traceback before the record
+leaves the process. The worker process runs `configure_logging`, whose handler prints JSON.
+
+Scrubbing happens three times: (1) the record factory cleans the message, arguments and traceback of every
+record the moment it is created, whichever handler prints it; (2) a filter on our handler cleans attributes
+passed as `extra` (and records forwarded from job processes); (3) our formatter scrubs the finished line.
 """
 
 from __future__ import annotations
@@ -115,9 +120,9 @@ class ContextFilter(logging.Filter):
                 setattr(record, key, _redact_value(value))
         record.environment = self.environment
         if getattr(record, "room", None) is None:
-            record.room = _room.get()
+            record.room = getattr(record, "_call_room", None) or _room.get()
         if getattr(record, "job_id", None) is None:
-            record.job_id = _job_id.get()
+            record.job_id = getattr(record, "_call_job_id", None) or _job_id.get()
         return True
 
 
@@ -130,10 +135,20 @@ def _redacting_factory(previous: Any) -> Any:
     def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
         record = previous(*args, **kwargs)
         _clean_record(record)
+        # Private names: `extra={"room": ...}` must stay possible (logging refuses to overwrite attributes).
+        record._call_room, record._call_job_id = _room.get(), _job_id.get()
         return record
 
     factory.redacting = True
     return factory
+
+
+def install_record_factory(settings: DatabaseSettings | None = None) -> None:
+    """Scrub and stamp every record of this process at creation; idempotent. Enough for a job process."""
+    if isinstance(settings, Settings):
+        redact.set_secrets(settings.secret_values())
+    if not getattr(logging.getLogRecordFactory(), "redacting", False):
+        logging.setLogRecordFactory(_redacting_factory(logging.getLogRecordFactory()))
 
 
 def configure_logging(settings: DatabaseSettings | None = None) -> None:
@@ -143,8 +158,7 @@ def configure_logging(settings: DatabaseSettings | None = None) -> None:
     """
     level = settings.log_level if isinstance(settings, Settings) else "INFO"
     environment = str(settings.app_env) if settings is not None else "unknown"
-    if isinstance(settings, Settings):
-        redact.set_secrets(settings.secret_values())
+    install_record_factory(settings)
 
     handler = logging.StreamHandler(sys.stdout)
     handler.set_name("agent-json")
@@ -163,8 +177,21 @@ def configure_logging(settings: DatabaseSettings | None = None) -> None:
     # First in line: its filter scrubs `extra` attributes in place before any later handler (LiveKit's) sees them.
     root.handlers.insert(0, handler)
     root.setLevel(level)
-    if not getattr(logging.getLogRecordFactory(), "redacting", False):
-        logging.setLogRecordFactory(_redacting_factory(logging.getLogRecordFactory()))
+
+
+def take_over_stdout() -> None:
+    """Remove the console handlers LiveKit's CLI added after `configure_logging`, so each line prints once.
+
+    Call it from the worker once LiveKit's CLI has set up its logging (AgentServer's "worker_started" event).
+    """
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        console = isinstance(handler, logging.StreamHandler) and getattr(handler, "stream", None) in (
+            sys.stdout,
+            sys.stderr,
+        )
+        if console and handler.get_name() != "agent-json":
+            root.removeHandler(handler)
 
 
 @contextlib.contextmanager
@@ -178,8 +205,9 @@ def call_context(*, room: str, job_id: str) -> Iterator[None]:
         _job_id.reset(job_token)
 
 
-def bind_call(*, room: str, job_id: str) -> None:
+def bind_call(*, room: str, job_id: str, settings: DatabaseSettings | None = None) -> None:
     """Like call_context, for a job process that serves one call for its whole life."""
+    install_record_factory(settings)
     _room.set(room)
     _job_id.set(job_id)
 

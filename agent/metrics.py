@@ -14,6 +14,7 @@ import logging
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -79,7 +80,9 @@ class MetricsPublisher:
         client: Any = None,
         flush_seconds: float = FLUSH_SECONDS,
         heartbeat_seconds: float | None = None,
+        healthy: Callable[[], bool] | None = None,
     ) -> None:
+        """heartbeat_seconds: send Heartbeat that often, when `healthy()` says so (always without it)."""
         self.namespace = settings.metrics_namespace
         self.dimensions = [
             {"Name": "Environment", "Value": str(settings.app_env)},
@@ -88,6 +91,7 @@ class MetricsPublisher:
         self._client = client if client is not None else cloudwatch_client(settings)
         self._flush_seconds = flush_seconds
         self._heartbeat_seconds = heartbeat_seconds
+        self._healthy = healthy
         self._lock = threading.Lock()
         self._buffer: dict[str, list[float]] = {}
         self._stop = threading.Event()
@@ -131,7 +135,8 @@ class MetricsPublisher:
         while True:
             now = time.monotonic()
             if self._heartbeat_seconds is not None and now >= next_heartbeat:
-                self.record("Heartbeat", 1)
+                if self._healthy is None or self._healthy():
+                    self.record("Heartbeat", 1)
                 next_heartbeat = now + self._heartbeat_seconds
             if now >= next_flush:
                 self.flush()

@@ -1,9 +1,11 @@
 """What one worker process tells operators: interaction logs and per-turn metrics, never what was said.
 
-Wiring (agent/worker.py): the worker process holds one `Telemetry(settings)` for its whole life (its
-heartbeat is the uptime signal). Each job process holds one `Telemetry(settings, heartbeat=False)` and calls
-`observe(session, room=..., job_id=...)` once the AgentSession exists, `tool_finished(...)` from every tool,
-and `watch_pool(pool)` for the data layer's pool; `aclose()` at shutdown sends what is buffered.
+Wiring: the worker process calls `start_worker_telemetry(settings, health_url=...)` once, before LiveKit's
+CLI takes over: its heartbeat, sent each minute while the worker's own health endpoint answers OK, is the
+uptime signal, and it counts the worker's errors. Each job process (one per call) holds one
+`Telemetry(settings)` and calls `observe(session, room=..., job_id=...)` once the AgentSession exists,
+`tool_finished(...)` from every tool, `watch_pool(pool)` for the data layer's pool, and passes
+`instrument_connection` as the pool's `init` to time queries; `aclose()` at shutdown sends what is buffered.
 
 Agent processing latency (docs/latency.md) is what is ours on a turn's critical path: the time in our
 `on_user_turn_completed` hook (LiveKit measures it) plus the time of our tools that finished between the end
@@ -17,6 +19,8 @@ import asyncio
 import contextlib
 import logging
 import time
+import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -61,11 +65,9 @@ class _ErrorCounter(logging.Handler):
 
 
 class Telemetry:
-    def __init__(self, settings: Settings, *, heartbeat: bool = True, publisher: MetricsPublisher | None = None):
+    def __init__(self, settings: Settings, *, publisher: MetricsPublisher | None = None):
         self.settings = settings
-        self.publisher = publisher or MetricsPublisher(
-            settings, heartbeat_seconds=HEARTBEAT_SECONDS if heartbeat else None
-        )
+        self.publisher = publisher or MetricsPublisher(settings)
         self._error_counter = _ErrorCounter(self.publisher)
         self._turn = _Turn()
         self._call_started: float | None = None
@@ -88,7 +90,7 @@ class Telemetry:
 
     def observe(self, session: AgentSession, *, room: str, job_id: str) -> None:
         """Log and measure this call: start and end, every user and agent turn, session errors."""
-        bind_call(room=room, job_id=job_id)
+        bind_call(room=room, job_id=job_id, settings=self.settings)
         self._call_started = time.monotonic()
         self.publisher.record("Calls", 1)
         log_event("call_start")
@@ -178,7 +180,38 @@ class Telemetry:
             self.publisher.record("PoolConnectionsInUse", in_use)
             self.publisher.record("PoolUsePercent", 100.0 * in_use / pool.get_max_size())
 
+    async def instrument_connection(self, connection: asyncpg.Connection) -> None:
+        """For `create_pool(settings, init=telemetry.instrument_connection)`: time every query on it."""
+        connection.add_query_logger(self.query_finished)
+
     def query_finished(self, query: Any) -> None:
         """An asyncpg query logger: `connection.add_query_logger(telemetry.query_finished)` (e.g. in the
         pool's `init`) times every round trip as DatabaseLatency; the SQL text and arguments are not kept."""
         self.publisher.record("DatabaseLatency", 1000 * query.elapsed)
+
+
+def _health_probe(url: str) -> Callable[[], bool]:
+    def healthy() -> bool:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 - a fixed loopback URL
+                return response.status == 200
+        except OSError:
+            return False
+
+    return healthy
+
+
+def start_worker_telemetry(settings: Settings, *, health_url: str | None = None) -> MetricsPublisher:
+    """The worker process's heartbeat and error counter, on a daemon thread that needs no event loop.
+
+    With `health_url` (the worker's own `http://127.0.0.1:8081/`), a minute without an OK there sends no
+    heartbeat, so the uptime alarm sees a worker that lost LiveKit as down.
+    """
+    publisher = MetricsPublisher(
+        settings,
+        heartbeat_seconds=HEARTBEAT_SECONDS,
+        healthy=_health_probe(health_url) if health_url else None,
+    )
+    logging.getLogger().addHandler(_ErrorCounter(publisher))
+    publisher.start()
+    return publisher

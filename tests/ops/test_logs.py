@@ -152,3 +152,40 @@ def test_configuring_twice_does_not_double_lines(settings, logging_restored, cap
     logs.configure_logging(settings)
     logs.log_event("once")
     assert len(_lines(capsys.readouterr().out)) == 1
+
+
+def test_records_forwarded_from_a_job_process_keep_their_call_ids(settings, logging_restored, capsys):
+    """LiveKit pickles a job process's records to the worker process, which prints them."""
+    import contextvars
+    import pickle
+
+    def in_job_process() -> bytes:
+        logs.bind_call(room="room-9", job_id="AJ_job9", settings=settings)
+        record = logging.getLogger("agent.receptionist").makeRecord(
+            "agent.receptionist",
+            logging.INFO,
+            __file__,
+            1,
+            "verified with %s",
+            (FAKE_SECRETS["OPENAI_API_KEY"],),
+            None,
+            extra={"event": "tool_call"},
+        )
+        return pickle.dumps(record)
+
+    logs.configure_logging(settings)
+    forwarded = pickle.loads(contextvars.Context().run(in_job_process))  # noqa: S301 - our own bytes, as LiveKit does
+    logging.getLogger(forwarded.name).handle(forwarded)
+    (line,) = _lines(capsys.readouterr().out)
+    assert (line["room"], line["job_id"], line["event"]) == ("room-9", "AJ_job9", "tool_call")
+    assert FAKE_SECRETS["OPENAI_API_KEY"] not in line["message"]
+
+
+def test_take_over_stdout_leaves_one_console_handler(settings, logging_restored, capsys):
+    import sys
+
+    logs.configure_logging(settings)
+    logging.getLogger().addHandler(logging.StreamHandler(sys.stdout))  # what LiveKit's CLI adds
+    logs.take_over_stdout()
+    logs.log_event("once")
+    assert len(capsys.readouterr().out.splitlines()) == 1
