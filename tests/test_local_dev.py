@@ -1,0 +1,159 @@
+"""`make dev` (`python -m agent.local`): a ready database, then the worker, or the list of missing keys."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from agent import local
+from tests.support.postgres import pgserver_bin_dir, require_os_package
+
+REPO = Path(__file__).resolve().parents[1]
+PROVIDER_KEYS = (
+    "LIVEKIT_URL",
+    "LIVEKIT_API_KEY",
+    "LIVEKIT_API_SECRET",
+    "DEEPGRAM_API_KEY",
+    "OPENAI_API_KEY",
+    "CARTESIA_API_KEY",
+)
+OWN_VARIABLES = ("DATABASE_", "APP_ENV", "LIVEKIT_", "DEEPGRAM_", "OPENAI_", "CARTESIA_", "HOSPITAL_", "SLOT_")
+
+
+def _make_dev(cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    """`python -m agent.local` in `cwd` (no developer .env there), with only the variables given."""
+    base = {key: value for key, value in os.environ.items() if not key.startswith(OWN_VARIABLES)}
+    return subprocess.run(
+        [sys.executable, "-m", "agent.local"],
+        env={**base, "PYTHONPATH": str(REPO), **env},
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def _counts(url: str) -> tuple[int, int]:
+    with psycopg.connect(url) as conn:
+        row = conn.execute("SELECT (SELECT count(*) FROM doctors), (SELECT count(*) FROM appointments)").fetchone()
+    assert row is not None
+    return row
+
+
+def test_without_keys_prepares_the_database_and_lists_what_is_missing(empty_database: str, tmp_path: Path) -> None:
+    first = _make_dev(tmp_path, DATABASE_URL=empty_database)
+    assert first.returncode == 0, first.stderr
+    assert "migrations: applied 0001_directory, 0002_patients_and_calls, 0003_appointments" in first.stdout
+    assert "seed: loaded" in first.stdout
+    assert "database ready:" in first.stdout
+    assert "at schema 0003_appointments" in first.stdout
+    missing = first.stdout[first.stdout.index("Missing variables") :]
+    for name in PROVIDER_KEYS:
+        assert f"  {name}: " in missing
+    assert "platform.openai.com" in missing
+    assert "console.deepgram.com" in missing
+    assert "play.cartesia.ai" in missing
+    assert "cp .env.example .env" in missing
+    doctors, appointments = _counts(empty_database)
+    assert doctors == 31
+    assert appointments > 0
+
+    second = _make_dev(tmp_path, DATABASE_URL=empty_database)
+    assert second.returncode == 0, second.stderr
+    assert "migrations: nothing pending" in second.stdout
+    assert "seed: already seeded, nothing changed" in second.stdout
+    assert _counts(empty_database) == (doctors, appointments)
+
+
+def test_an_unreachable_database_is_one_line(tmp_path: Path) -> None:
+    result = _make_dev(tmp_path, DATABASE_URL="postgresql://postgres:pw-not-shown@127.0.0.1:1/hospital")
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1
+    assert result.stderr.startswith("make dev: database:")
+    assert "pw-not-shown" not in result.stderr + result.stdout
+    assert "Traceback" not in result.stderr
+
+
+@pytest.fixture
+def dev_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, migrated_database: str) -> pytest.MonkeyPatch:
+    monkeypatch.chdir(tmp_path)
+    for name in list(os.environ):
+        if name.startswith(OWN_VARIABLES):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("DATABASE_URL", migrated_database)
+    for name in PROVIDER_KEYS:
+        monkeypatch.setenv(name, "made-up-test-value")
+    monkeypatch.setenv("LIVEKIT_URL", "ws://127.0.0.1:7880")
+    return monkeypatch
+
+
+def test_with_every_key_it_becomes_the_worker(dev_env: pytest.MonkeyPatch, migrated_database: str) -> None:
+    calls = []
+    dev_env.setattr(local.os, "execv", lambda path, argv: calls.append((path, argv, os.environ["DATABASE_URL"])))
+    assert local.main() == 0
+    assert calls == [(sys.executable, [sys.executable, "-m", "agent", "dev"], migrated_database)]
+
+
+def test_an_invalid_key_stops_with_an_error(dev_env: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    dev_env.setenv("LIVEKIT_URL", "http://not-a-websocket")
+    dev_env.delenv("OPENAI_API_KEY")
+    dev_env.setattr(local.os, "execv", lambda *_: pytest.fail("must not start the worker"))
+    assert local.main() == 2
+    out = capsys.readouterr().out
+    assert "  OPENAI_API_KEY: platform.openai.com" in out
+    assert "Invalid values:" in out
+    assert "LIVEKIT_URL" in out
+
+
+@pytest.fixture
+def project_dir() -> Iterator[Path]:
+    """A checkout-like directory for the embedded server (outside pytest's 0700 root-only tree)."""
+    path = Path(tempfile.mkdtemp(prefix="pytest-make-dev-"))
+    yield path
+    data_dir = path / local.DATA_DIR
+    if (data_dir / "postmaster.pid").exists():  # a failed test may leave the server running
+        subprocess.run(
+            [
+                "runuser",
+                "-u",
+                "pgserver",
+                "--",
+                str(pgserver_bin_dir() / "pg_ctl"),
+                "-D",
+                str(data_dir),
+                "-m",
+                "immediate",
+                "-w",
+                "stop",
+            ],
+            check=False,
+            capture_output=True,
+        )
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def test_embedded_postgres_is_created_then_reused(project_dir: Path) -> None:
+    require_os_package(pgserver_bin_dir() is not None, "Python package 'pgserver' (requirements-dev.txt)")
+    first = _make_dev(project_dir)
+    assert first.returncode == 0, first.stderr
+    assert "postgres: embedded PostgreSQL 16 (pgserver) created and started, data in .data/postgres/" in first.stdout
+    assert "seed: loaded" in first.stdout
+    assert "?host=" in first.stdout  # a Unix socket in the data directory, no TCP port
+    assert (project_dir / ".data" / "postgres" / "PG_VERSION").read_text().strip() == "16"
+    # Without keys the process exits and pgserver stops its server; the data stays for the next run.
+    assert not (project_dir / ".data" / "postgres" / "postmaster.pid").exists()
+
+    second = _make_dev(project_dir)
+    assert second.returncode == 0, second.stderr
+    assert "postgres: embedded PostgreSQL 16 (pgserver) started" in second.stdout
+    assert "migrations: nothing pending" in second.stdout
+    assert "seed: already seeded, nothing changed" in second.stdout
