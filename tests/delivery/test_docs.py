@@ -268,7 +268,6 @@ def test_the_runbook_covers_a_failed_deploy() -> None:
         "wss://",
         "Secrets Manager",
         "TOKEN_TTL",
-        "1 h",
         "PHI",
         "BAA",
         "AWS",
