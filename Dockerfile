@@ -21,6 +21,8 @@ RUN pip install --no-cache-dir -c constraints.txt -r requirements.txt
 # command discovers the installed plugins, so it needs no project source and this layer survives code changes.
 USER 10001
 RUN python -m livekit.agents download-files
+# From here on the model hub is never asked: the worker loads the files above or runs without them.
+ENV HF_HUB_OFFLINE=1
 USER 0
 
 # The source last, owned by root and read-only to the worker, compiled once so a cold start skips it.

@@ -71,6 +71,10 @@ def test_model_files_download_before_the_source_arrives() -> None:
     assert users_before[-1] not in {"0", "root"}
 
 
+def test_the_worker_never_reaches_the_model_hub_at_run_time() -> None:
+    assert index_of("RUN", r"download-files") < index_of("ENV", r"^HF_HUB_OFFLINE=1$")
+
+
 def test_bytecode_is_compiled_after_the_source() -> None:
     assert index_of("COPY", r"^agent/") < index_of("RUN", r"python -m compileall")
 
