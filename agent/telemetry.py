@@ -201,7 +201,9 @@ def _health_probe(url: str) -> Callable[[], bool]:
     return healthy
 
 
-def start_worker_telemetry(settings: Settings, *, health_url: str | None = None) -> MetricsPublisher:
+def start_worker_telemetry(
+    settings: Settings, *, health_url: str | None = None, heartbeat_seconds: float = HEARTBEAT_SECONDS
+) -> MetricsPublisher:
     """The worker process's heartbeat and error counter, on a daemon thread that needs no event loop.
 
     With `health_url` (the worker's own `http://127.0.0.1:8081/`), a minute without an OK there sends no
@@ -209,7 +211,7 @@ def start_worker_telemetry(settings: Settings, *, health_url: str | None = None)
     """
     publisher = MetricsPublisher(
         settings,
-        heartbeat_seconds=HEARTBEAT_SECONDS,
+        heartbeat_seconds=heartbeat_seconds,
         healthy=_health_probe(health_url) if health_url else None,
     )
     logging.getLogger().addHandler(_ErrorCounter(publisher))

@@ -10,6 +10,8 @@ from __future__ import annotations
 import asyncio
 import socket
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import jwt
@@ -156,3 +158,28 @@ class SilentListener:
 
     def __exit__(self, *exc: object) -> None:
         self.sock.close()
+
+
+@contextmanager
+def serve_in_thread(routes: list[web.RouteDef]) -> Iterator[str]:
+    """A small aiohttp app on 127.0.0.1 in its own thread; yields its base URL."""
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, name="stand-in", daemon=True)
+    thread.start()
+    app = web.Application()
+    app.add_routes(routes)
+    runner = web.AppRunner(app, handle_signals=False)
+
+    async def start() -> str:
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        return f"http://127.0.0.1:{runner.addresses[0][1]}/"
+
+    try:
+        yield asyncio.run_coroutine_threadsafe(start(), loop).result(10)
+    finally:
+        asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(10)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(5)
+        loop.close()

@@ -48,18 +48,6 @@ def settings(clean_env) -> Settings:
     return load(Settings)
 
 
-@pytest.fixture
-def logging_restored():
-    root = logging.getLogger()
-    handlers, level, factory = list(root.handlers), root.level, logging.getLogRecordFactory()
-    secrets = list(logs.redact.secrets)
-    yield
-    root.handlers[:] = handlers
-    root.setLevel(level)
-    logging.setLogRecordFactory(factory)
-    logs.redact.secrets = secrets
-
-
 def _lines(text: str) -> list[dict]:
     return [json.loads(line) for line in text.splitlines() if line.strip()]
 

@@ -6,12 +6,10 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import boto3
 import pytest
-from moto.server import ThreadedMotoServer
 
 from agent.metrics import METRIC_UNITS, MetricsPublisher
 from agent.settings import Settings, load
@@ -20,15 +18,6 @@ from tests.ops.standins import free_port
 
 REGION = "eu-central-1"
 DIMENSIONS = [{"Name": "Environment", "Value": "dev"}, {"Name": "Agent", "Value": "front-desk"}]
-
-
-@pytest.fixture(scope="module")
-def moto_url() -> Iterator[str]:
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
 
 
 def metrics_settings(env: pytest.MonkeyPatch, endpoint: str | None) -> Settings:
