@@ -1,16 +1,12 @@
 """Conversation-test kit: a scripted stand-in for the OpenAI model, a migrated and seeded database per test,
 and a text-mode AgentSession running the real Receptionist against the real PostgreSQL data layer.
 
-The scripted LLM emits what a real model would at each step (a reply, or tool calls whose arguments it
-reads from earlier tool outputs); it proves our side only, never the model's judgement.
+The scripted LLM (tests/agent/scripted.py) emits what a real model would at each step.
 """
 
 from __future__ import annotations
 
-import itertools
-import json
 import re
-import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -19,92 +15,14 @@ from zoneinfo import ZoneInfo
 import psycopg
 import pytest
 from livekit.agents import AgentSession, llm
-from livekit.agents.types import DEFAULT_API_CONNECT_OPTIONS, NOT_GIVEN, APIConnectOptions, NotGivenOr
 
 from agent.call import CallConfig, CallState
 from agent.receptionist import Receptionist
 from agent.settings import DatabaseSettings
+from tests.agent.scripted import ScriptedLLM, Step
 
 ZONE = ZoneInfo("America/New_York")
 CONFIG = CallConfig(hospital_name="Riverside General Hospital", zone=ZONE, emergency_number="911")
-
-
-@dataclass(frozen=True)
-class Call:
-    """One tool call the model makes."""
-
-    name: str
-    arguments: dict[str, Any]
-
-
-# A step is a reply, one or more tool calls, or a function of the conversation so far returning one of those.
-Step = str | Call | list[Call] | Callable[[llm.ChatContext], "str | Call | list[Call]"]
-
-
-class ScriptedLLM(llm.LLM):
-    """Stand-in for the OpenAI chat model: each request consumes the next scripted step."""
-
-    def __init__(self, *steps: Step) -> None:
-        super().__init__()
-        self.steps: list[Step] = list(steps)
-        self.requests: list[llm.ChatContext] = []
-
-    def add(self, *steps: Step) -> None:
-        self.steps.extend(steps)
-
-    @property
-    def model(self) -> str:
-        return "scripted-stand-in"
-
-    def chat(
-        self,
-        *,
-        chat_ctx: llm.ChatContext,
-        tools: list[llm.Tool] | None = None,
-        conn_options: APIConnectOptions = DEFAULT_API_CONNECT_OPTIONS,
-        parallel_tool_calls: NotGivenOr[bool] = NOT_GIVEN,
-        tool_choice: NotGivenOr[llm.ToolChoice] = NOT_GIVEN,
-        extra_kwargs: NotGivenOr[dict[str, Any]] = NOT_GIVEN,
-    ) -> llm.LLMStream:
-        self.requests.append(chat_ctx.copy())
-        if not self.steps:
-            raise AssertionError("the scripted LLM was asked for more steps than the test scripted")
-        step = self.steps.pop(0)
-        if callable(step) and not isinstance(step, Call):
-            step = step(chat_ctx)
-        return _ScriptedStream(self, chat_ctx=chat_ctx, tools=tools or [], conn_options=conn_options, step=step)
-
-
-class _ScriptedStream(llm.LLMStream):
-    _ids = itertools.count()
-
-    def __init__(self, owner: ScriptedLLM, *, step: str | Call | list[Call], **kwargs: Any) -> None:
-        super().__init__(owner, **kwargs)
-        self._step = step
-
-    async def _run(self) -> None:
-        request_id = f"scripted-{next(self._ids)}"
-        if isinstance(self._step, str):
-            for word in re.findall(r"\S+\s*", self._step):
-                self._event_ch.send_nowait(
-                    llm.ChatChunk(id=request_id, delta=llm.ChoiceDelta(role="assistant", content=word))
-                )
-            return
-        calls = self._step if isinstance(self._step, list) else [self._step]
-        self._event_ch.send_nowait(
-            llm.ChatChunk(
-                id=request_id,
-                delta=llm.ChoiceDelta(
-                    role="assistant",
-                    tool_calls=[
-                        llm.FunctionToolCall(
-                            name=call.name, arguments=json.dumps(call.arguments), call_id=f"call_{uuid.uuid4().hex[:8]}"
-                        )
-                        for call in calls
-                    ],
-                ),
-            )
-        )
 
 
 def last_tool_output(chat_ctx: llm.ChatContext) -> str:

@@ -10,7 +10,6 @@ import pytest
 
 from tests.agent.conftest import (
     ZONE,
-    Call,
     Conversation,
     last_tool_output,
     mentioned_id,
@@ -18,6 +17,7 @@ from tests.agent.conftest import (
     reply_text,
     tool_outputs,
 )
+from tests.agent.scripted import Call
 
 MARIA = {"full_name": "Maria Garcia", "date_of_birth": "1985-04-12"}
 
