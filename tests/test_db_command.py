@@ -131,32 +131,56 @@ def _cli(env: dict[str, str], *argv: str, cwd: Path) -> subprocess.CompletedProc
     )
 
 
-@pytest.mark.parametrize(
-    ("url", "expected"),
-    [
-        (None, "DATABASE_URL: missing"),
-        ("mysql://root@127.0.0.1/hospital", "DATABASE_URL: must start with postgresql://"),
-        ("postgresql://postgres:{password}@127.0.0.1:{free_port}/postgres", "cannot reach the database"),
-        ("postgresql://nobody_here:{password}@127.0.0.1:{port}/postgres", 'role "nobody_here" does not exist'),
-        ("postgresql://postgres:{password}@127.0.0.1:{port}/no_such_db", 'database "no_such_db" does not exist'),
-        ("postgresql://postgres:{password}@no-such-host.invalid:5432/postgres", "cannot reach the database"),
-        ("postgresql://postgres@127.0.0.1:notaport/postgres", 'invalid integer value "notaport"'),
-    ],
-    ids=["missing", "wrong-scheme", "unreachable-port", "unknown-role", "unknown-database", "unknown-host", "bad-url"],
-)
-def test_cannot_run_gives_one_line_and_no_traceback(
-    postgres_server: PostgresServer, tmp_path: Path, url: str | None, expected: str
-) -> None:
-    password = "s3cret-Pa55word"
-    env = {}
-    if url is not None:
-        env["DATABASE_URL"] = url.format(password=password, port=postgres_server.port, free_port=free_port())
-    result = _cli(env, "status", cwd=tmp_path)
-    assert result.returncode == 2
-    assert result.stdout == ""
-    lines = result.stderr.splitlines()
-    assert len(lines) == 1, result.stderr
+PASSWORD = "s3cret-Pa55word"
+CANNOT_RUN = {
+    "missing": (None, "DATABASE_URL: missing"),
+    "wrong-scheme": ("mysql://root@127.0.0.1/hospital", "DATABASE_URL: must start with postgresql://"),
+    "unreachable-port": (
+        "postgresql://postgres:{password}@127.0.0.1:{free_port}/postgres",
+        "cannot reach the database",
+    ),
+    "unknown-role": (
+        "postgresql://nobody_here:{password}@127.0.0.1:{port}/postgres",
+        'role "nobody_here" does not exist',
+    ),
+    "unknown-database": (
+        "postgresql://postgres:{password}@127.0.0.1:{port}/no_such_db",
+        'database "no_such_db" does not exist',
+    ),
+    "unknown-host": (
+        "postgresql://postgres:{password}@no-such-host.invalid:5432/postgres",
+        "cannot reach the database",
+    ),
+    "bad-url": ("postgresql://postgres@127.0.0.1:notaport/postgres", 'invalid integer value "notaport"'),
+}
+
+
+def _assert_one_clear_line(code: int, out: str, err: str, expected: str) -> None:
+    assert code == 2
+    assert out == ""
+    lines = err.splitlines()
+    assert len(lines) == 1, err
     assert lines[0].startswith("agent.db status: ")
     assert expected in lines[0]
-    assert "Traceback" not in result.stderr
-    assert password not in result.stderr
+    assert "Traceback" not in err
+    assert PASSWORD not in err
+
+
+@pytest.mark.parametrize("case", CANNOT_RUN)
+def test_cannot_run_gives_one_clear_line(
+    command_env: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], postgres_server: PostgresServer, case: str
+) -> None:
+    url, expected = CANNOT_RUN[case]
+    if url is not None:
+        command_env.setenv(
+            "DATABASE_URL", url.format(password=PASSWORD, port=postgres_server.port, free_port=free_port())
+        )
+    _assert_one_clear_line(*_run(capsys, "status"), expected)
+
+
+@pytest.mark.parametrize("case", ["missing", "unknown-role"])
+def test_the_real_command_prints_no_traceback(postgres_server: PostgresServer, tmp_path: Path, case: str) -> None:
+    url, expected = CANNOT_RUN[case]
+    env = {} if url is None else {"DATABASE_URL": url.format(password=PASSWORD, port=postgres_server.port)}
+    result = _cli(env, "status", cwd=tmp_path)
+    _assert_one_clear_line(result.returncode, result.stdout, result.stderr, expected)
