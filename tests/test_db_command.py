@@ -3,15 +3,25 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
 import pytest
+import trustme
 
 from agent.db.__main__ import main
-from tests.support.postgres import PostgresServer, free_port
+from tests.support.postgres import (
+    DEBIAN_PACKAGE_HINT,
+    PostgresServer,
+    debian_bin_dir,
+    free_port,
+    require_os_package,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -184,3 +194,76 @@ def test_the_real_command_prints_no_traceback(postgres_server: PostgresServer, t
     env = {} if url is None else {"DATABASE_URL": url.format(password=PASSWORD, port=postgres_server.port)}
     result = _cli(env, "status", cwd=tmp_path)
     _assert_one_clear_line(result.returncode, result.stdout, result.stderr, expected)
+
+
+# --- TLS: verify-full outside dev, and the Private Link host-name trick ---------------------------------------
+
+TLS_NAME = "db.internal.test"
+
+
+@pytest.fixture(scope="module")
+def tls_only_server() -> Iterator[tuple[PostgresServer, Path]]:
+    """A server that accepts only TLS on TCP, with a certificate for TLS_NAME; yields it and its CA file."""
+    bin_dir = debian_bin_dir()
+    require_os_package(bin_dir is not None, DEBIAN_PACKAGE_HINT)
+    root = Path(tempfile.mkdtemp(prefix="pytest-postgres-tls-"))
+    tls = root / "tls"
+    tls.mkdir()
+    ca = trustme.CA()
+    cert = ca.issue_cert(TLS_NAME)
+    cert.cert_chain_pems[0].write_to_path(str(tls / "server.crt"))
+    cert.private_key_pem.write_to_path(str(tls / "server.key"))
+    (tls / "server.key").chmod(0o600)
+    ca_file = Path(tempfile.mkdtemp(prefix="pytest-ca-")) / "ca.pem"
+    ca.cert_pem.write_to_path(str(ca_file))
+    server = PostgresServer(
+        root=root,
+        bin_dir=bin_dir,
+        settings={"ssl": "on", "ssl_cert_file": f"'{tls / 'server.crt'}'", "ssl_key_file": f"'{tls / 'server.key'}'"},
+        hba=["local all all trust", "hostssl all all 127.0.0.1/32 trust", "hostnossl all all 0.0.0.0/0 reject"],
+    )
+    server.init().start()
+    yield server, ca_file
+    server.destroy()
+    shutil.rmtree(ca_file.parent, ignore_errors=True)
+
+
+def test_outside_dev_connects_with_verify_full_through_a_different_host_name(
+    command_env: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tls_only_server: tuple[PostgresServer, Path]
+) -> None:
+    server, ca_file = tls_only_server
+    # The URL even asks for no TLS: outside dev the command ignores that and verifies the certificate.
+    command_env.setenv("DATABASE_URL", server.dsn(sslmode="disable"))
+    command_env.setenv("APP_ENV", "staging")
+    command_env.setenv("DATABASE_CA_FILE", str(ca_file))
+    command_env.setenv("DATABASE_TLS_SERVER_NAME", TLS_NAME)
+    code, out, err = _run(capsys, "status")
+    assert (code, err) == (0, "")
+    assert "pending  0001_directory" in out
+
+
+@pytest.mark.parametrize("case", ["plain-in-dev", "wrong-host-name", "unknown-ca"])
+def test_tls_failures_are_refused_in_one_line(
+    command_env: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    tls_only_server: tuple[PostgresServer, Path],
+    tmp_path: Path,
+    case: str,
+) -> None:
+    server, ca_file = tls_only_server
+    if case == "plain-in-dev":
+        command_env.setenv("DATABASE_URL", server.dsn(sslmode="disable"))
+        expected = "no encryption"
+    else:
+        command_env.setenv("DATABASE_URL", server.dsn())
+        command_env.setenv("APP_ENV", "staging")
+        if case == "wrong-host-name":
+            command_env.setenv("DATABASE_CA_FILE", str(ca_file))
+            expected = f'server certificate for "{TLS_NAME}" does not match host name "127.0.0.1"'
+        else:
+            other_ca = tmp_path / "other-ca.pem"
+            trustme.CA().cert_pem.write_to_path(str(other_ca))
+            command_env.setenv("DATABASE_CA_FILE", str(other_ca))
+            command_env.setenv("DATABASE_TLS_SERVER_NAME", TLS_NAME)
+            expected = "certificate verify failed"
+    _assert_one_clear_line(*_run(capsys, "status"), expected)
