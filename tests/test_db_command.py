@@ -7,6 +7,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -267,3 +268,19 @@ def test_tls_failures_are_refused_in_one_line(
             command_env.setenv("DATABASE_TLS_SERVER_NAME", TLS_NAME)
             expected = "certificate verify failed"
     _assert_one_clear_line(*_run(capsys, "status"), expected)
+
+
+def test_verify_without_createdb_says_what_it_needs(
+    command_env: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], migrated_database: str
+) -> None:
+    role = f"reader_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(migrated_database, autocommit=True) as conn:
+        conn.execute(f"CREATE ROLE {role} LOGIN NOCREATEDB")
+        conn.execute(f"GRANT SELECT ON ALL TABLES IN SCHEMA public TO {role}")
+    command_env.setenv("DATABASE_URL", migrated_database.replace("postgres@", f"{role}@", 1))
+    code, out, err = _run(capsys, "verify")
+    assert code == 2
+    assert out == ""
+    assert err.strip() == (
+        "agent.db verify: verify builds the expected schema in a scratch database: the role needs CREATEDB"
+    )

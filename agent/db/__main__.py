@@ -116,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
     except SettingsError as error:
         problems = "; ".join(line.strip() for line in str(error).splitlines()[1:])
         message = f"configuration: {problems}"
-    except (ConnectionSetupError, seed.SeedRefused, ValueError) as error:
+    except (ConnectionSetupError, seed.SeedRefused, verify.VerifyImpossible, ValueError) as error:
         message = str(error)
     except psycopg.OperationalError as error:
         message = f"cannot reach the database: {one_line(error)}"

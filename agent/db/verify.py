@@ -20,6 +20,11 @@ from psycopg import sql
 from agent.db import migrations
 from agent.db.connect import connect, for_database
 
+
+class VerifyImpossible(Exception):
+    """The expected schema can't be built on this server with this role."""
+
+
 # Every object of the application schema, keyed "kind name", with the properties that must match.
 Snapshot = dict[str, dict[str, str]]
 
@@ -118,7 +123,12 @@ def scratch_database(params: Mapping[str, str]) -> Iterator[dict[str, str]]:
     """A new database on the same server, migrated to the latest schema; dropped afterwards."""
     name = f"verify_{secrets.token_hex(6)}"
     with connect(params, autocommit=True) as admin:
-        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        try:
+            admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        except psycopg.errors.InsufficientPrivilege as error:
+            raise VerifyImpossible(
+                "verify builds the expected schema in a scratch database: the role needs CREATEDB"
+            ) from error
     try:
         scratch = for_database(params, name)
         migrations.apply(scratch)
