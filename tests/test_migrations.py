@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -236,3 +237,11 @@ def test_times_are_timestamptz(clinic: psycopg.Connection) -> None:
     ).fetchall()
     assert rows
     assert {data_type for _, _, data_type in rows} == {"timestamp with time zone"}, rows
+
+
+def test_concurrent_applies_apply_each_migration_once(empty_database: str) -> None:
+    params = _params(empty_database)
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        results = list(pool.map(lambda _: migrations.apply(params), range(3)))
+    assert sorted(migration for result in results for migration in result) == ALL
+    assert migrations.status(params).pending == []
