@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -10,7 +11,8 @@ import pytest
 from moto.server import ThreadedMotoServer
 
 from agent import logs
-from agent.settings import Settings
+from agent.settings import DatabaseSettings, Settings
+from tests.support.postgres import PostgresServer
 
 # Made-up credentials, shaped like the real ones so the redaction tests mean something.
 FAKE_SECRETS = {
@@ -53,3 +55,20 @@ def moto_url() -> Iterator[str]:
     host, port = server.get_host_and_port()
     yield f"http://{host}:{port}"
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def databases(postgres_server: PostgresServer) -> Iterator[dict[str, str]]:
+    """URLs of two databases: "migrated" (at the expected schema version) and "empty" (every migration pending)."""
+    from agent.db.connect import connection_params
+    from agent.db.migrations import apply
+
+    urls = {}
+    for kind in ("migrated", "empty"):
+        name = f"t_ops_{kind}_{uuid.uuid4().hex[:8]}"
+        postgres_server.execute(f"CREATE DATABASE {name}")
+        urls[kind] = postgres_server.dsn(name)
+    apply(connection_params(DatabaseSettings(database_url=urls["migrated"], _env_file=None)))
+    yield urls
+    for url in urls.values():
+        postgres_server.execute(f"DROP DATABASE IF EXISTS {url.rsplit('/', 1)[1]} WITH (FORCE)")

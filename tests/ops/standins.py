@@ -32,6 +32,17 @@ class StandIns:
     urls: dict[str, str] = field(default_factory=dict)
     registered_agents: list[str] = field(default_factory=list)
 
+    def environment(self, database_url: str) -> dict[str, str]:
+        """The variables that point the agent at these stand-ins and that database."""
+        return {
+            **self.keys,
+            "LIVEKIT_URL": self.urls["livekit"],
+            "DEEPGRAM_BASE_URL": self.urls["deepgram"],
+            "OPENAI_BASE_URL": self.urls["openai"],
+            "CARTESIA_BASE_URL": self.urls["cartesia"],
+            "DATABASE_URL": database_url,
+        }
+
     def __post_init__(self) -> None:
         self._loop = asyncio.new_event_loop()
         self._runners: list[web.AppRunner] = []

@@ -3,47 +3,19 @@
 from __future__ import annotations
 
 import re
-import uuid
-from collections.abc import Iterator
 
 import pytest
 
 from agent import check
-from agent.db.connect import connection_params
-from agent.db.migrations import all_migrations, apply
-from agent.settings import DatabaseSettings
+from agent.db.migrations import all_migrations
 from tests.ops.conftest import FAKE_SECRETS
 from tests.ops.standins import SilentListener, StandIns, free_port
-from tests.support.postgres import PostgresServer
 
 SERVICES = ["database", "livekit", "deepgram", "openai", "cartesia"]
 
 
-@pytest.fixture(scope="module")
-def databases(postgres_server: PostgresServer) -> Iterator[dict[str, str]]:
-    """One database at the expected schema version, one with every migration pending."""
-    urls = {}
-    for kind in ("migrated", "empty"):
-        name = f"t_check_{kind}_{uuid.uuid4().hex[:8]}"
-        postgres_server.execute(f"CREATE DATABASE {name}")
-        urls[kind] = postgres_server.dsn(name)
-    apply(connection_params(DatabaseSettings(database_url=urls["migrated"], _env_file=None)))
-    yield urls
-    for url in urls.values():
-        postgres_server.execute(f"DROP DATABASE IF EXISTS {url.rsplit('/', 1)[1]} WITH (FORCE)")
-
-
 def _configure(env: pytest.MonkeyPatch, standins: StandIns, database_url: str, **overrides: str) -> None:
-    values = {
-        **FAKE_SECRETS,
-        "LIVEKIT_URL": standins.urls["livekit"],
-        "DEEPGRAM_BASE_URL": standins.urls["deepgram"],
-        "OPENAI_BASE_URL": standins.urls["openai"],
-        "CARTESIA_BASE_URL": standins.urls["cartesia"],
-        "DATABASE_URL": database_url,
-        **overrides,
-    }
-    for name, value in values.items():
+    for name, value in {**standins.environment(database_url), **overrides}.items():
         env.setenv(name, value)
 
 

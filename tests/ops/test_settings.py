@@ -121,7 +121,7 @@ def test_check_with_nothing_configured_lists_everything_missing_without_a_traceb
     env = {key: value for key, value in os.environ.items() if key.upper() not in names}
     env["PYTHONPATH"] = str(ROOT)
     result = subprocess.run(
-        [sys.executable, "-m", "agent.check"],
+        [sys.executable, "-m", "agent", "check"],
         check=False,
         cwd=tmp_path,
         env=env,
