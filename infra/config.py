@@ -96,6 +96,7 @@ class StackSettings(BaseModel):
     db_multi_az: bool
     db_name: str = Field("hospital", pattern=r"^[a-z][a-z0-9_]{0,62}$")
     db_master_username: str = Field("hospital_admin", pattern=r"^[a-z][a-z0-9_]{0,15}$")
+    db_app_username: str = Field("hospital_app", pattern=r"^[a-z][a-z0-9_]{0,62}$")
     backup_retention_days: int = Field(ge=1, le=35)
     backup_window: str = "03:00-04:00"
     maintenance_window: str = "sun:04:30-sun:05:30"
@@ -200,6 +201,8 @@ class StackSettings(BaseModel):
 
     def _sizing_rules(self) -> list[str]:
         problems = []
+        if self.db_app_username == self.db_master_username:
+            problems.append("dbAppUsername must differ from dbMasterUsername (the agent gets DML only)")
         if self.db_max_allocated_storage_gb < self.db_allocated_storage_gb:
             problems.append("dbMaxAllocatedStorageGb must not be below dbAllocatedStorageGb")
         if self.max_pooled_connections < MIN_DATABASE_CONNECTIONS:
@@ -248,9 +251,18 @@ def describe(error: ValidationError) -> str:
     return "\n".join(lines)
 
 
-def parse(raw: dict[str, object], secret_keys: frozenset[str] = frozenset()) -> StackSettings:
-    """Validate raw stack values (key without project prefix -> text as Pulumi stores it)."""
+def parse(
+    raw: dict[str, object], secret_keys: frozenset[str] = frozenset(), *, require_secrets: bool = False
+) -> StackSettings:
+    """Validate raw stack values (key without project prefix -> text as Pulumi stores it).
+
+    With `require_secrets`, every key of `secret_keys` must be set too (`pulumi config set --secret`)."""
     problems = [f"  {PROJECT}:{key}: not a known setting" for key in sorted(set(raw) - setting_keys() - secret_keys)]
+    if require_secrets:
+        problems += [
+            f"  {PROJECT}:{key}: missing (pulumi config set --secret {PROJECT}:{key} ...)"
+            for key in sorted(secret_keys - set(raw))
+        ]
     values = {}
     for name, field in StackSettings.model_fields.items():
         key = field.alias or name
@@ -275,8 +287,8 @@ def _decode(name: str, text: object) -> object:
 
 
 def load(secret_keys: frozenset[str]) -> StackSettings:
-    """Read this stack's settings from the Pulumi runtime (call once, before declaring resources)."""
+    """Read this stack's settings and check its secrets are set (call once, before declaring resources)."""
     prefix = f"{PROJECT}:"
     everything = {**get_config_env(), **CONFIG.get()}
     raw = {key.removeprefix(prefix): value for key, value in everything.items() if key.startswith(prefix)}
-    return parse(raw, secret_keys)
+    return parse(raw, secret_keys, require_secrets=True)

@@ -152,7 +152,7 @@ def _monthly(settings: StackSettings) -> dict[str, float]:
         if link
         else 0.0
     )
-    agent_secrets, master_secret = 7, 1
+    agent_secrets, database_secrets = 7, 2  # + the RDS-managed master secret and the agent's role
     # Alarm metrics: heartbeat, uptime, agent pool, two p95s, error rate (2), proxy pool (2).
     alarm_metrics = 7 + (2 if settings.proxy_enabled else 0)
     return {
@@ -162,7 +162,7 @@ def _monthly(settings: StackSettings) -> dict[str, float]:
         "rds_proxy": proxy,
         "nlb": nlb,
         "ssm_tunnel_host": tunnel,
-        "secrets_manager": (agent_secrets + master_secret) * p["secretsmanager.secret"],
+        "secrets_manager": (agent_secrets + database_secrets) * p["secretsmanager.secret"],
         "kms": p["kms.key"],
         "cloudwatch_alarms": alarm_metrics * p["cloudwatch.alarm_metric"],
         "cloudwatch_dashboard": p["cloudwatch.dashboard"],

@@ -4,8 +4,11 @@ from the listed CIDRs."""
 
 from __future__ import annotations
 
+import json
+
 import pulumi
 import pulumi_aws as aws
+import pulumi_random as random
 
 from infra.config import StackSettings
 
@@ -35,6 +38,7 @@ class Database(pulumi.ComponentResource):
     port: pulumi.Output[int]
     identifier: str
     master_secret_arn: pulumi.Output[str]
+    app_secret_arn: pulumi.Output[str]
     kms_key_arn: pulumi.Output[str]
     security_group_id: pulumi.Output[str]
 
@@ -140,7 +144,33 @@ class Database(pulumi.ComponentResource):
         self.master_secret_arn = self.instance.master_user_secrets.apply(lambda secrets: secrets[0].secret_arn)
         self.kms_key_arn = key.arn
         self.security_group_id = self.security_group.id
+        self.app_secret_arn = self._app_user_secret(name, settings, key.arn)
         self.register_outputs({"address": self.address, "masterSecretArn": self.master_secret_arn})
+
+    def _app_user_secret(
+        self, name: str, settings: StackSettings, kms_key_arn: pulumi.Output[str]
+    ) -> pulumi.Output[str]:
+        """The agent's own role (created by migrate.sh): a password RDS does not rotate, in the JSON shape
+        RDS Proxy reads. Letters and digits only, 40 of them (about 238 bits), so it needs no URL quoting."""
+        child = pulumi.ResourceOptions(parent=self)
+        password = random.RandomPassword(f"{name}-app-db-password", length=40, special=False, opts=child)
+        secret = aws.secretsmanager.Secret(
+            f"{name}-app-db-user",
+            name=f"{name}/database-app-user",
+            description="The agent's database role (DML only); RDS Proxy authenticates it",
+            kms_key_id=kms_key_arn,
+            recovery_window_in_days=7,
+            opts=child,
+        )
+        aws.secretsmanager.SecretVersion(
+            f"{name}-app-db-user-value",
+            secret_id=secret.id,
+            secret_string=pulumi.Output.secret(password.result).apply(
+                lambda value: json.dumps({"username": settings.db_app_username, "password": value})
+            ),
+            opts=child,
+        )
+        return secret.arn
 
     def allow_from(self, name: str, source_security_group_id: pulumi.Input[str], why: str) -> None:
         """Let one security group (proxy, tunnel host) reach PostgreSQL, and nothing else."""

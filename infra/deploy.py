@@ -64,6 +64,7 @@ class Deploy(pulumi.ComponentResource):
             "DB_PORT": database.port.apply(str),
             "DB_NAME": settings.db_name,
             "DB_SECRET_ARN": database.master_secret_arn,
+            "APP_DB_SECRET_ARN": database.app_secret_arn,
             "SEED": "1" if settings.seed_data else "0",
             "DATABASE_CA_BUNDLE_URL": settings.database_ca_bundle_url,
         }
@@ -101,7 +102,7 @@ class Deploy(pulumi.ComponentResource):
                 "AWS_REGION": settings.region,
                 "LIVEKIT_URL": settings.livekit_url,
                 "SECRET_ARNS": pulumi.Output.all(**secret_arns).apply(lambda arns: json.dumps(arns, sort_keys=True)),
-                "DB_SECRET_ARN": database.master_secret_arn,
+                "APP_DB_SECRET_ARN": database.app_secret_arn,
                 "DATABASE_HOST": agent_database_host,
                 "DATABASE_PORT": database.port.apply(str),
                 "DB_NAME": settings.db_name,

@@ -12,8 +12,8 @@ from infra.config import StackSettings
 from infra.database import POSTGRES_PORT, Database
 
 
-def secret_reader_policy(secret_arn: str, kms_key_arn: str, region: str) -> str:
-    """Read one secret, and decrypt with its key only through Secrets Manager."""
+def secret_reader_policy(secret_arns: list[str], kms_key_arn: str, region: str) -> str:
+    """Read the proxy's own secrets only, and decrypt with their key only through Secrets Manager."""
     return json.dumps(
         {
             "Version": "2012-10-17",
@@ -21,7 +21,7 @@ def secret_reader_policy(secret_arn: str, kms_key_arn: str, region: str) -> str:
                 {
                     "Effect": "Allow",
                     "Action": ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"],
-                    "Resource": [secret_arn],
+                    "Resource": secret_arns,
                 },
                 {
                     "Effect": "Allow",
@@ -63,8 +63,8 @@ class Proxy(pulumi.ComponentResource):
         aws.iam.RolePolicy(
             f"{name}-proxy-read-secret",
             role=role.id,
-            policy=pulumi.Output.all(database.master_secret_arn, database.kms_key_arn).apply(
-                lambda arns: secret_reader_policy(arns[0], arns[1], settings.region)
+            policy=pulumi.Output.all(database.master_secret_arn, database.app_secret_arn, database.kms_key_arn).apply(
+                lambda arns: secret_reader_policy([arns[0], arns[1]], arns[2], settings.region)
             ),
             opts=child,
         )
@@ -100,7 +100,14 @@ class Proxy(pulumi.ComponentResource):
                     iam_auth="DISABLED",
                     client_password_auth_type="POSTGRES_SCRAM_SHA_256",  # noqa: S106 (a mode, not a password)
                     description="RDS-managed master secret",
-                )
+                ),
+                aws.rds.ProxyAuthArgs(
+                    auth_scheme="SECRETS",
+                    secret_arn=database.app_secret_arn,
+                    iam_auth="DISABLED",
+                    client_password_auth_type="POSTGRES_SCRAM_SHA_256",  # noqa: S106 (a mode, not a password)
+                    description="The agent's role",
+                ),
             ],
             opts=child,
         )

@@ -1,8 +1,9 @@
 """Write the agent's secrets file for `lk agent deploy --secrets-file`, and the LiveKit CLI's credentials.
 
-Reads Secrets Manager ARNs (never values) from the environment: SECRET_ARNS (JSON, env name -> ARN), DB_SECRET_ARN,
-DATABASE_HOST, DATABASE_PORT, DB_NAME, and AGENT_SETTINGS (JSON, the agent's non-secret settings). Both files
-are created with mode 0600; deploy_agent.sh removes them when it exits.
+Reads Secrets Manager ARNs (never values) from the environment: SECRET_ARNS (JSON, env name -> ARN),
+APP_DB_SECRET_ARN (the agent's own database role), DATABASE_HOST, DATABASE_PORT, DB_NAME, and AGENT_SETTINGS
+(JSON, the agent's non-secret settings). Both files are created with mode 0600; deploy_agent.sh removes them
+when it exits.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ def agent_environment(env: dict[str, str], fetch: Callable[[str], str]) -> tuple
         if not secret.injected_by_livekit:
             agent[secret.env_name] = values[secret.env_name]
     agent["DATABASE_URL"] = build_url(
-        fetch(env["DB_SECRET_ARN"]), env["DATABASE_HOST"], int(env["DATABASE_PORT"]), env["DB_NAME"]
+        fetch(env["APP_DB_SECRET_ARN"]), env["DATABASE_HOST"], int(env["DATABASE_PORT"]), env["DB_NAME"]
     )
     for name, value in agent.items():
         if "\n" in value or "\r" in value:

@@ -2,10 +2,10 @@
 # Deploy the agent to LiveKit Cloud Agents with `lk agent deploy`. Its secrets go from Secrets Manager into a
 # private temporary --secrets-file that is removed on exit; the LiveKit CLI authenticates through its
 # environment. Nothing secret is on a command line or in the output.
-# Environment (no secret): AWS_REGION LIVEKIT_URL SECRET_ARNS DB_SECRET_ARN DATABASE_HOST DATABASE_PORT DB_NAME
+# Environment (no secret): AWS_REGION LIVEKIT_URL SECRET_ARNS APP_DB_SECRET_ARN DATABASE_HOST DATABASE_PORT DB_NAME
 # AGENT_SETTINGS.
 set -euo pipefail
-: "${AWS_REGION:?}" "${LIVEKIT_URL:?}" "${SECRET_ARNS:?}" "${DB_SECRET_ARN:?}" "${DATABASE_HOST:?}"
+: "${AWS_REGION:?}" "${LIVEKIT_URL:?}" "${SECRET_ARNS:?}" "${APP_DB_SECRET_ARN:?}" "${DATABASE_HOST:?}"
 : "${DATABASE_PORT:?}" "${DB_NAME:?}"
 PYTHON="${PYTHON:-.venv/bin/python}"
 

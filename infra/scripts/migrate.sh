@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# Apply and verify the migrations (and load seed data outside prod) against the stack's database.
-# Environment (ids and names only, no secret): APP_ENV AWS_REGION DB_HOST DB_PORT DB_NAME DB_SECRET_ARN SEED
+# Apply the migrations, keep the agent's own role and grants current, verify the schema, and load seed data
+# (dev, staging) against the stack's database.
+# Environment (ids and names only, no secret): APP_ENV AWS_REGION DB_HOST DB_PORT DB_NAME DB_SECRET_ARN
+# APP_DB_SECRET_ARN SEED
 # DATABASE_CA_BUNDLE_URL, and TUNNEL_INSTANCE_ID in private-link mode (SSM port-forward through that host).
 # The password is read from Secrets Manager by infra.scripts.database_url, never printed.
 set -euo pipefail
 : "${APP_ENV:?}" "${AWS_REGION:?}" "${DB_HOST:?}" "${DB_PORT:?}" "${DB_NAME:?}" "${DB_SECRET_ARN:?}"
-: "${SEED:?}" "${DATABASE_CA_BUNDLE_URL:?}"
+: "${APP_DB_SECRET_ARN:?}" "${SEED:?}" "${DATABASE_CA_BUNDLE_URL:?}"
 PYTHON="${PYTHON:-.venv/bin/python}"
 LOCAL_PORT="${LOCAL_PORT:-15432}"
 
@@ -43,6 +45,7 @@ DATABASE_URL="$("$PYTHON" -m infra.scripts.database_url --secret-arn "$DB_SECRET
 export DATABASE_URL APP_ENV DATABASE_CA_FILE="$workdir/rds-ca.pem" DATABASE_TLS_SERVER_NAME="$DB_HOST"
 
 "$PYTHON" -m agent.db apply
+"$PYTHON" -m infra.scripts.app_role --secret-arn "$APP_DB_SECRET_ARN" --region "$AWS_REGION"
 "$PYTHON" -m agent.db verify
 if [[ "$SEED" == "1" ]]; then
     "$PYTHON" -m agent.db seed

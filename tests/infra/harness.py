@@ -35,6 +35,7 @@ FAKE_SECRETS = {
     "cartesiaApiKey": "made-up-cartesia-0001",
 }
 FAKE_METRICS_SECRET = "made-up-aws-secret-access-key-0001"
+FAKE_APP_PASSWORD = "MadeUpGeneratedAppPassword0001"
 
 
 @dataclass
@@ -129,6 +130,7 @@ class AwsMocks(pulumi.runtime.Mocks):
                 "serviceName": f"com.amazonaws.vpce.{REGION}.vpce-svc-0123456789abcdef0"
             },
             "aws:iam/accessKey:AccessKey": {"secret": FAKE_METRICS_SECRET},
+            "random:index/randomPassword:RandomPassword": {"result": FAKE_APP_PASSWORD},
             "aws:secretsmanager/secretVersion:SecretVersion": {"versionId": f"version-{name}"},
             "aws:ec2/vpc:Vpc": {"cidrBlock": args.inputs.get("cidrBlock")},
         }
@@ -159,11 +161,18 @@ def _as_config_text(value: Any) -> str:
     return str(value)
 
 
-def run_program(stack: str, overrides: dict[str, Any] | None = None, secrets: dict[str, str] | None = None) -> Run:
-    """Run infra/__main__.py fresh under mocks with the stack file's settings plus operator values."""
+def run_program(
+    stack: str,
+    overrides: dict[str, Any] | None = None,
+    secrets: dict[str, str] | None = None,
+    run: Run | None = None,
+) -> Run:
+    """Run infra/__main__.py fresh under mocks with the stack file's settings plus operator values.
+
+    Pass `run` to keep what was recorded when the program fails."""
     values = {**stack_values(stack), **OPERATOR_VALUES, **(overrides or {})}
     secrets = FAKE_SECRETS if secrets is None else secrets
-    run = Run()
+    run = Run() if run is None else run
     mocks = AwsMocks()
     settings.ROOT.set(None)
     pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=False, monitor=RecordingMonitor(mocks, run))

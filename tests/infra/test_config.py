@@ -9,7 +9,7 @@ import pytest
 
 from infra.config import SettingsError, StackSettings, parse, setting_keys
 from infra.secrets import AGENT_SECRETS, CONFIG_SECRET_KEYS, Source, check_coverage, settings_secret_names
-from tests.infra.harness import FAKE_SECRETS, OPERATOR_VALUES, ROOT, run_program, stack_values
+from tests.infra.harness import FAKE_SECRETS, OPERATOR_VALUES, ROOT, Run, run_program, stack_values
 
 STACKS = ("dev", "staging", "prod")
 
@@ -82,13 +82,14 @@ def test_bad_settings_fail_clearly(stack: str, changes: dict[str, object], messa
 
 
 def test_bad_setting_stops_the_program_before_any_resource() -> None:
+    run = Run()
     with pytest.raises(SettingsError, match="dbInstanceClass"):
-        run_program("prod", {"dbInstanceClass": "db.r99.mega"})
-
-
-def test_missing_secret_stops_the_program() -> None:
-    with pytest.raises(Exception, match="cartesiaApiKey"):
-        run_program("dev", secrets={k: v for k, v in FAKE_SECRETS.items() if k != "cartesiaApiKey"})
+        run_program("prod", {"dbInstanceClass": "db.r99.mega"}, run=run)
+    assert run.resources == []
+    missing_secret = Run()
+    with pytest.raises(SettingsError, match=r"cartesiaApiKey: missing \(pulumi config set --secret"):
+        run_program("dev", secrets={k: v for k, v in FAKE_SECRETS.items() if k != "cartesiaApiKey"}, run=missing_secret)
+    assert missing_secret.resources == []
 
 
 def test_too_few_connections_is_refused() -> None:

@@ -85,7 +85,7 @@ def test_platform_estimates() -> None:
     assert platforms["Railway"]["monthly_usd"] == 40.0
 
 
-def test_cli_prints_json_and_table() -> None:
+def test_cli_prints_json() -> None:
     result = subprocess.run(
         [sys.executable, "-m", "infra.costs", "--stack", "prod", "--json"],
         cwd=ROOT,
@@ -96,15 +96,14 @@ def test_cli_prints_json_and_table() -> None:
     document = json.loads(result.stdout)
     assert document["stack"] == "prod"
     assert document["monthly"]["rds_instance"] == pytest.approx(0.065 * 730 * 2, abs=0.01)
-    assert "prices" in document
-    assert "platforms" in document
-    table = subprocess.run(
-        [sys.executable, "-m", "infra.costs", "--stack", "dev"], cwd=ROOT, capture_output=True, text=True, check=True
-    )
-    assert "rds_instance" in table.stdout
-    assert "Total per month" in table.stdout
-    missing = subprocess.run(
-        [sys.executable, "-m", "infra.costs", "--stack", "nope"], cwd=ROOT, capture_output=True, text=True, check=False
-    )
-    assert missing.returncode == 2
-    assert "Pulumi.nope.yaml not found" in missing.stderr
+    assert set(document["prices"]) == set(costs.PRICES)
+    assert len(document["platforms"]) == 4
+
+
+def test_cli_table_and_unknown_stack(capsys: pytest.CaptureFixture[str]) -> None:
+    assert costs.main(["--stack", "dev"]) == 0
+    table = capsys.readouterr().out
+    assert "rds_instance" in table
+    assert "Total per month" in table
+    assert costs.main(["--stack", "nope"]) == 2
+    assert "Pulumi.nope.yaml not found" in capsys.readouterr().err

@@ -10,7 +10,7 @@ from infra.database import PARAMETERS
 from infra.monitoring import AGENT_METRICS, PROXY_METRICS, allowed_down_minutes
 from infra.secrets import AGENT_SECRETS
 from tests.infra.conftest import LINK_HOST, TIMINGS
-from tests.infra.harness import FAKE_METRICS_SECRET, FAKE_SECRETS, Run, stack_values
+from tests.infra.harness import FAKE_APP_PASSWORD, FAKE_METRICS_SECRET, FAKE_SECRETS, Run, stack_values
 
 DB = "aws:rds/instance:Instance"
 PROXY = "aws:rds/proxy:Proxy"
@@ -101,7 +101,10 @@ def test_proxy_settings(stack_runs: dict[str, Run]) -> None:
         assert pool["connectionBorrowTimeout"] == 30
         role_policy = json.loads(run.named("-proxy-read-secret").inputs["policy"])
         read = role_policy["Statement"][0]
-        assert read["Resource"] == [proxy["auths"][0]["secretArn"]], "the proxy role reads only its secret"
+        auth_secrets = [auth["secretArn"] for auth in proxy["auths"]]
+        assert read["Resource"] == auth_secrets, "the proxy role reads only its own secrets"
+        assert auth_secrets[1].endswith("-app-db-user"), "the agent's own role authenticates through the proxy"
+        assert all(auth["clientPasswordAuthType"] == "POSTGRES_SCRAM_SHA_256" for auth in proxy["auths"])
         assert "*" not in json.dumps(role_policy)
 
 
@@ -185,6 +188,15 @@ def test_dashboard_parses_and_names_real_metrics(stack_runs: dict[str, Run], sta
         assert set(PROXY_METRICS) <= named
 
 
+def test_app_user_password_is_generated_and_secret(stack_runs: dict[str, Run], stack: str) -> None:
+    run = stack_runs[stack]
+    password = run.one("random:index/randomPassword:RandomPassword").inputs
+    assert password["length"] >= 32
+    assert password["special"] is False
+    value = run.named("-app-db-user-value")
+    assert "secretString" in value.secret_inputs
+
+
 def test_metrics_publisher_may_only_put_our_metrics(stack_runs: dict[str, Run]) -> None:
     policy = json.loads(stack_runs["staging"].one("aws:iam/userPolicy:UserPolicy").inputs["policy"])
     (statement,) = policy["Statement"]
@@ -197,12 +209,12 @@ def test_secrets_are_marked_secret_and_never_exported(stack_runs: dict[str, Run]
     versions = run.of_type("aws:secretsmanager/secretVersion:SecretVersion")
     stored = {v.name.removeprefix(f"hospital-receptionist-{stack}-").removesuffix("-value") for v in versions}
     expected = {s.env_name.lower().replace("_", "-") for s in AGENT_SECRETS if s.source.name != "DEPLOY"}
-    assert stored == expected
+    assert stored == expected | {"app-db-user"}
     assert all("secretString" in v.secret_inputs for v in versions)
     assert all(v.inputs["secretString"] for v in versions)
     assert all(s.inputs["kmsKeyId"] for s in run.of_type("aws:secretsmanager/secret:Secret"))
     exported = json.dumps(run.exports, default=str)
-    for value in [*FAKE_SECRETS.values(), FAKE_METRICS_SECRET]:
+    for value in [*FAKE_SECRETS.values(), FAKE_METRICS_SECRET, FAKE_APP_PASSWORD]:
         assert value not in exported
 
 
@@ -223,6 +235,9 @@ def test_deploy_order_and_triggers(linked_runs: dict[str, Run], stack_runs: dict
         assert migrate.inputs["environment"]["TUNNEL_INSTANCE_ID"]
         assert migrate.inputs["environment"]["SEED"] == ("1" if stack == "staging" else "0")
         assert agent.inputs["environment"]["DATABASE_HOST"] == LINK_HOST
+        assert agent.inputs["environment"]["APP_DB_SECRET_ARN"].endswith("-app-db-user")
+        assert "DB_SECRET_ARN" not in agent.inputs["environment"], "the agent never gets the master secret"
+        assert migrate.inputs["environment"]["APP_DB_SECRET_ARN"] == agent.inputs["environment"]["APP_DB_SECRET_ARN"]
         settings = json.loads(agent.inputs["environment"]["AGENT_SETTINGS"])
         assert settings["DATABASE_TLS_SERVER_NAME"].endswith(".rds.amazonaws.com")
         for command in (migrate, agent):
@@ -239,7 +254,7 @@ def test_deploy_order_and_triggers(linked_runs: dict[str, Run], stack_runs: dict
 def test_commands_carry_no_secret(linked_runs: dict[str, Run], stack: str) -> None:
     for command in linked_runs[stack].of_type(COMMAND):
         text = json.dumps(command.inputs, default=str)
-        for value in [*FAKE_SECRETS.values(), FAKE_METRICS_SECRET]:
+        for value in [*FAKE_SECRETS.values(), FAKE_METRICS_SECRET, FAKE_APP_PASSWORD]:
             assert value not in text
         assert "password" not in text.lower()
 

@@ -30,7 +30,7 @@ ARNS = {
 VALUES = {arn: f"value-of-{arn.removeprefix('arn:')}" for arn in ARNS.values()} | {"arn:db": MASTER}
 ENV = {
     "SECRET_ARNS": json.dumps(ARNS),
-    "DB_SECRET_ARN": "arn:db",
+    "APP_DB_SECRET_ARN": "arn:db",
     "DATABASE_HOST": "hospital-db-0123.link",
     "DATABASE_PORT": "5432",
     "DB_NAME": "hospital",
@@ -75,7 +75,7 @@ def test_agent_secrets_main_writes_private_files(tmp_path: Path, monkeypatch: py
     for key, value in {
         **ENV,
         "SECRET_ARNS": json.dumps({k: arns[k] for k in ARNS}),
-        "DB_SECRET_ARN": arns["DB"],
+        "APP_DB_SECRET_ARN": arns["DB"],
     }.items():
         monkeypatch.setenv(key, value)
     secrets_file, cli_env = tmp_path / "agent.env", tmp_path / "cli.env"

@@ -1,0 +1,56 @@
+"""The agent's database role, created by infra/scripts/app_role.py against real PostgreSQL: DML only."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+
+import psycopg
+import pytest
+from psycopg import errors
+
+from infra.scripts.app_role import ensure_role
+
+PASSWORD = "MadeUpAppPassword0123456789abcdefABCDEF"
+
+
+def _scram_matches(verifier: str, password: str) -> bool:
+    """Check a PostgreSQL SCRAM-SHA-256 verifier (RFC 5802 StoredKey) against a password."""
+    method, rest = verifier.split("$", 1)
+    iterations_salt, keys = rest.split("$")
+    iterations, salt = iterations_salt.split(":")
+    stored_key = keys.split(":")[0]
+    salted = hashlib.pbkdf2_hmac("sha256", password.encode(), base64.b64decode(salt), int(iterations))
+    client_key = hmac.new(salted, b"Client Key", hashlib.sha256).digest()
+    return method == "SCRAM-SHA-256" and base64.b64encode(hashlib.sha256(client_key).digest()).decode() == stored_key
+
+
+def test_role_gets_dml_but_no_ddl_and_a_scram_password(migrated_database: str) -> None:
+    with psycopg.connect(migrated_database) as conn:
+        ensure_role(conn, "hospital_app_t1", PASSWORD)
+        ensure_role(conn, "hospital_app_t1", PASSWORD)  # idempotent: the second run alters, not fails
+        verifier = conn.execute("SELECT rolpassword FROM pg_authid WHERE rolname = 'hospital_app_t1'").fetchone()[0]
+        assert PASSWORD not in verifier
+        assert _scram_matches(verifier, PASSWORD)
+        assert not _scram_matches(verifier, PASSWORD + "x")
+        tables = [row[0] for row in conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")]
+        app_tables = [t for t in tables if not t.startswith(("_yoyo", "yoyo"))]
+        assert app_tables
+        conn.execute("SET ROLE hospital_app_t1")
+        for table in app_tables:
+            conn.execute(f'SELECT count(*) FROM "{table}"')
+        conn.execute("RESET ROLE")
+        conn.commit()
+        for statement in ("CREATE TABLE intruder (id int)", 'SELECT * FROM "_yoyo_migration"'):
+            conn.execute("SET ROLE hospital_app_t1")
+            with pytest.raises(errors.InsufficientPrivilege):
+                conn.execute(statement)
+            conn.rollback()
+        flags = conn.execute(
+            "SELECT rolsuper, rolcreatedb, rolcreaterole, rolcanlogin FROM pg_roles WHERE rolname = 'hospital_app_t1'"
+        ).fetchone()
+        assert flags == (False, False, False, True)
+        conn.execute("DROP OWNED BY hospital_app_t1")
+        conn.execute("DROP ROLE hospital_app_t1")
+        conn.commit()
