@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import time
 import urllib.request
 from collections.abc import Callable
@@ -54,14 +55,19 @@ class _Turn:
 
 
 class _ErrorCounter(logging.Handler):
-    """Counts every ERROR record of the process, whoever logged it (ours, LiveKit's, a plugin's)."""
+    """Counts every ERROR record this process logs, whoever logged it (ours, LiveKit's, a plugin's).
+
+    The worker process also prints the records of its job processes (LiveKit forwards them); those were
+    counted in the job process already, so records created by another process are skipped.
+    """
 
     def __init__(self, publisher: MetricsPublisher) -> None:
         super().__init__(logging.ERROR)
         self.publisher = publisher
 
     def emit(self, record: logging.LogRecord) -> None:
-        self.publisher.record("Errors", 1)
+        if record.process == os.getpid():
+            self.publisher.record("Errors", 1)
 
 
 class Telemetry:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import logging
+import os
 import time
 
 import asyncpg
@@ -169,3 +171,16 @@ def test_worker_heartbeat_follows_its_health_endpoint(clean_env, moto_url, loggi
         publisher.close()
     assert 4 <= statistics(moto_url, healthy_settings.metrics_namespace, "Heartbeat", "Count")["SampleCount"] <= 7
     assert statistics(moto_url, sick_settings.metrics_namespace, "Heartbeat") == {}
+
+
+async def test_errors_forwarded_from_a_job_process_are_not_counted_twice(clean_env, moto_url):
+    settings = metrics_settings(clean_env, moto_url)
+    telemetry = Telemetry(settings)
+    await telemetry.start()
+    log = logging.getLogger("livekit.agents")
+    log.error("counted here")
+    forwarded = log.makeRecord("livekit.agents", logging.ERROR, __file__, 1, "counted in its job process", (), None)
+    forwarded.process = os.getpid() + 1
+    log.handle(forwarded)
+    await telemetry.aclose()
+    assert statistics(moto_url, settings.metrics_namespace, "Errors")["Sum"] == 1
