@@ -412,30 +412,39 @@ WHERE d.active
 ORDER BY d.full_name, d.id
 LIMIT $4"""
 
-# Slots start at the shift's start and every slot length after it, up to the shift's end.
+# Slots start at the shift's start and every slot length after it, up to the shift's end. Each doctor's booked
+# time in the window is read once (one GiST probe per doctor) as a multirange (PostgreSQL >= 14), so testing a
+# candidate slot is a binary search, not an index probe. The window is walked a day at a time and the outer
+# LIMIT stops the walk as soon as enough slots are found, so a long window costs little when it starts free.
 _FREE_SLOTS = """
-WITH candidates AS (
-    SELECT d.id AS doctor_id, d.full_name AS doctor_name, d.specialty,
-           slot AS starts_at, slot + make_interval(mins => $5) AS ends_at
+WITH doc AS MATERIALIZED (
+    SELECT d.id, d.full_name, d.specialty,
+           (SELECT range_agg(tstzrange(a.starts_at, a.ends_at)) FROM appointments a
+            WHERE a.status = 'booked'
+              AND int4range(a.doctor_id, a.doctor_id, '[]') && int4range(d.id, d.id, '[]')
+              AND tstzrange(a.starts_at, a.ends_at)
+                  && tstzrange($1::timestamptz, $2::timestamptz + make_interval(mins => $5))) AS busy
     FROM doctors d
-    JOIN shifts s ON s.doctor_id = d.id
-        AND s.starts_at > $1::timestamptz - interval '24 hours' AND s.starts_at < $2::timestamptz
-        AND s.ends_at > $1::timestamptz
+    WHERE d.active AND ($3::int IS NULL OR d.id = $3)
+      AND ($4::text IS NULL OR lower(d.specialty) = lower(btrim($4)))
+), chunk AS (
+    SELECT greatest(c, $1::timestamptz) AS starts_at, least(c + interval '1 day', $2::timestamptz) AS ends_at
+    FROM generate_series($1::timestamptz, $2::timestamptz - interval '1 microsecond', interval '1 day') AS c
+)
+SELECT found.* FROM chunk CROSS JOIN LATERAL (
+    SELECT doc.id AS doctor_id, doc.full_name AS doctor_name, doc.specialty,
+           slot AS starts_at, slot + make_interval(mins => $5) AS ends_at
+    FROM doc
+    JOIN shifts s ON s.doctor_id = doc.id
+        AND s.starts_at > chunk.starts_at - interval '24 hours' AND s.starts_at < chunk.ends_at
+        AND s.ends_at > chunk.starts_at
     CROSS JOIN LATERAL generate_series(s.starts_at, s.ends_at - make_interval(mins => $5),
                                        make_interval(mins => $5)) AS slot
-    WHERE d.active
-      AND ($3::int IS NULL OR d.id = $3)
-      AND ($4::text IS NULL OR lower(d.specialty) = lower(btrim($4)))
-      AND slot >= $1::timestamptz AND slot >= $6::timestamptz AND slot < $2::timestamptz
-)
-SELECT c.* FROM candidates c
-WHERE NOT EXISTS (
-    SELECT 1 FROM appointments a
-    WHERE a.status = 'booked'
-      AND int4range(a.doctor_id, a.doctor_id, '[]') && int4range(c.doctor_id, c.doctor_id, '[]')
-      AND tstzrange(a.starts_at, a.ends_at) && tstzrange(c.starts_at, c.ends_at)
-)
-ORDER BY c.starts_at, c.doctor_id
+    WHERE slot >= chunk.starts_at AND slot < chunk.ends_at AND slot >= $6::timestamptz
+      AND NOT coalesce(doc.busy && tstzrange(slot, slot + make_interval(mins => $5)), false)
+    ORDER BY slot, doc.id
+    LIMIT $7
+) AS found
 LIMIT $7"""
 
 # The slot must lie in one of the doctor's shifts, on its grid; the exclusion constraint decides races.
