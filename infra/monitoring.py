@@ -143,7 +143,9 @@ class Monitoring(pulumi.ComponentResource):
         super().__init__("hospital:infra:Monitoring", name, None, opts)
         self._name, self._settings = name, settings
         child = pulumi.ResourceOptions(parent=self)
-        topic = aws.sns.Topic(f"{name}-alerts", kms_master_key_id="alias/aws/sns", opts=child)
+        # Not KMS-encrypted: CloudWatch cannot publish to a topic under the AWS-managed SNS key, and alarm
+        # notifications carry alarm names and numbers only, never patient data.
+        topic = aws.sns.Topic(f"{name}-alerts", opts=child)
         aws.sns.TopicSubscription(
             f"{name}-alerts-email", topic=topic.arn, protocol="email", endpoint=settings.alert_email, opts=child
         )
@@ -170,11 +172,13 @@ class Monitoring(pulumi.ComponentResource):
     def _dimensions(self) -> dict[str, str]:
         return {"Environment": self._settings.app_env, "Agent": self._settings.agent_name}
 
-    def _alarm(self, key: str, description: str, **args: object) -> None:
+    def _alarm(self, key: str, description: str, *, needs_agent: bool = False, **args: object) -> None:
         self.alarms[key] = aws.cloudwatch.MetricAlarm(
             f"{self._name}-{key}",
             name=f"{self._name}-{key}",
             alarm_description=description,
+            # A stack that deploys no agent (dev) has no heartbeat: keep those alarms, silence their e-mail.
+            actions_enabled=self._settings.deploy_agent or not needs_agent,
             alarm_actions=[self.topic_arn],
             ok_actions=[self.topic_arn],
             opts=pulumi.ResourceOptions(parent=self),
@@ -202,6 +206,7 @@ class Monitoring(pulumi.ComponentResource):
         self._alarm(
             "heartbeat-missing",
             f"No agent heartbeat for {s.heartbeat_missed_minutes} minute(s): no worker is running.",
+            needs_agent=True,
             namespace=ns,
             metric_name="Heartbeat",
             dimensions=dims,
@@ -218,6 +223,7 @@ class Monitoring(pulumi.ComponentResource):
             "uptime-24h",
             f"Agent uptime over the last 24 h fell below {s.uptime_target_percent} % "
             f"(more than {down} minutes without a heartbeat).",
+            needs_agent=True,
             metric_queries=[
                 self._agent_query("m1", "Heartbeat", "Sum", 60),
                 aws.cloudwatch.MetricAlarmMetricQueryArgs(

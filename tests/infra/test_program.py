@@ -147,6 +147,10 @@ def test_alarms_and_thresholds(stack_runs: dict[str, Run], stack: str) -> None:
     assert run.one("aws:sns/topicSubscription:TopicSubscription").inputs["endpoint"] == "oncall@hospital.test"
     for alarm in alarms.values():
         assert alarm["alarmActions"] == [f"arn:aws:mock:us-east-1:123456789012:{topic.name}"]
+    deployed = stack != "dev"
+    assert alarms["heartbeat-missing"]["actionsEnabled"] is deployed
+    assert alarms["uptime-24h"]["actionsEnabled"] is deployed
+    assert alarms["error-rate"]["actionsEnabled"] is True
     heartbeat = alarms["heartbeat-missing"]
     assert heartbeat["metricName"] == "Heartbeat"
     assert heartbeat["treatMissingData"] == "breaching"
@@ -195,6 +199,12 @@ def test_app_user_password_is_generated_and_secret(stack_runs: dict[str, Run], s
     assert password["special"] is False
     value = run.named("-app-db-user-value")
     assert "secretString" in value.secret_inputs
+
+
+def test_alarm_metrics_are_the_ones_the_agent_publishes() -> None:
+    from agent.metrics import METRIC_UNITS
+
+    assert AGENT_METRICS == METRIC_UNITS
 
 
 def test_metrics_publisher_may_only_put_our_metrics(stack_runs: dict[str, Run]) -> None:
