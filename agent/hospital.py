@@ -943,11 +943,10 @@ class PostgresHospital:
             return owner["patient_id"] == patient and owner["rescheduled_from"] == old_id
 
         async def work(connection: asyncpg.Connection) -> BookingResult:
-            if (replayed := await self._replay(connection, key, same_request, *who)) is not None:
-                return replayed
-            doctor = new_doctor
+            doctor, old = new_doctor, None
             try:
                 async with connection.transaction():
+                    # A replay finds the old appointment already cancelled and is recognised below.
                     # Cancel first: the old slot then no longer blocks a move to an overlapping time.
                     old = await connection.fetchrow(_CANCEL, old_id, patient, self._now(), *who, True)
                     if old is None:
@@ -971,7 +970,7 @@ class PostgresHospital:
             except _NotInserted:
                 if (replayed := await self._replay(connection, key, same_request, *who)) is not None:
                     return replayed
-                if doctor is None:  # the old appointment could not be cancelled
+                if old is None:  # the old appointment could not be cancelled
                     raise await self._refuse_change(connection, old_id, patient) from None
                 raise await self._why_not_inserted(connection, doctor, start) from None
 

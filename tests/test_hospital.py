@@ -521,6 +521,15 @@ async def test_only_the_patients_own_future_booked_appointment_can_move_or_cance
             new_starts_at=local(TODAY, 15),
             idempotency_key=uuid.uuid4(),
         )
+    with pytest.raises(NotFound, match="no such appointment"):
+        await hospital.reschedule(
+            call,
+            patient_id=other_patient,
+            appointment_id=mine.id,
+            new_starts_at=local(TODAY, 15),
+            new_doctor_id=clinic.doctor_ids[1],
+            idempotency_key=uuid.uuid4(),
+        )
     with pytest.raises(NotFound):
         await hospital.cancel(call, patient_id=mine.patient_id, appointment_id=2**40)
 
