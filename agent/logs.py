@@ -214,9 +214,17 @@ def bind_call(*, room: str, job_id: str, settings: DatabaseSettings | None = Non
     _job_id.set(job_id)
 
 
-def log_event(event: str, *, level: int = logging.INFO, duration_ms: float | None = None, **fields: Any) -> None:
-    """One structured interaction event; `fields` must be ids, counts, outcomes or timings, never words said."""
+def log_event(
+    event: str,
+    *,
+    level: int = logging.INFO,
+    duration_ms: float | None = None,
+    error: BaseException | None = None,
+    **fields: Any,
+) -> None:
+    """One structured interaction event; `fields` must be ids, counts, outcomes or timings, never words said.
+    With `error`, the line carries its stack trace."""
     extra: dict[str, Any] = {"event": event, **fields}
     if duration_ms is not None:
         extra["duration_ms"] = round(duration_ms, 1)
-    logger.log(level, event, extra=extra)
+    logger.log(level, event, extra=extra, exc_info=error)

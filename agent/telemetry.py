@@ -155,6 +155,7 @@ class Telemetry:
         log_event(
             "session_error",
             level=logging.WARNING if recoverable else logging.ERROR,
+            error=None if recoverable or not isinstance(inner, BaseException) else inner,
             error_type=type(inner).__name__,
             source=type(event.source).__name__,
             recoverable=recoverable,

@@ -122,11 +122,15 @@ async def test_session_errors_are_logged_by_kind_and_counted(clean_env, moto_url
     await telemetry.start()
     session = AgentSession()
     telemetry.observe(session, room="r", job_id="j")
-    session.emit("error", ErrorEvent(error=TimeoutError(f"provider timed out on {SAID}"), source=object()))
+    try:
+        raise TimeoutError("provider did not answer")  # raised, so it carries a stack trace like a real one
+    except TimeoutError as error:
+        session.emit("error", ErrorEvent(error=error, source=object()))
     await telemetry.aclose()
     (_, line) = _agent_lines(capsys.readouterr().out)
     assert (line["event"], line["error_type"], line["level"]) == ("session_error", "TimeoutError", "ERROR")
-    assert "Jane" not in json.dumps(line)
+    assert "Traceback" in line["error_trace"]
+    assert "TimeoutError: provider did not answer" in line["error_trace"]
     assert statistics(moto_url, settings.metrics_namespace, "Errors")["Sum"] == 1
 
 
