@@ -58,12 +58,13 @@ def test_ttl_option_and_setting(livekit_only, capsys):
     assert claims["exp"] - claims["nbf"] == 7200
 
 
-def test_token_expires(livekit_only, capsys):
-    claims = _issue(capsys, "--ttl", "1s")
-    encoded = jwt.encode({k: v for k, v in claims.items() if k != "_issued_at"}, SECRET, algorithm="HS256")
-    time.sleep(2.1)
+def test_token_is_refused_once_expired(livekit_only, capsys):
+    assert token.main(["--room", "r", "--identity", "i", "--ttl", "90s"]) == 0
+    printed = capsys.readouterr().out.strip()
+    assert jwt.decode(printed, SECRET, algorithms=["HS256"])["sub"] == "i"
+    # A negative leeway judges expiry as if 91 s had passed: just past the 90 s lifetime.
     with pytest.raises(jwt.ExpiredSignatureError):
-        jwt.decode(encoded, SECRET, algorithms=["HS256"])
+        jwt.decode(printed, SECRET, algorithms=["HS256"], leeway=-91, options={"verify_nbf": False})
 
 
 @pytest.mark.parametrize("ttl", ["0", "-5m", "3 weeks", "25h", "0s", ""])
