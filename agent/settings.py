@@ -45,7 +45,7 @@ def parse_ttl(text: str) -> timedelta:
     """Parse a token lifetime such as "90s", "15m" or "1h" (at most 24 h)."""
     match = _TTL_PATTERN.match(text.strip().lower())
     if not match:
-        raise ValueError("not a duration like 90s, 15m or 1h")
+        raise ValueError("not a positive duration like 90s, 15m or 1h (at most 24h)")
     amount, unit = int(match[1]), match[2]
     ttl = timedelta(**{_TTL_UNITS[unit]: amount})
     if ttl <= timedelta(0):

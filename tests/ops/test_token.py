@@ -75,7 +75,7 @@ def test_bad_ttl_is_refused_with_a_clear_message(livekit_only, capsys, ttl):
     captured = capsys.readouterr()
     assert captured.out == ""
     assert "--ttl" in captured.err
-    assert any(reason in captured.err for reason in ("not a duration", "longer than zero", "at most 24h"))
+    assert any(reason in captured.err for reason in ("not a positive duration", "longer than zero", "at most 24h"))
 
 
 def test_bad_ttl_setting_is_refused(livekit_only, capsys):
@@ -83,7 +83,7 @@ def test_bad_ttl_setting_is_refused(livekit_only, capsys):
     assert token.main(["--room", "r", "--identity", "i"]) == 2
     captured = capsys.readouterr()
     assert captured.out == ""
-    assert "TOKEN_TTL: not a duration" in captured.err
+    assert "TOKEN_TTL: not a positive duration" in captured.err
 
 
 def test_missing_credentials_are_named(clean_env, capsys):
