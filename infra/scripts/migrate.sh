@@ -14,7 +14,10 @@ LOCAL_PORT="${LOCAL_PORT:-15432}"
 workdir="$(mktemp -d)"
 tunnel_pid=""
 cleanup() {
-    if [[ -n "$tunnel_pid" ]]; then kill "$tunnel_pid" 2>/dev/null || true; fi
+    if [[ -n "$tunnel_pid" ]]; then
+        kill "$tunnel_pid" 2>/dev/null || true
+        wait "$tunnel_pid" 2>/dev/null || true
+    fi
     rm -rf "$workdir"
 }
 trap cleanup EXIT
