@@ -506,13 +506,51 @@ WITH cancelled AS (
 ), audit AS (
     INSERT INTO audit_log (call_session_id, actor, action, patient_id, entity, entity_id, detail)
     SELECT $4, $5, 'update', cancelled.patient_id, 'appointment', cancelled.id,
-           jsonb_build_object('status', 'cancelled', 'moved', $6::boolean)
+           '{"status": "cancelled"}'::jsonb
     FROM cancelled
 )
 SELECT a.id, a.patient_id, a.doctor_id, d.full_name AS doctor_name, d.specialty, a.starts_at, a.ends_at, a.status,
        a.reason FROM cancelled a JOIN doctors d ON d.id = a.doctor_id"""
 
-_APPOINTMENT_STATE = "SELECT patient_id, status, starts_at FROM appointments WHERE id = $1"
+_APPOINTMENT_STATE = "SELECT patient_id, doctor_id, status, starts_at FROM appointments WHERE id = $1"
+
+# A move in one statement (atomic on its own, one round trip): the old appointment is cancelled only when the
+# new slot lies on a shift's grid of an active doctor, and the new one is inserted from the cancelled row, so
+# the cancel happens first and the old slot no longer blocks a move to an overlapping time. A taken slot or a
+# reused key raises and undoes both.
+_RESCHEDULE = """
+WITH target AS (
+    SELECT $4::timestamptz AS starts_at, $4::timestamptz + make_interval(mins => $5::int) AS ends_at
+), old AS (
+    UPDATE appointments a SET status = 'cancelled', cancelled_at = now()
+    FROM target
+    WHERE a.id = $1 AND a.patient_id = $2 AND a.status = 'booked' AND a.starts_at > $3
+      AND EXISTS (SELECT 1 FROM doctors WHERE id = coalesce($6, a.doctor_id) AND active)
+      AND EXISTS (
+        SELECT 1 FROM shifts s
+        WHERE s.doctor_id = coalesce($6, a.doctor_id) AND s.starts_at > target.starts_at - interval '24 hours'
+          AND s.starts_at <= target.starts_at AND s.ends_at >= target.ends_at
+          AND mod(extract(epoch FROM target.starts_at - s.starts_at)::bigint, $5 * 60) = 0)
+    RETURNING a.id, a.patient_id, a.doctor_id, a.reason
+), moved AS (
+    INSERT INTO appointments (patient_id, doctor_id, starts_at, ends_at, reason, booked_by, call_session_id,
+                              idempotency_key, rescheduled_from)
+    SELECT old.patient_id, coalesce($6, old.doctor_id), target.starts_at, target.ends_at, old.reason, $7, $8, $9,
+           old.id
+    FROM old, target
+    RETURNING *
+), audit AS (
+    INSERT INTO audit_log (call_session_id, actor, action, patient_id, entity, entity_id, detail)
+    SELECT $8, $10, 'update', moved.patient_id, 'appointment', moved.rescheduled_from,
+           jsonb_build_object('status', 'cancelled', 'moved_to', moved.id)
+    FROM moved
+    UNION ALL
+    SELECT $8, $10, 'create', moved.patient_id, 'appointment', moved.id,
+           jsonb_build_object('rescheduled_from', moved.rescheduled_from)
+    FROM moved
+)
+SELECT a.id, a.patient_id, a.doctor_id, d.full_name AS doctor_name, d.specialty, a.starts_at, a.ends_at, a.status,
+       a.reason FROM moved a JOIN doctors d ON d.id = a.doctor_id"""
 
 _UPCOMING = """
 WITH upcoming AS (
@@ -914,13 +952,18 @@ class PostgresHospital:
 
         return await self._run("book", work, safe_to_repeat=True)
 
-    async def _refuse_change(self, connection: asyncpg.Connection, appointment_id: int, patient: int) -> HospitalError:
+    async def _refuse_change(
+        self, connection: asyncpg.Connection, appointment_id: int, patient: int
+    ) -> HospitalError | None:
+        """Why the patient's appointment can't be changed, or None when it could be."""
         state = await connection.fetchrow(_APPOINTMENT_STATE, appointment_id)
         if state is None or state["patient_id"] != patient:
             return NotFound("no such appointment for this patient")
         if state["status"] != "booked":
             return BookingRefused(f"that appointment is already {state['status'].replace('_', ' ')}")
-        return BookingRefused("that appointment is in the past")
+        if state["starts_at"] <= self._now():
+            return BookingRefused("that appointment is in the past")
+        return None
 
     async def reschedule(
         self,
@@ -943,36 +986,37 @@ class PostgresHospital:
             return owner["patient_id"] == patient and owner["rescheduled_from"] == old_id
 
         async def work(connection: asyncpg.Connection) -> BookingResult:
-            doctor, old = new_doctor, None
+            session, name = who
+            booked_by = "staff" if name == "staff" else "agent"
             try:
-                async with connection.transaction():
-                    # A replay finds the old appointment already cancelled and is recognised below.
-                    # Cancel first: the old slot then no longer blocks a move to an overlapping time.
-                    old = await connection.fetchrow(_CANCEL, old_id, patient, self._now(), *who, True)
-                    if old is None:
-                        raise _NotInserted
-                    doctor = doctor or old["doctor_id"]
-                    moved = await self._insert(
-                        connection,
-                        patient=patient,
-                        doctor=doctor,
-                        start=start,
-                        reason=old["reason"],
-                        actor=who,
-                        key=key,
-                        moved_from=old_id,
-                    )
-                return Booked(moved)
+                row = await connection.fetchrow(
+                    _RESCHEDULE,
+                    old_id,
+                    patient,
+                    self._now(),
+                    start,
+                    self._slot_minutes,
+                    new_doctor,
+                    booked_by,
+                    session,
+                    key,
+                    name,
+                )
             except asyncpg.ExclusionViolationError:
-                return SlotTaken(await self._alternatives(connection, doctor, start))
+                old = await connection.fetchrow(_APPOINTMENT_STATE, old_id)
+                return SlotTaken(await self._alternatives(connection, new_doctor or old["doctor_id"], start))
+            except asyncpg.UniqueViolationError:  # the key was used before, or is being used right now
+                row = None
             except asyncpg.ForeignKeyViolationError as error:
                 raise _not_found_for(error) from None
-            except _NotInserted:
-                if (replayed := await self._replay(connection, key, same_request, *who)) is not None:
-                    return replayed
-                if old is None:  # the old appointment could not be cancelled
-                    raise await self._refuse_change(connection, old_id, patient) from None
-                raise await self._why_not_inserted(connection, doctor, start) from None
+            if row is not None:
+                return Booked(self._appointment(row))
+            if (replayed := await self._replay(connection, key, same_request, *who)) is not None:
+                return replayed
+            if (refusal := await self._refuse_change(connection, old_id, patient)) is not None:
+                raise refusal
+            old = await connection.fetchrow(_APPOINTMENT_STATE, old_id)
+            raise await self._why_not_inserted(connection, new_doctor or old["doctor_id"], start)
 
         return await self._run("reschedule", work, safe_to_repeat=True)
 
@@ -983,14 +1027,14 @@ class PostgresHospital:
         appointment = _id(appointment_id, "appointment_id")
 
         async def work(connection: asyncpg.Connection) -> Appointment:
-            row = await connection.fetchrow(_CANCEL, appointment, patient, self._now(), session, who, False)
+            row = await connection.fetchrow(_CANCEL, appointment, patient, self._now(), session, who)
             if row is not None:
                 return self._appointment(row)
-            refusal = await self._refuse_change(connection, appointment, patient)
             state = await connection.fetchrow(_APPOINTMENT_STATE, appointment)
-            if isinstance(refusal, BookingRefused) and state["status"] == "cancelled":
+            if state is not None and state["patient_id"] == patient and state["status"] == "cancelled":
                 return await self._read_appointment(connection, appointment, session, who, "cancel again")
-            raise refusal
+            refusal = await self._refuse_change(connection, appointment, patient)
+            raise refusal or BookingRefused("that appointment changed meanwhile; try again")
 
         return await self._run("cancel", work, safe_to_repeat=True)
 

@@ -457,6 +457,8 @@ async def test_reschedule_moves_atomically(hospital, pool, clinic, call):
         idempotency_key=key,
     )
     assert replay == moved
+    audits = [(r["action"], r["entity_id"]) for r in await audit_rows(pool, call.call_session_id)]
+    assert audits[1:] == [("update", old.id), ("create", new.id), ("read", new.id)]  # book, move, replay
 
 
 async def test_reschedule_into_an_overlapping_slot_of_the_same_doctor(hospital, pool, clinic, call):
