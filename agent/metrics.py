@@ -137,10 +137,11 @@ class MetricsPublisher:
             if self._heartbeat_seconds is not None and now >= next_heartbeat:
                 if self._healthy is None or self._healthy():
                     self.record("Heartbeat", 1)
-                next_heartbeat = now + self._heartbeat_seconds
+                # A fixed schedule, not now + interval: drift would one day leave a wall-clock minute empty.
+                next_heartbeat = max(next_heartbeat + self._heartbeat_seconds, now)
             if now >= next_flush:
                 self.flush()
-                next_flush = now + self._flush_seconds
+                next_flush = max(next_flush + self._flush_seconds, now)
             wake_at = min(next_flush, next_heartbeat if self._heartbeat_seconds is not None else next_flush)
             if self._stop.wait(max(0.0, wake_at - time.monotonic())):
                 break
