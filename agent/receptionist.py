@@ -33,6 +33,7 @@ from agent.safety import detect_emergency, emergency_message
 logger = logging.getLogger("agent.receptionist")
 
 SLOT_SEARCH_DAYS = 14
+CLOCK_ID = "receptionist_clock"
 APOLOGY = (
     "Sorry, our booking system isn't answering right now. Apologise briefly and offer to take a message "
     "so the front desk calls them back (request_callback), or suggest calling again a little later."
@@ -121,9 +122,14 @@ class Receptionist(Agent):
                     "emergency described", extra={"call_session_id": state.call_session_id, "kind": kind.value}
                 )
             return emergency_message(self._config.emergency_number)
-        chat_ctx = chat_ctx.copy()
-        # Appended, not put in the instructions: the instructions prefix stays cacheable across turns.
-        chat_ctx.add_message(role="system", content=[speech.clock_line(state.clock(), self._config.zone)])
+        # The framework hands each generation step its own copy of the context, so it is edited in place
+        # (no second copy per step); the previous step's clock line is replaced, not repeated. Appended, not
+        # put in the instructions: the instructions prefix stays cacheable across turns.
+        items = chat_ctx.items
+        stale = next((index for index in range(len(items) - 1, -1, -1) if items[index].id == CLOCK_ID), None)
+        if stale is not None:
+            del items[stale]
+        chat_ctx.add_message(role="system", content=[speech.clock_line(state.clock(), self._config.zone)], id=CLOCK_ID)
         return Agent.default.llm_node(self, chat_ctx, tools, model_settings)
 
     async def _on_end_call(self, _event: object) -> None:

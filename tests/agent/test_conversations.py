@@ -4,7 +4,7 @@ seed data, and a scripted stand-in for the model emitting the tool calls a real 
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -430,3 +430,17 @@ async def test_dropped_database_mid_call_apologises_and_goes_on(
     later = await conversation.say("Try again?", Call("list_my_appointments", {}), "You have appointments with us.")
     assert tool_outputs(later)[0][2] is False
     assert last_tool_output(conversation.model.requests[-1])
+
+
+async def test_the_model_is_told_the_hospital_date_and_time_every_step(conversation: Conversation) -> None:
+    conversation.state.clock = lambda: datetime(2026, 12, 1, 19, 30, tzinfo=UTC)  # 14:30 in New York
+    await conversation.say("Where do I park?", Call("hospital_information", {"topic": "parking"}), "Oak Street.")
+    await conversation.say("Thanks.", "You're welcome.")
+    assert len(conversation.model.requests) == 3
+    for request in conversation.model.requests:
+        clock = [
+            m.text_content for m in request.items if m.type == "message" and "Right now it is" in (m.text_content or "")
+        ]
+        assert len(clock) == 1
+        assert "Tuesday, December 1, 2026, 14:30 (hospital time, America/New_York)" in clock[0]
+        assert "2026-12-02T15:00" in clock[0]  # the example of tomorrow at 3 pm, in the tools' format
