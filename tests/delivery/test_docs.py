@@ -28,7 +28,8 @@ def code_lines(name: str) -> list[str]:
     """Shell lines from fenced code blocks, continuation lines joined."""
     blocks = re.findall(r"```(?:sh|bash|shell)?\n(.*?)```", text(name), re.S)
     joined = "\n".join(blocks).replace("\\\n", " ")
-    return [line.strip() for line in joined.splitlines() if line.strip() and not line.strip().startswith("#")]
+    lines = (line.split(" #", 1)[0].strip() for line in joined.splitlines())
+    return [line for line in lines if line and not line.startswith("#")]
 
 
 def words(line: str) -> list[str]:
