@@ -448,13 +448,13 @@ SELECT found.* FROM chunk CROSS JOIN LATERAL (
 LIMIT $7"""
 
 # The slot must lie in one of the doctor's shifts, on its grid; the exclusion constraint decides races.
-_INSERT_APPOINTMENT = """
+_BOOK = """
 WITH slot AS (
     SELECT $3::timestamptz AS starts_at, $3::timestamptz + make_interval(mins => $4::int) AS ends_at
 ), ins AS (
     INSERT INTO appointments (patient_id, doctor_id, starts_at, ends_at, reason, booked_by, call_session_id,
-                              idempotency_key, rescheduled_from)
-    SELECT $1, $2, slot.starts_at, slot.ends_at, $5, $6, $7, $8, $9 FROM slot
+                              idempotency_key)
+    SELECT $1, $2, slot.starts_at, slot.ends_at, $5, $6, $7, $8 FROM slot
     WHERE EXISTS (SELECT 1 FROM doctors WHERE id = $2 AND active)
       AND EXISTS (
         SELECT 1 FROM shifts s
@@ -465,14 +465,12 @@ WITH slot AS (
     RETURNING *
 ), audit AS (
     INSERT INTO audit_log (call_session_id, actor, action, patient_id, entity, entity_id, detail)
-    SELECT $7, $10, 'create', ins.patient_id, 'appointment', ins.id,
-           jsonb_build_object('rescheduled_from', ins.rescheduled_from)
-    FROM ins
+    SELECT $7, $9, 'create', ins.patient_id, 'appointment', ins.id, '{}'::jsonb FROM ins
 )
 SELECT a.id, a.patient_id, a.doctor_id, d.full_name AS doctor_name, d.specialty, a.starts_at, a.ends_at, a.status,
        a.reason FROM ins a JOIN doctors d ON d.id = a.doctor_id"""
 
-# Why the insert above wrote nothing (when it was no replay): an unknown or inactive doctor, no shift, or off
+# Why a booking or move wrote nothing (when it was no replay): an unknown or inactive doctor, no shift, or off
 # the slot grid.
 _WHY_NOT_INSERTED = """
 WITH slot AS (
@@ -596,16 +594,17 @@ WITH request AS (
 SELECT id FROM request"""
 
 
+def _booked_by(actor_name: str) -> str:
+    """appointments.booked_by: staff when the staff console acts, else the agent."""
+    return "staff" if actor_name == "staff" else "agent"
+
+
 def _not_found_for(error: asyncpg.ForeignKeyViolationError) -> NotFound:
     constraint = error.constraint_name or ""
     for column, thing in (("patient_id", "patient"), ("doctor_id", "doctor"), ("call_session_id", "call session")):
         if constraint.endswith(f"{column}_fkey"):
             return NotFound(f"no such {thing}")
     return NotFound("a record it refers to does not exist")
-
-
-class _NotInserted(Exception):
-    """The appointment insert wrote nothing; raised inside a transaction to roll it back, then diagnosed."""
 
 
 class PostgresHospital:
@@ -633,7 +632,6 @@ class PostgresHospital:
             raise ValueError("slot_minutes must be between 5 and 240")
         self._pool = pool
         self._slot_minutes = slot_minutes
-        self._slot = timedelta(minutes=slot_minutes)
         self._zone = timezone
         self._clock = clock
         self._retry_delays = tuple(retry_delays)
@@ -694,6 +692,10 @@ class PostgresHospital:
                     raise DatabaseUnavailable(f"the hospital's records are unavailable right now ({written})") from None
                 await asyncio.sleep(self._retry_delays[attempt])
             except asyncpg.CheckViolationError as error:
+                # The checks above run first; these are races with a change to the doctor's shifts, or a rule
+                # the database has that the checks here do not repeat.
+                if error.constraint_name == "appointments_within_shift":
+                    raise BookingRefused("that time is outside the doctor's working hours") from None
                 raise InvalidInput(f"a value was refused ({error.constraint_name or 'check'})") from None
         raise AssertionError("unreachable")  # pragma: no cover
 
@@ -873,37 +875,6 @@ class PostgresHospital:
             raise InvalidInput("idempotency_key was already used for a different request")
         return Booked(await self._read_appointment(connection, owner["id"], session, who, "replay"))
 
-    async def _insert(
-        self,
-        connection: asyncpg.Connection,
-        *,
-        patient: int,
-        doctor: int,
-        start: datetime,
-        reason: str,
-        actor: tuple[int | None, str],
-        key: uuid.UUID,
-        moved_from: int | None = None,
-    ) -> Appointment:
-        session, who = actor
-        booked_by = "staff" if who == "staff" else "agent"
-        row = await connection.fetchrow(
-            _INSERT_APPOINTMENT,
-            patient,
-            doctor,
-            start,
-            self._slot_minutes,
-            reason,
-            booked_by,
-            session,
-            key,
-            moved_from,
-            who,
-        )
-        if row is None:
-            raise _NotInserted
-        return self._appointment(row)
-
     async def _why_not_inserted(self, connection: asyncpg.Connection, doctor: int, start: datetime) -> HospitalError:
         facts = await connection.fetchrow(_WHY_NOT_INSERTED, doctor, start, self._slot_minutes)
         if facts["doctor_active"] is None:
@@ -935,20 +906,20 @@ class PostgresHospital:
             return (owner["patient_id"], owner["doctor_id"], owner["starts_at"]) == (patient, doctor, start)
 
         async def work(connection: asyncpg.Connection) -> BookingResult:
+            session, name = who
             try:
-                return Booked(
-                    await self._insert(
-                        connection, patient=patient, doctor=doctor, start=start, reason=why, actor=who, key=key
-                    )
+                row = await connection.fetchrow(
+                    _BOOK, patient, doctor, start, self._slot_minutes, why, _booked_by(name), session, key, name
                 )
             except asyncpg.ExclusionViolationError:
                 return SlotTaken(await self._alternatives(connection, doctor, start))
             except asyncpg.ForeignKeyViolationError as error:
                 raise _not_found_for(error) from None
-            except _NotInserted:
-                if (replayed := await self._replay(connection, key, same_request, *who)) is not None:
-                    return replayed
-                raise await self._why_not_inserted(connection, doctor, start) from None
+            if row is not None:
+                return Booked(self._appointment(row))
+            if (replayed := await self._replay(connection, key, same_request, *who)) is not None:
+                return replayed
+            raise await self._why_not_inserted(connection, doctor, start)
 
         return await self._run("book", work, safe_to_repeat=True)
 
@@ -987,7 +958,6 @@ class PostgresHospital:
 
         async def work(connection: asyncpg.Connection) -> BookingResult:
             session, name = who
-            booked_by = "staff" if name == "staff" else "agent"
             try:
                 row = await connection.fetchrow(
                     _RESCHEDULE,
@@ -997,7 +967,7 @@ class PostgresHospital:
                     start,
                     self._slot_minutes,
                     new_doctor,
-                    booked_by,
+                    _booked_by(name),
                     session,
                     key,
                     name,
