@@ -10,12 +10,15 @@ The statement cache comes from DATABASE_STATEMENT_CACHE_SIZE: 0 behind a pooler 
 unnamed statement only), larger on a direct connection.
 
 Pool sizing for LiveKit's process-per-job model. Every call (job) runs in its own process with its own pool,
-so the clients the database (or proxy) sees = concurrent calls x DATABASE_POOL_MAX_SIZE. A call makes a data
-call every few seconds and each takes about a millisecond, so one connection per call is plenty; the default
-4 leaves room for the agent's parallel tool calls. The pool opens one connection at start (`min_size=1`, so
-the first tool call pays no connect) and closes idle ones after 5 minutes. Rule: behind RDS Proxy, size the
-proxy's client side for calls x max size and let it multiplex onto few database connections; on a direct
-connection (dev), keep calls x max size below the server's max_connections minus reserved slots.
+so the clients the proxy (or database) sees = concurrent calls x DATABASE_POOL_MAX_SIZE at most. A call makes
+a data call every few seconds and each holds a connection for 1-3 ms, so one connection per call is plenty;
+the default of 4 leaves room for the agent's parallel tool calls. The pool opens one connection at start
+(`min_size=1`, so the first tool call pays no connect) and closes idle ones after 5 minutes.
+Rule: behind RDS Proxy (staging, prod), size the proxy's client side for calls x max size (50 calls x 4 = 200)
+and let it multiplex onto few database connections: work in flight = operations/s x time per operation, e.g.
+250 ops/s x 2 ms = 0.5 connections busy on average (`make bench`: 50 clients through PgBouncer on 10 server
+connections carry that load). On a direct connection (dev), keep calls x max size below the server's
+max_connections minus its reserved slots.
 """
 
 from __future__ import annotations
