@@ -100,7 +100,7 @@ async def test_a_call_is_logged_and_measured_without_its_words(clean_env, moto_u
     assert statistics(moto_url, namespace, "Heartbeat") == {}  # a job process sends no heartbeat
 
 
-async def test_tools_after_the_first_audio_are_not_on_the_critical_path(clean_env, moto_url):
+async def test_tools_after_the_first_audio_are_not_on_the_critical_path(clean_env, moto_url, logging_restored):
     settings = metrics_settings(clean_env, moto_url)
     telemetry = Telemetry(settings)
     session = AgentSession()
@@ -177,7 +177,7 @@ def test_worker_heartbeat_follows_its_health_endpoint(clean_env, moto_url, loggi
     assert statistics(moto_url, sick_settings.metrics_namespace, "Heartbeat") == {}
 
 
-async def test_errors_forwarded_from_a_job_process_are_not_counted_twice(clean_env, moto_url):
+async def test_errors_forwarded_from_a_job_process_are_not_counted_twice(clean_env, moto_url, logging_restored):
     settings = metrics_settings(clean_env, moto_url)
     telemetry = Telemetry(settings)
     await telemetry.start()
