@@ -99,17 +99,18 @@ def settings_names() -> set[str]:
 # deployment.md
 
 
-def test_every_pulumi_config_key_is_declared_by_the_program() -> None:
+@pytest.mark.parametrize(("doc", "at_least"), [("deployment.md", 10), ("runbook.md", 1)])
+def test_every_pulumi_config_key_is_declared_by_the_program(doc: str, at_least: int) -> None:
     keys = []
-    for line in code_lines("deployment.md"):
+    for line in code_lines(doc):
         rest = after(words(line), "pulumi", "config", "set")
         if rest is not None:
             key = positional(rest)[0]
             assert key.startswith(PROJECT_PREFIX), line
             keys.append(key.removeprefix(PROJECT_PREFIX))
-    assert len(keys) >= 10
+    assert len(keys) >= at_least
     unknown = set(keys) - declared_stack_keys()
-    assert not unknown, f"deployment.md sets keys infra/config.py does not know: {sorted(unknown)}"
+    assert not unknown, f"{doc} sets keys infra/config.py does not know: {sorted(unknown)}"
 
 
 def test_every_secret_the_stack_needs_is_set_in_the_guide() -> None:
