@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import os
@@ -143,7 +144,8 @@ async def test_pool_gauge_and_query_timing(clean_env, moto_url, empty_database):
             await first.fetchval("SELECT 1")
             await second.fetchval("SELECT pg_sleep(0.02)")
             telemetry.sample_pool(pool)
-        telemetry.sample_pool(pool)
+        telemetry.watch_pool(pool)  # the background sampler takes its first sample at once: nothing in use
+        await asyncio.sleep(0.05)
     finally:
         await pool.close()
     await telemetry.aclose()
