@@ -123,7 +123,13 @@ async def entrypoint(ctx: JobContext) -> None:
     from agent.hospital import PostgresHospital  # noqa: PLC0415
 
     settings: Settings = ctx.proc.userdata["settings"]
-    pool = await create_pool(settings)
+    try:
+        pool = await create_pool(settings)
+    except Exception as error:
+        # The call must still be answered: a lazy pool connects on first use, and each tool then apologises
+        # and offers a callback until the database is back.
+        logger.warning("database unreachable at call start", extra={"error": type(error).__name__})
+        pool = await create_pool(settings, min_size=0)
     hospital = PostgresHospital(pool, slot_minutes=settings.slot_minutes, timezone=ZoneInfo(settings.hospital_timezone))
     detector = None
     if TURN_DETECTOR_READY:

@@ -7,8 +7,13 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from livekit.agents import AgentSession
+from livekit.agents.testing import fake_job_context
 
+from agent.call import CallConfig, CallState
+from agent.receptionist import Receptionist
 from tests.agent.conftest import (
+    CONFIG,
     ZONE,
     Conversation,
     last_tool_output,
@@ -17,7 +22,7 @@ from tests.agent.conftest import (
     reply_text,
     tool_outputs,
 )
-from tests.agent.scripted import Call
+from tests.agent.scripted import Call, ScriptedLLM
 
 MARIA = {"full_name": "Maria Garcia", "date_of_birth": "1985-04-12"}
 
@@ -444,3 +449,39 @@ async def test_the_model_is_told_the_hospital_date_and_time_every_step(conversat
         assert len(clock) == 1
         assert "Tuesday, December 1, 2026, 14:30 (hospital time, America/New_York)" in clock[0]
         assert "2026-12-02T15:00" in clock[0]  # the example of tomorrow at 3 pm, in the tools' format
+
+
+async def test_transfer_to_the_front_desk_when_a_number_is_set(hospital, sql) -> None:
+    transferred: list[str] = []
+
+    async def transfer(number: str) -> None:
+        transferred.append(number)
+
+    config = CallConfig(hospital_name="Riverside", zone=ZONE, emergency_number="911", transfer_number="+15550100100")
+    state = CallState(hospital=hospital, config=config, transfer=transfer)
+    await state.begin(room="transfer-room", job_id="job")
+    model = ScriptedLLM(Call("transfer_to_human", {}), "Putting you through now.")
+    async with AgentSession[CallState](llm=model, userdata=state) as session:
+        await session.start(Receptionist(config))
+        result = await session.run(user_input="Please put me through to a person.")
+    await state.finish()
+    assert tool_outputs(result)[0][2] is False
+    assert transferred == ["+15550100100"]
+    assert sql("SELECT detail->>'kind' FROM call_events WHERE kind = 'handoff'") == [("transfer",)]
+    assert sql("SELECT outcome, ended_at IS NOT NULL FROM call_sessions") == [("handed_off", True)]
+
+
+async def test_end_call_closes_the_call_session(hospital, sql) -> None:
+    state = CallState(hospital=hospital, config=CONFIG)
+    await state.begin(room="end-room", job_id="job")
+    model = ScriptedLLM(Call("end_call", {}), "Goodbye, take care.")
+    with fake_job_context():
+        async with AgentSession[CallState](llm=model, userdata=state) as session:
+            await session.start(Receptionist(CONFIG))
+            result = await session.run(user_input="That's all, thank you, bye.")
+    result.expect.next_event().is_function_call(name="end_call")
+    assert "Goodbye" in reply_text(result)
+    assert sql("SELECT outcome, ended_at IS NOT NULL FROM call_sessions") == [("completed", True)]
+    kinds = [kind for (kind,) in sql("SELECT kind FROM call_events ORDER BY id")]
+    assert kinds[0] == "call_started"
+    assert kinds[-1] == "call_ended"
