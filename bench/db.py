@@ -46,6 +46,7 @@ SLOT_MINUTES = 30
 READ_RATIO_GOAL = 3.0
 BOOKING_P99_GOAL_MS = 10.0
 LOADED_P99_GOAL_MS = 20.0
+CLIENT_LAG = "(client wake-up lag)"
 READS = (
     "find_patient",
     "find_doctors",
@@ -250,7 +251,14 @@ async def open_loop(work: Workload, rate: float, seconds: float) -> dict[str, li
             task.add_done_callback(pending.discard)
             due += work.rng.expovariate(1 / mean_gap)
 
-    await asyncio.gather(*(caller() for _ in range(CALLS)))
+    async def lag_probe() -> None:
+        """How late this process wakes up: the part of every latency above that is the client, not the database."""
+        while time.perf_counter() < end:
+            due = time.perf_counter() + 0.005
+            await asyncio.sleep(0.005)
+            results[CLIENT_LAG].append((time.perf_counter() - due) * 1000)
+
+    await asyncio.gather(lag_probe(), *(caller() for _ in range(CALLS)))
     await asyncio.gather(*pending)
     return results
 
@@ -280,11 +288,11 @@ def mixed(work: Workload) -> Callable[[], Awaitable[object]]:
     return pick
 
 
-def print_latencies(title: str, results: dict[str, list[float]], floor_p99: float | None = None) -> None:
+def print_latencies(title: str, results: dict[str, list[float]]) -> None:
     print(f"\n{title}")
     print(f"  {'operation':<22}{'n':>6}{'p50 ms':>9}{'p99 ms':>9}{'p99/floor':>11}")
-    floor = floor_p99 if floor_p99 is not None else percentile(results["floor"], 0.99)
-    for name in MIX:
+    floor = percentile(results["floor"], 0.99)
+    for name in [*MIX, CLIENT_LAG]:
         samples = results.get(name)
         if not samples:
             continue
@@ -374,8 +382,9 @@ def verdicts(figures: dict[str, dict[str, object]]) -> None:
         ratio = percentile(single[worst_read], 0.99) / floor_p99
         book_p99 = percentile(single["book"], 0.99)
         loaded = results[f"open {OPEN_LOOP[-1][0]:g}"]
-        worst_loaded = max(loaded, key=lambda name: percentile(loaded[name], 0.99))
+        worst_loaded = max(MIX, key=lambda name: percentile(loaded[name], 0.99))
         loaded_p99 = percentile(loaded[worst_loaded], 0.99)
+        lag_p99 = percentile(loaded[CLIENT_LAG], 0.99)
         print(
             f"  [{target}] single-session reads p99 <= {READ_RATIO_GOAL:g}x floor: worst {worst_read} "
             f"{ratio:.1f}x -> {'met' if ratio <= READ_RATIO_GOAL else 'NOT met'}"
@@ -386,7 +395,8 @@ def verdicts(figures: dict[str, dict[str, object]]) -> None:
         )
         print(
             f"  [{target}] every op p99 < {LOADED_P99_GOAL_MS:g} ms at {OPEN_LOOP[-1][0]:g} ops/s: worst "
-            f"{worst_loaded} {loaded_p99:.2f} ms -> {'met' if loaded_p99 < LOADED_P99_GOAL_MS else 'NOT met'}"
+            f"{worst_loaded} {loaded_p99:.2f} ms (client wake-up lag p99 {lag_p99:.2f} ms) "
+            f"-> {'met' if loaded_p99 < LOADED_P99_GOAL_MS else 'NOT met'}"
         )
 
 
