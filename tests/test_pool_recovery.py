@@ -178,3 +178,105 @@ async def test_a_stopped_server_is_reported_and_the_pool_comes_back_on_its_own(s
         server.start()
     assert await hospital.start_call(room="room-up", job_id=None) > 0
     assert await hospital.free_slots(**window) == []
+
+
+# -- the retry policy, with a stand-in pool that fails on cue ------------------------------------------------
+
+
+class FlakyConnection:
+    """Wraps a real connection; its next query fails as a dropped connection does, before reaching the server
+    ("lost") or after the server did the work ("ran")."""
+
+    def __init__(self, connection: asyncpg.Connection, faults: list[str]) -> None:
+        self._connection = connection
+        self._faults = faults
+
+    def __getattr__(self, name: str):
+        method = getattr(self._connection, name)
+        if name not in {"fetch", "fetchrow", "fetchval", "execute"}:
+            return method
+
+        async def call(*args, **kwargs):
+            fault = self._faults.pop(0) if self._faults else None
+            if fault == "ran":
+                await method(*args, **kwargs)  # the server did the work; the answer is lost on the way back
+            if fault is not None:
+                raise asyncpg.exceptions.ConnectionDoesNotExistError("connection was closed in the middle of operation")
+            return await method(*args, **kwargs)
+
+        return call
+
+
+class FlakyPool:
+    """A stand-in for asyncpg.Pool: `faults` says, per attempt, whether acquiring fails ("connect"), the query
+    is lost before the server ("lost") or after it ran ("ran"), or nothing goes wrong (anything else)."""
+
+    def __init__(self, pool: asyncpg.Pool, faults: list[str]) -> None:
+        self._pool = pool
+        self._faults = faults
+        self.attempts = 0
+
+    def acquire(self, timeout: float | None = None):
+        pool, faults, outer = self._pool, self._faults, self
+
+        class Acquired:
+            async def __aenter__(self):
+                outer.attempts += 1
+                fault = faults.pop(0) if faults else None
+                if fault == "connect":
+                    raise ConnectionRefusedError(111, "Connect call failed")
+                self._held = await pool.acquire(timeout=timeout)
+                return FlakyConnection(self._held, [fault] if fault in {"lost", "ran"} else [])
+
+            async def __aexit__(self, *exc_info):
+                await pool.release(self._held)
+
+        return Acquired()
+
+
+def flaky_hospital(pool: asyncpg.Pool, faults: list[str]) -> tuple[PostgresHospital, FlakyPool]:
+    flaky = FlakyPool(pool, faults)
+    hospital = PostgresHospital(
+        flaky, slot_minutes=30, timezone=ZONE, clock=lambda: local(DAY, 7), retry_delays=(0.01, 0.01)
+    )
+    return hospital, flaky
+
+
+async def test_reads_are_repeated_after_a_lost_connection(pool, clinic):
+    hospital, flaky = flaky_hospital(pool, ["lost", "ran"])
+    slots = await hospital.free_slots(
+        window_start=local(DAY, 9), window_end=local(DAY, 10), doctor_id=clinic.doctor_ids[0]
+    )
+    assert len(slots) == 2
+    assert flaky.attempts == 3
+
+
+async def test_a_write_without_a_key_is_not_repeated_once_it_may_have_reached_the_server(pool):
+    hospital, flaky = flaky_hospital(pool, ["ran"])
+    before = await pool.fetchval("SELECT count(*) FROM call_sessions")
+    with pytest.raises(DatabaseUnavailable, match="may or may not have been saved"):
+        await hospital.start_call(room="room-flaky", job_id=None)
+    assert flaky.attempts == 1
+    assert await pool.fetchval("SELECT count(*) FROM call_sessions") == before + 1  # it was: never twice
+
+
+async def test_a_write_is_repeated_when_it_never_reached_the_server(pool):
+    hospital, flaky = flaky_hospital(pool, ["connect", "connect"])
+    assert await hospital.start_call(room="room-late", job_id=None) > 0
+    assert flaky.attempts == 3
+
+
+async def test_a_booking_whose_answer_was_lost_is_repeated_and_returns_the_first_result(pool, clinic):
+    hospital, flaky = flaky_hospital(pool, ["ran"])
+    key = uuid.uuid4()
+    result = await hospital.book(
+        Actor(call_session_id=None),
+        patient_id=clinic.patient_ids[0],
+        doctor_id=clinic.doctor_ids[1],
+        starts_at=local(DAY, 15),
+        reason="",
+        idempotency_key=key,
+    )
+    assert isinstance(result, Booked)
+    assert flaky.attempts == 2
+    assert await pool.fetchval("SELECT count(*) FROM appointments WHERE idempotency_key = $1", key) == 1
