@@ -146,11 +146,12 @@ class Hospital(Protocol):
     async def find_patient(
         self, actor: Actor, *, full_name: str, date_of_birth: date | None = None, phone: str | None = None
     ) -> Patient | None:
-        """Identity check: full name plus date of birth, or full name plus phone. None when nobody matches."""
+        """Identity check: full name plus date of birth, or full name plus phone. None unless exactly one matches."""
 
     async def register_patient(
         self, actor: Actor, *, full_name: str, date_of_birth: date, phone: str, email: str | None = None
-    ) -> Patient: ...
+    ) -> Patient:
+        """A new record, or the existing one with the same name, date of birth and phone (never a duplicate)."""
 
     async def list_departments(self) -> list[Department]: ...
 
@@ -195,7 +196,8 @@ class Hospital(Protocol):
     ) -> BookingResult:
         """Atomic move: the new appointment is booked and the old one cancelled together, or neither."""
 
-    async def cancel(self, actor: Actor, *, patient_id: int, appointment_id: int) -> Appointment: ...
+    async def cancel(self, actor: Actor, *, patient_id: int, appointment_id: int) -> Appointment:
+        """Cancel the patient's own booked future appointment; an already cancelled one is returned as it is."""
 
     async def upcoming_appointments(self, actor: Actor, *, patient_id: int) -> list[Appointment]: ...
 
