@@ -28,7 +28,7 @@ from agent.hospital import (
     HospitalError,
     Slot,
 )
-from agent.safety import detect_emergency, emergency_message
+from agent.safety import Emergency, detect_emergency, emergency_message
 
 logger = logging.getLogger("agent.receptionist")
 
@@ -101,6 +101,7 @@ def _spoken_reason(error: HospitalError) -> str:
 class Receptionist(Agent):
     def __init__(self, config: CallConfig) -> None:
         self._config = config
+        self._screened: tuple[str | None, Emergency | None] = (None, None)
         super().__init__(
             instructions=instructions(config),
             tools=[EndCallTool(on_tool_called=self._on_end_call, end_instructions="Say a short, warm goodbye.")],
@@ -113,7 +114,7 @@ class Receptionist(Agent):
         """Emergency check before the model, then the model with today's date and time (refreshed every turn)."""
         state: CallState = self.session.userdata
         message = _last_user_message(chat_ctx)
-        if message is not None and (kind := detect_emergency(message.text_content or "")) is not None:
+        if message is not None and (kind := self._screen(message.text_content or "")) is not None:
             if message.id not in state.emergency_turns:
                 state.emergency_turns.add(message.id)
                 state.outcome = "emergency"
@@ -131,6 +132,12 @@ class Receptionist(Agent):
             del items[stale]
         chat_ctx.add_message(role="system", content=[speech.clock_line(state.clock(), self._config.zone)], id=CLOCK_ID)
         return Agent.default.llm_node(self, chat_ctx, tools, model_settings)
+
+    def _screen(self, text: str) -> Emergency | None:
+        """detect_emergency, once per distinct caller message (llm_node runs again after each tool step)."""
+        if self._screened[0] != text:
+            self._screened = (text, detect_emergency(text))
+        return self._screened[1]
 
     async def _on_end_call(self, _event: object) -> None:
         state: CallState = self.session.userdata
