@@ -425,7 +425,7 @@ WITH doc AS MATERIALIZED (
             WHERE a.status = 'booked'
               AND int4range(a.doctor_id, a.doctor_id, '[]') && int4range(d.id, d.id, '[]')
               AND tstzrange(a.starts_at, a.ends_at)
-                  && tstzrange($1::timestamptz, $2::timestamptz + make_interval(mins => $5))) AS busy
+                  && tstzrange($1::timestamptz, $2::timestamptz + $5::interval)) AS busy
     FROM doctors d
     WHERE d.active AND ($3::int IS NULL OR d.id = $3)
       AND ($4::text IS NULL OR lower(d.specialty) = lower(btrim($4)))
@@ -435,15 +435,15 @@ WITH doc AS MATERIALIZED (
 )
 SELECT found.* FROM chunk CROSS JOIN LATERAL (
     SELECT doc.id AS doctor_id, doc.full_name AS doctor_name, doc.specialty,
-           slot AS starts_at, slot + make_interval(mins => $5) AS ends_at
+           slot AS starts_at, slot + $5::interval AS ends_at
     FROM doc
     JOIN shifts s ON s.doctor_id = doc.id
         AND s.starts_at > chunk.starts_at - interval '24 hours' AND s.starts_at < chunk.ends_at
         AND s.ends_at > chunk.starts_at
-    CROSS JOIN LATERAL generate_series(s.starts_at, s.ends_at - make_interval(mins => $5),
-                                       make_interval(mins => $5)) AS slot
+    CROSS JOIN LATERAL generate_series(s.starts_at, s.ends_at - $5::interval,
+                                       $5::interval) AS slot
     WHERE slot >= chunk.starts_at AND slot < chunk.ends_at AND slot >= $6::timestamptz
-      AND NOT coalesce(doc.busy && tstzrange(slot, slot + make_interval(mins => $5)), false)
+      AND NOT coalesce(doc.busy && tstzrange(slot, slot + $5::interval), false)
     ORDER BY slot, doc.id
     LIMIT $7
 ) AS found
@@ -452,7 +452,7 @@ LIMIT $7"""
 # The slot must lie in one of the doctor's shifts, on its grid; the exclusion constraint decides races.
 _BOOK = """
 WITH slot AS (
-    SELECT $3::timestamptz AS starts_at, $3::timestamptz + make_interval(mins => $4::int) AS ends_at
+    SELECT $3::timestamptz AS starts_at, $3::timestamptz + $4::interval AS ends_at
 ), ins AS (
     INSERT INTO appointments (patient_id, doctor_id, starts_at, ends_at, reason, booked_by, call_session_id,
                               idempotency_key)
@@ -462,7 +462,7 @@ WITH slot AS (
         SELECT 1 FROM shifts s
         WHERE s.doctor_id = $2 AND s.starts_at > slot.starts_at - interval '24 hours'
           AND s.starts_at <= slot.starts_at AND s.ends_at >= slot.ends_at
-          AND mod(extract(epoch FROM slot.starts_at - s.starts_at)::bigint, $4 * 60) = 0)
+          AND date_bin($4, slot.starts_at, s.starts_at) = slot.starts_at)
     ON CONFLICT (idempotency_key) DO NOTHING
     RETURNING *
 ), audit AS (
@@ -476,7 +476,7 @@ SELECT a.id, a.patient_id, a.doctor_id, d.full_name AS doctor_name, d.specialty,
 # the slot grid.
 _WHY_NOT_INSERTED = """
 WITH slot AS (
-    SELECT $2::timestamptz AS starts_at, $2::timestamptz + make_interval(mins => $3::int) AS ends_at
+    SELECT $2::timestamptz AS starts_at, $2::timestamptz + $3::interval AS ends_at
 )
 SELECT (SELECT active FROM doctors WHERE id = $1) AS doctor_active,
        EXISTS (SELECT 1 FROM shifts s
@@ -520,7 +520,7 @@ _APPOINTMENT_STATE = "SELECT patient_id, doctor_id, status, starts_at FROM appoi
 # reused key raises and undoes both.
 _RESCHEDULE = """
 WITH target AS (
-    SELECT $4::timestamptz AS starts_at, $4::timestamptz + make_interval(mins => $5::int) AS ends_at
+    SELECT $4::timestamptz AS starts_at, $4::timestamptz + $5::interval AS ends_at
 ), old AS (
     UPDATE appointments a SET status = 'cancelled', cancelled_at = now()
     FROM target
@@ -530,7 +530,7 @@ WITH target AS (
         SELECT 1 FROM shifts s
         WHERE s.doctor_id = coalesce($6, a.doctor_id) AND s.starts_at > target.starts_at - interval '24 hours'
           AND s.starts_at <= target.starts_at AND s.ends_at >= target.ends_at
-          AND mod(extract(epoch FROM target.starts_at - s.starts_at)::bigint, $5 * 60) = 0)
+          AND date_bin($5, target.starts_at, s.starts_at) = target.starts_at)
     RETURNING a.id, a.patient_id, a.doctor_id, a.reason
 ), moved AS (
     INSERT INTO appointments (patient_id, doctor_id, starts_at, ends_at, reason, booked_by, call_session_id,
@@ -634,6 +634,7 @@ class PostgresHospital:
             raise ValueError("slot_minutes must be between 5 and 240")
         self._pool = pool
         self._slot_minutes = slot_minutes
+        self._slot = timedelta(minutes=slot_minutes)
         self._zone = timezone
         self._clock = clock
         self._retry_delays = tuple(retry_delays)
@@ -815,9 +816,7 @@ class PostgresHospital:
         specialty: str | None,
         limit: int,
     ) -> list[Slot]:
-        rows = await connection.fetch(
-            _FREE_SLOTS, start, end, doctor, specialty, self._slot_minutes, self._now(), limit
-        )
+        rows = await connection.fetch(_FREE_SLOTS, start, end, doctor, specialty, self._slot, self._now(), limit)
         return [
             Slot(
                 doctor_id=row["doctor_id"],
@@ -878,7 +877,7 @@ class PostgresHospital:
         return Booked(await self._read_appointment(connection, owner["id"], session, who, "replay"))
 
     async def _why_not_inserted(self, connection: asyncpg.Connection, doctor: int, start: datetime) -> HospitalError:
-        facts = await connection.fetchrow(_WHY_NOT_INSERTED, doctor, start, self._slot_minutes)
+        facts = await connection.fetchrow(_WHY_NOT_INSERTED, doctor, start, self._slot)
         if facts["doctor_active"] is None:
             return NotFound("no such doctor")
         if not facts["doctor_active"]:
@@ -911,7 +910,7 @@ class PostgresHospital:
             session, name = who
             try:
                 row = await connection.fetchrow(
-                    _BOOK, patient, doctor, start, self._slot_minutes, why, _booked_by(name), session, key, name
+                    _BOOK, patient, doctor, start, self._slot, why, _booked_by(name), session, key, name
                 )
             except asyncpg.ExclusionViolationError:
                 return SlotTaken(await self._alternatives(connection, doctor, start))
@@ -967,7 +966,7 @@ class PostgresHospital:
                     patient,
                     self._now(),
                     start,
-                    self._slot_minutes,
+                    self._slot,
                     new_doctor,
                     _booked_by(name),
                     session,
