@@ -217,14 +217,14 @@ async def timed(operation: Callable[[], Awaitable[object]], due: float | None = 
     return (time.perf_counter() - started) * 1000
 
 
-async def single_session(work: Workload) -> dict[str, list[float]]:
+async def single_session(work: Workload, samples: int = SINGLE_SESSION_SAMPLES) -> dict[str, list[float]]:
     """Each operation in turn, round after round, so a burst of outside load hits the floor and the rest alike."""
     operations = work.operations()
     for operation in operations.values():
         for _ in range(5):  # warm up: connections, caches
             await operation()
     results: dict[str, list[float]] = defaultdict(list)
-    for _ in range(SINGLE_SESSION_SAMPLES):
+    for _ in range(samples):
         for name, operation in operations.items():
             results[name].append(await timed(operation))
     return results
@@ -435,7 +435,22 @@ async def run(server: PostgresServer, database: str, bouncer: PgBouncer | None) 
         figures[target.name] = await measure(target, work_for)
     for target in targets:
         await connections_held(target, server, database)
+    await pooler_tax(targets[0], work_for)
     verdicts(figures)
+
+
+async def pooler_tax(target: Target, work_for: Callable[[asyncpg.Pool], Workload]) -> None:
+    """For comparison only: a direct connection with asyncpg's statement cache on (one round trip, no re-plan),
+    which is what a pooler in transaction mode rules out."""
+    settings = DatabaseSettings(
+        _env_file=None, app_env="dev", database_url=target.url, database_statement_cache_size=100
+    )
+    pool = await create_pool(settings, min_size=1, max_size=1)
+    try:
+        cached = await single_session(work_for(pool), samples=100)
+    finally:
+        await pool.close()
+    print_latencies(f"[{target.name}, statement cache 100: not possible behind a pooler] single session", cached)
 
 
 def main() -> None:
