@@ -8,16 +8,18 @@ import time
 
 MODULES = [
     "bench.db",
+    "bench.agent",
 ]
 
 
 def main() -> int:
+    status = 0
     for name in MODULES:
         started = time.perf_counter()
         print(f"\n=== {name} ===", flush=True)
-        importlib.import_module(name).main()
+        status = max(status, importlib.import_module(name).main() or 0)  # a module may return an exit status
         print(f"=== {name}: {time.perf_counter() - started:.1f} s ===", flush=True)
-    return 0
+    return status
 
 
 if __name__ == "__main__":
