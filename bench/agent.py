@@ -269,7 +269,8 @@ def main() -> int:
     ):
         ratio = ours[key] / bare[key]
         print(f"{label:34s} ours {ours[key]:8.2f} {unit:2s}  bare {bare[key]:8.2f} {unit:2s}  ratio {ratio:5.2f}")
-    cold_ratio = ours["cold_start_s"] / bare["cold_start_s"]
+    # On a shared machine the median and the fastest run disagree; the verdict takes the worse ratio.
+    cold_ratio = max(ours["cold_start_s"] / bare["cold_start_s"], fastest["ours"] / fastest["bare"])
     print(f"fastest cold start: ours {fastest['ours']:.2f} s, bare {fastest['bare']:.2f} s")
     memory_ratio = ours["idle_job_uss_mb"] / bare["idle_job_uss_mb"]
     print(f"cold start ratio {cold_ratio:.2f} (goal <= {GOAL_RATIO}): {_verdict(cold_ratio <= GOAL_RATIO)}")
