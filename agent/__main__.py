@@ -26,6 +26,8 @@ commands:
 """
 
 WORKER_COMMANDS = {"start", "dev", "connect"}
+# LiveKit's worker serves its health check here in production (`start`); dev mode picks a free port.
+HEALTH_URL = "http://127.0.0.1:8081/"
 # Console mode joins no LiveKit server, and in text mode hears and speaks nothing: these stand-ins let
 # the settings load without keys that are not used. Real values in the environment win.
 _CONSOLE_PLACEHOLDERS = {
@@ -81,6 +83,15 @@ def _configure_logging(settings) -> None:
     configure_logging(settings)
 
 
+def _start_worker_telemetry(settings, *, health_url: str | None) -> None:
+    """The worker process's heartbeat (sent while its health endpoint answers OK) and error count."""
+    try:
+        from agent.telemetry import start_worker_telemetry  # noqa: PLC0415 - built by the ops helper
+    except ImportError:
+        return
+    start_worker_telemetry(settings, health_url=health_url)
+
+
 def _run_worker(command: str, argv: list[str]) -> int:
     if command == "console":
         for name, value in _CONSOLE_PLACEHOLDERS.items():
@@ -94,6 +105,7 @@ def _run_worker(command: str, argv: list[str]) -> int:
         if not _preflight(settings):
             print("start-up checks failed; not starting (see the lines above)", file=sys.stderr)
             return 1
+        _start_worker_telemetry(settings, health_url=HEALTH_URL if command == "start" else None)
 
     from livekit.agents import cli  # noqa: PLC0415 - importing the framework takes seconds
 

@@ -19,6 +19,8 @@ from livekit.agents import AgentServer, AgentSession, JobContext, JobProcess, Tu
 from livekit.plugins import cartesia, deepgram, openai, silero
 
 from agent.call import CallConfig, CallState
+from agent.db.pool import create_pool
+from agent.hospital import PostgresHospital
 from agent.receptionist import Receptionist
 from agent.settings import Settings, load
 
@@ -118,18 +120,31 @@ def _sip_transfer(ctx: JobContext):
     return transfer
 
 
-async def entrypoint(ctx: JobContext) -> None:
-    from agent.db.pool import create_pool  # noqa: PLC0415 - the data layer is imported in the job process
-    from agent.hospital import PostgresHospital  # noqa: PLC0415
-
-    settings: Settings = ctx.proc.userdata["settings"]
+async def _open_pool(settings: Settings, **options: Any) -> Any:
     try:
-        pool = await create_pool(settings)
+        return await create_pool(settings, **options)
     except Exception as error:
         # The call must still be answered: a lazy pool connects on first use, and each tool then apologises
         # and offers a callback until the database is back.
         logger.warning("database unreachable at call start", extra={"error": type(error).__name__})
-        pool = await create_pool(settings, min_size=0)
+        return await create_pool(settings, **{**options, "min_size": 0})
+
+
+def _attach_telemetry(telemetry: Any, *, ctx: JobContext, session: AgentSession, pool: Any, state: CallState) -> None:
+    telemetry.observe(session, room=ctx.room.name, job_id=ctx.job.id)
+    telemetry.watch_pool(pool)
+    state.on_tool_finished = lambda name, outcome, ms: telemetry.tool_finished(
+        name=name, outcome=outcome, duration_ms=ms
+    )
+
+
+async def entrypoint(ctx: JobContext) -> None:
+    settings: Settings = ctx.proc.userdata["settings"]
+    # -- operational telemetry (agent/telemetry.py): created first, so the pool's connections time their queries
+    telemetry = _telemetry(settings)
+    if telemetry is not None:
+        await telemetry.start()
+    pool = await _open_pool(settings, **({"init": telemetry.instrument_connection} if telemetry else {}))
     hospital = PostgresHospital(pool, slot_minutes=settings.slot_minutes, timezone=ZoneInfo(settings.hospital_timezone))
     detector = None
     if TURN_DETECTOR_READY:
@@ -141,17 +156,8 @@ async def entrypoint(ctx: JobContext) -> None:
     state = CallState(hospital=hospital, config=call_config(settings), transfer=_sip_transfer(ctx))
     await state.begin(room=ctx.room.name, job_id=ctx.job.id)
     session = build_session(settings, vad=ctx.proc.userdata["vad"], state=state, detector=detector)
-
-    # -- operational telemetry attaches here (agent/telemetry.py, built by the ops helper) ---------------
-    telemetry = _telemetry(settings)
-    if telemetry is not None:
-        await telemetry.start()
-        telemetry.observe(session, room=ctx.room.name, job_id=ctx.job.id)
-        telemetry.watch_pool(pool)
-        state.on_tool_finished = lambda name, outcome, ms: telemetry.tool_finished(
-            name=name, outcome=outcome, duration_ms=ms
-        )
-    # -------------------------------------------------------------------------------------------------
+    if telemetry is not None:  # -- ... and attached to the call here: turns, errors, pool use, tool timings
+        _attach_telemetry(telemetry, ctx=ctx, session=session, pool=pool, state=state)
 
     async def close_call(_reason: str = "") -> None:
         await state.finish()
