@@ -13,6 +13,7 @@ import pytest
 from livekit.agents import JobExecutorType, JobProcess
 
 from agent import worker
+from agent.hospital import DatabaseUnavailable
 from agent.settings import load
 
 SETTINGS = {
@@ -141,3 +142,35 @@ def test_cli_usage_and_unknown_commands() -> None:
     assert unknown.returncode == 2
     assert "unknown command 'serve'" in unknown.stderr
     assert "console [--text]" in run_cli("--help").stdout
+
+
+@pytest.mark.parametrize("database", ["seeded", "unreachable"])
+async def test_entrypoint_starts_the_receptionist_even_without_the_database(
+    database: str, hospital_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from livekit.agents import AgentSession
+    from livekit.agents.testing import fake_job_context
+
+    from agent.receptionist import Receptionist
+
+    url = hospital_url if database == "seeded" else "postgresql://app@127.0.0.1:9/hospital"
+    settings = load(**{**SETTINGS, "database_url": url, "database_timeout_seconds": 1})
+    started: list[tuple[AgentSession, object]] = []
+
+    async def fake_start(session: AgentSession, agent: object, **_: object) -> None:
+        started.append((session, agent))  # no room to join here
+
+    monkeypatch.setattr(AgentSession, "start", fake_start)
+    with fake_job_context() as ctx:
+        ctx.proc.userdata.update(settings=settings, vad=None)
+        await worker.entrypoint(ctx)
+        ((session, agent),) = started
+        assert isinstance(agent, Receptionist)
+        state = session.userdata
+        if database == "seeded":
+            assert await state.hospital.list_departments()
+        else:  # the call is answered; its tools apologise until the database is back
+            with pytest.raises(DatabaseUnavailable):
+                await state.hospital.list_departments()
+        for callback in ctx._shutdown_callbacks:
+            await callback("test")
