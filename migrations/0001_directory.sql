@@ -1,5 +1,6 @@
 -- The hospital's directory: departments, practical information, doctors and their shifts.
--- No extensions: the schema runs on any PostgreSQL >= 13 (RDS, Debian's, the embedded pgserver) as it is.
+-- No extensions: the schema runs as it is on any PostgreSQL >= 14 (RDS, Debian's, the embedded pgserver);
+-- the data layer's queries need 14 for range_agg and date_bin.
 -- Exclusion constraints therefore say "same doctor" as overlapping one-point int4ranges (GiST has no
 -- integer equality without btree_gist).
 

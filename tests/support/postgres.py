@@ -107,7 +107,7 @@ class PostgresServer:
         give_to_service_user(self.root)
         run_as_service_user([
             str(self.bin_dir / "initdb"), "-D", str(self.data_dir), "-U", "postgres", "--auth=trust",
-            "--encoding=UTF8", "--locale=C", "--no-sync",
+            "--encoding=UTF8", "--locale=C.UTF-8", "--no-sync",
         ])
         conf = {
             "listen_addresses": "'127.0.0.1'",
