@@ -16,7 +16,15 @@ from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 from typing import Literal
 
-from livekit.agents import Agent, ModelSettings, RunContext, ToolError, function_tool, llm
+from livekit.agents import (
+    Agent,
+    ConversationItemAddedEvent,
+    ModelSettings,
+    RunContext,
+    ToolError,
+    function_tool,
+    llm,
+)
 from livekit.agents.beta import EndCallTool
 
 from agent import speech, tool_args
@@ -108,6 +116,7 @@ class Receptionist(Agent):
         )
 
     async def on_enter(self) -> None:
+        self.session.on("conversation_item_added", self._record_turn)
         self.session.say(f"Hello, you've reached {self._config.hospital_name}. How can I help you today?")
 
     async def llm_node(self, chat_ctx: llm.ChatContext, tools: list[llm.Tool], model_settings: ModelSettings) -> object:
@@ -132,6 +141,19 @@ class Receptionist(Agent):
             del items[stale]
         chat_ctx.add_message(role="system", content=[speech.clock_line(state.clock(), self._config.zone)], id=CLOCK_ID)
         return Agent.default.llm_node(self, chat_ctx, tools, model_settings)
+
+    def _record_turn(self, event: ConversationItemAddedEvent) -> None:
+        """The call's interaction log: one event per turn with its id and latency, never its words."""
+        item = event.item
+        if item.type != "message" or item.role not in {"user", "assistant"}:
+            return
+        state: CallState = self.session.userdata
+        latency = item.metrics.get("e2e_latency") if item.role == "assistant" else None
+        state.record(
+            "user_turn" if item.role == "user" else "agent_turn",
+            duration_ms=None if latency is None else round(latency * 1000, 1),
+            detail={"item_id": item.id, "interrupted": item.interrupted},
+        )
 
     def _screen(self, text: str) -> Emergency | None:
         """detect_emergency, once per distinct caller message (llm_node runs again after each tool step)."""

@@ -108,6 +108,8 @@ async def test_verified_booking_end_to_end(conversation: Conversation, sql) -> N
     assert rows[0][1] == datetime.fromisoformat(starts_at).replace(tzinfo=ZONE)
     events = [kind for (kind,) in sql("SELECT kind FROM call_events ORDER BY id")]
     assert events[0] == "call_started"
+    assert events.count("user_turn") == 5  # one per caller turn: the interaction log
+    assert events.count("agent_turn") >= 5
     assert "verified" in events
     assert "booking_created" in events
 
