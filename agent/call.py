@@ -82,7 +82,7 @@ class CallState:
     step_outcome: str = "ok"
     """Outcome of the running tool when it succeeded but not as asked (e.g. "slot_taken")."""
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
-    _finished: bool = False
+    _finishing: asyncio.Future[None] | None = None
 
     @property
     def actor(self) -> Actor:
@@ -140,10 +140,12 @@ class CallState:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
     async def finish(self) -> None:
-        """Close the call session with its outcome; safe to call twice."""
-        if self._finished:
-            return
-        self._finished = True
+        """Close the call session with its outcome. Every caller awaits the same single write."""
+        if self._finishing is None:
+            self._finishing = asyncio.ensure_future(self._finish())
+        await asyncio.shield(self._finishing)
+
+    async def _finish(self) -> None:
         self.record("call_ended", outcome=self.outcome)
         await self.flush()
         if self.call_session_id is None:

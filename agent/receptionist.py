@@ -9,6 +9,7 @@ Emergencies are caught in `llm_node` before the model is asked anything (see age
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator
@@ -18,6 +19,7 @@ from typing import Literal
 
 from livekit.agents import (
     Agent,
+    CloseEvent,
     ConversationItemAddedEvent,
     ModelSettings,
     RunContext,
@@ -110,6 +112,7 @@ class Receptionist(Agent):
     def __init__(self, config: CallConfig) -> None:
         self._config = config
         self._screened: tuple[str | None, Emergency | None] = (None, None)
+        self._closing: asyncio.Future[None] | None = None
         super().__init__(
             instructions=instructions(config),
             tools=[EndCallTool(on_tool_called=self._on_end_call, end_instructions="Say a short, warm goodbye.")],
@@ -117,6 +120,7 @@ class Receptionist(Agent):
 
     async def on_enter(self) -> None:
         self.session.on("conversation_item_added", self._record_turn)
+        self.session.on("close", self._on_close)
         self.session.say(f"Hello, you've reached {self._config.hospital_name}. How can I help you today?")
 
     async def llm_node(self, chat_ctx: llm.ChatContext, tools: list[llm.Tool], model_settings: ModelSettings) -> object:
@@ -164,7 +168,11 @@ class Receptionist(Agent):
     async def _on_end_call(self, _event: object) -> None:
         state: CallState = self.session.userdata
         state.tool_finished("end_call", "ok", 0.0)
-        await state.finish()
+
+    def _on_close(self, _event: CloseEvent) -> None:
+        """The session is over (caller hung up, end_call, shutdown): close the call's record."""
+        state: CallState = self.session.userdata
+        self._closing = asyncio.ensure_future(state.finish())
 
     # -- helpers -------------------------------------------------------------------------------------------
 

@@ -481,6 +481,7 @@ async def test_end_call_closes_the_call_session(hospital, sql) -> None:
         async with AgentSession[CallState](llm=model, userdata=state) as session:
             await session.start(Receptionist(CONFIG))
             result = await session.run(user_input="That's all, thank you, bye.")
+    await state.finish()  # joins the write the session's close started
     result.expect.next_event().is_function_call(name="end_call")
     assert "Goodbye" in reply_text(result)
     assert sql("SELECT outcome, ended_at IS NOT NULL FROM call_sessions") == [("completed", True)]
