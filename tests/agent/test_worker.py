@@ -142,6 +142,10 @@ def test_cli_usage_and_unknown_commands() -> None:
     assert unknown.returncode == 2
     assert "unknown command 'serve'" in unknown.stderr
     assert "console [--text]" in run_cli("--help").stdout
+    for command, usage in (("token", "--room ROOM"), ("check", "--env-file")):  # handed to agent.token, agent.check
+        delegated = run_cli(command, "--help")
+        assert delegated.returncode == 0
+        assert usage in delegated.stdout
 
 
 @pytest.mark.parametrize("database", ["seeded", "unreachable"])
