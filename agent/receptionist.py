@@ -113,12 +113,15 @@ class Receptionist(Agent):
         self._config = config
         self._screened: tuple[str | None, Emergency | None] = (None, None)
         self._closing: asyncio.Future[None] | None = None
+        self._state: CallState | None = None
         super().__init__(
             instructions=instructions(config),
             tools=[EndCallTool(on_tool_called=self._on_end_call, end_instructions="Say a short, warm goodbye.")],
         )
 
     async def on_enter(self) -> None:
+        # Kept: the session's close event comes after this agent stopped, when self.session is gone.
+        self._state = self.session.userdata
         self.session.on("conversation_item_added", self._record_turn)
         self.session.on("close", self._on_close)
         self.session.say(f"Hello, you've reached {self._config.hospital_name}. How can I help you today?")
@@ -151,7 +154,7 @@ class Receptionist(Agent):
         item = event.item
         if item.type != "message" or item.role not in {"user", "assistant"}:
             return
-        state: CallState = self.session.userdata
+        state = self._state
         latency = item.metrics.get("e2e_latency") if item.role == "assistant" else None
         state.record(
             "user_turn" if item.role == "user" else "agent_turn",
@@ -171,8 +174,7 @@ class Receptionist(Agent):
 
     def _on_close(self, _event: CloseEvent) -> None:
         """The session is over (caller hung up, end_call, shutdown): close the call's record."""
-        state: CallState = self.session.userdata
-        self._closing = asyncio.ensure_future(state.finish())
+        self._closing = asyncio.ensure_future(self._state.finish())
 
     # -- helpers -------------------------------------------------------------------------------------------
 
