@@ -118,7 +118,10 @@ class ContextFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         _clean_record(record)
         for key, value in list(vars(record).items()):
-            if key not in _STANDARD_ATTRIBUTES:
+            if ".pii." in f".{key}":
+                # LiveKit marks tool arguments, transcripts and DTMF digits `lk.pii.*`: patient data, never logged.
+                delattr(record, key)
+            elif key not in _STANDARD_ATTRIBUTES:
                 setattr(record, key, _redact_value(value))
         record.environment = self.environment
         if getattr(record, "room", None) is None:

@@ -21,6 +21,7 @@ from livekit.plugins import cartesia, deepgram, openai, silero
 from agent.call import CallConfig, CallState
 from agent.db.pool import create_pool
 from agent.hospital import PostgresHospital
+from agent.logs import take_over_stdout
 from agent.receptionist import Receptionist
 from agent.settings import Settings, load
 
@@ -179,6 +180,8 @@ def build_server(settings: Settings, **options: Any) -> AgentServer:
     defaults = {"job_memory_warn_mb": 500, "preload_modules": [__name__]}
     server = AgentServer(setup_fnc=prewarm, **{**defaults, **options})
     server.rtc_session(entrypoint, agent_name=settings.agent_name)
+    # LiveKit's CLI adds its own console handler once it starts; ours already writes every line, as JSON.
+    server.on("worker_started", take_over_stdout)
     if TURN_DETECTOR_READY:
         importlib.import_module("livekit.plugins.turn_detector")
     else:

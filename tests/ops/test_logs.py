@@ -71,6 +71,16 @@ def test_every_line_is_json_with_ids_and_timing(settings, logging_restored, caps
     assert second["job_id"] is None
 
 
+def test_livekit_pii_fields_are_dropped(settings, logging_restored, capsys):
+    logs.configure_logging(settings)
+    logging.getLogger("livekit.agents").warning(
+        "error parsing arguments", extra={"lk.pii.function_arguments": '{"full_name": "Maria Garcia"}', "tool": "x"}
+    )
+    (line,) = _lines(capsys.readouterr().out)
+    assert "Maria" not in json.dumps(line)
+    assert line["tool"] == "x"
+
+
 def test_errors_carry_the_stack_trace_and_context(settings, logging_restored, capsys):
     logs.configure_logging(settings)
     try:
