@@ -24,6 +24,7 @@ SCRIPTS = Path("infra") / "scripts"
 MIGRATE = f"bash {SCRIPTS / 'migrate.sh'}"
 DEPLOY_AGENT = f"bash {SCRIPTS / 'deploy_agent.sh'}"
 SECRET_OUTPUTS = ["stdout", "stderr"]
+IMAGE_INPUTS = ("Dockerfile", "requirements.txt", "constraints.txt")
 
 
 def tree_hash(root: Path) -> str:
@@ -57,6 +58,8 @@ class Deploy(pulumi.ComponentResource):
         super().__init__("hospital:infra:Deploy", name, None, opts)
         migrations_hash = tree_hash(REPO_ROOT / "migrations")
         agent_hash = tree_hash(REPO_ROOT / "agent")
+        # The image changes with its recipe and pins too, not only with the agent's code.
+        image_hash = hashlib.sha256(b"".join((REPO_ROOT / name).read_bytes() for name in IMAGE_INPUTS)).hexdigest()
         environment = {
             "APP_ENV": settings.app_env,
             "AWS_REGION": settings.region,
@@ -113,7 +116,7 @@ class Deploy(pulumi.ComponentResource):
                     )
                 ),
             },
-            triggers=[migrations_hash, agent_hash, *secret_versions],
+            triggers=[migrations_hash, agent_hash, image_hash, *secret_versions],
             logging=command.local.Logging.STDERR,
             opts=pulumi.ResourceOptions(
                 parent=self, additional_secret_outputs=SECRET_OUTPUTS, depends_on=[self.migrations]

@@ -242,6 +242,7 @@ def test_deploy_order_and_triggers(linked_runs: dict[str, Run], stack_runs: dict
         assert len(migrate.inputs["triggers"]) == 2
         assert all(len(t) == 64 for t in migrate.inputs["triggers"])
         assert agent.inputs["triggers"][:2] == migrate.inputs["triggers"]
+        assert len(agent.inputs["triggers"][2]) == 64, "a Dockerfile or pin change redeploys the agent"
         assert migrate.inputs["environment"]["TUNNEL_INSTANCE_ID"]
         assert migrate.inputs["environment"]["SEED"] == ("1" if stack == "staging" else "0")
         assert agent.inputs["environment"]["DATABASE_HOST"] == LINK_HOST

@@ -7,6 +7,7 @@ since PostgreSQL refuses to run as root.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pwd
 import shutil
@@ -42,7 +43,7 @@ def debian_bin_dir() -> Path | None:
 
 def pgserver_bin_dir() -> Path | None:
     try:
-        import pgserver  # noqa: PLC0415 - optional, dev requirement
+        import pgserver
     except ImportError:
         return None
     path = Path(pgserver.__file__).parent / "pginstall" / "bin"
@@ -105,10 +106,19 @@ class PostgresServer:
         self.root.mkdir(parents=True, exist_ok=True)
         self.root.chmod(0o755)
         give_to_service_user(self.root)
-        run_as_service_user([
-            str(self.bin_dir / "initdb"), "-D", str(self.data_dir), "-U", "postgres", "--auth=trust",
-            "--encoding=UTF8", "--locale=C.UTF-8", "--no-sync",
-        ])
+        run_as_service_user(
+            [
+                str(self.bin_dir / "initdb"),
+                "-D",
+                str(self.data_dir),
+                "-U",
+                "postgres",
+                "--auth=trust",
+                "--encoding=UTF8",
+                "--locale=C.UTF-8",
+                "--no-sync",
+            ]
+        )
         conf = {
             "listen_addresses": "'127.0.0.1'",
             "port": str(self.port),
@@ -128,10 +138,19 @@ class PostgresServer:
         return self
 
     def start(self) -> PostgresServer:
-        run_as_service_user([
-            str(self.bin_dir / "pg_ctl"), "-D", str(self.data_dir), "-l", str(self.root / "server.log"),
-            "-w", "-t", "30", "start",
-        ])
+        run_as_service_user(
+            [
+                str(self.bin_dir / "pg_ctl"),
+                "-D",
+                str(self.data_dir),
+                "-l",
+                str(self.root / "server.log"),
+                "-w",
+                "-t",
+                "30",
+                "start",
+            ]
+        )
         return self
 
     def stop(self, mode: str = "fast") -> None:
@@ -147,14 +166,12 @@ class PostgresServer:
 
     def destroy(self) -> None:
         if self.is_running():
-            try:
+            with contextlib.suppress(subprocess.CalledProcessError):
                 self.stop("immediate")
-            except subprocess.CalledProcessError:
-                pass
         shutil.rmtree(self.root, ignore_errors=True)
 
     def execute(self, sql: str, database: str = "postgres") -> None:
-        import psycopg  # noqa: PLC0415
+        import psycopg
 
         with psycopg.connect(self.dsn(database), autocommit=True) as conn:
             conn.execute(sql)
