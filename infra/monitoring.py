@@ -9,25 +9,11 @@ import math
 import pulumi
 import pulumi_aws as aws
 
+from agent.metrics import METRIC_UNITS
 from infra.config import StackSettings
 
-# What the agent publishes (namespace from settings; dimensions Environment and Agent) and their units.
-AGENT_METRICS: dict[str, str] = {
-    "Heartbeat": "Count",
-    "Errors": "Count",
-    "Turns": "Count",
-    "Calls": "Count",
-    "TurnE2ELatency": "Milliseconds",
-    "EndOfTurnDelay": "Milliseconds",
-    "TranscriptionDelay": "Milliseconds",
-    "LLMTimeToFirstToken": "Milliseconds",
-    "TTSTimeToFirstByte": "Milliseconds",
-    "ToolLatency": "Milliseconds",
-    "DatabaseLatency": "Milliseconds",
-    "AgentProcessingLatency": "Milliseconds",
-    "PoolConnectionsInUse": "Count",
-    "PoolUsePercent": "Percent",
-}
+# What the agent publishes (namespace from settings; dimensions Environment and Agent), named once in the agent.
+AGENT_METRICS = METRIC_UNITS
 PROXY_NAMESPACE = "AWS/RDS"
 PROXY_METRICS = ("DatabaseConnectionsCurrentlyBorrowed", "MaxDatabaseConnectionsAllowed")
 MINUTES_PER_DAY = 1440

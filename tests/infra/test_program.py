@@ -201,12 +201,6 @@ def test_app_user_password_is_generated_and_secret(stack_runs: dict[str, Run], s
     assert "secretString" in value.secret_inputs
 
 
-def test_alarm_metrics_are_the_ones_the_agent_publishes() -> None:
-    from agent.metrics import METRIC_UNITS
-
-    assert AGENT_METRICS == METRIC_UNITS
-
-
 def test_metrics_publisher_may_only_put_our_metrics(stack_runs: dict[str, Run]) -> None:
     policy = json.loads(stack_runs["staging"].one("aws:iam/userPolicy:UserPolicy").inputs["policy"])
     (statement,) = policy["Statement"]

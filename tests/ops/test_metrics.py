@@ -110,12 +110,6 @@ def test_contract_names_and_units():
     } == METRIC_UNITS
 
 
-def test_the_alarms_watch_exactly_what_the_agent_publishes():
-    from infra.monitoring import AGENT_METRICS
-
-    assert AGENT_METRICS == METRIC_UNITS
-
-
 def test_many_values_are_batched_within_put_metric_data_limits(clean_env, moto_url):
     settings = metrics_settings(clean_env, moto_url)
     publisher = MetricsPublisher(settings)
