@@ -7,6 +7,7 @@ warning, not the call. Logs carry ids, kinds and timings only.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
@@ -82,6 +83,7 @@ class CallState:
     step_outcome: str = "ok"
     """Outcome of the running tool when it succeeded but not as asked (e.g. "slot_taken")."""
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
+    _last_write: asyncio.Future[None] | None = None
     _finishing: asyncio.Future[None] | None = None
 
     @property
@@ -113,16 +115,28 @@ class CallState:
         """Append an event to the call's log in the background (ids and codes only, never words said)."""
         if self.call_session_id is None:
             return
-        write = self.hospital.record_event(
-            self.call_session_id, kind, tool=tool, outcome=outcome, duration_ms=duration_ms, detail=detail
+        write = functools.partial(
+            self.hospital.record_event,
+            self.call_session_id,
+            kind,
+            tool=tool,
+            outcome=outcome,
+            duration_ms=duration_ms,
+            detail=detail,
         )
-        task = asyncio.ensure_future(self._quietly(write, kind))
+        # Each write waits for the one before, so the log keeps the order things happened in.
+        task = asyncio.ensure_future(self._quietly(write, kind, after=self._last_write))
+        self._last_write = task
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _quietly(self, write: Awaitable[None], kind: str) -> None:
+    async def _quietly(
+        self, write: Callable[[], Awaitable[None]], kind: str, after: asyncio.Future[None] | None
+    ) -> None:
+        if after is not None:
+            await asyncio.wait([after])
         try:
-            await write
+            await write()
         except Exception as exc:
             logger.warning(
                 "call event not recorded",
