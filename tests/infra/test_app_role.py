@@ -12,7 +12,7 @@ from psycopg import errors
 
 from infra.scripts.app_role import ensure_role
 
-PASSWORD = "MadeUpAppPassword0123456789abcdefABCDEF"
+PASSWORD = "FakeAppPassword0123456789abcdefABCDEF"  # made up for the test
 
 
 def _scram_matches(verifier: str, password: str) -> bool:

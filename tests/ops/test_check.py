@@ -89,7 +89,7 @@ def test_env_option_validates_for_another_environment(clean_env, databases, caps
 
 def test_preflight_logs_one_line_per_service(clean_env, databases, caplog):
     with StandIns() as standins:
-        _configure(clean_env, standins, databases["migrated"], OPENAI_API_KEY="sk-wrong-0123456789abcdef")
+        _configure(clean_env, standins, databases["migrated"], OPENAI_API_KEY="sk-fake-wrong-0123456789abcdef")
         settings = check.load(check.Settings)
         with caplog.at_level("INFO", logger="agent.check"):
             assert check.preflight(settings) is False
