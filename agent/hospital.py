@@ -450,83 +450,6 @@ SELECT found.* FROM chunk CROSS JOIN LATERAL (
 ) AS found
 LIMIT $7"""
 
-# The common case, cheaper to plan and run than the query above (which every call plans afresh when the statement
-# cache is off, as behind a pooler in transaction mode): the first few shifts of the matching doctors in start
-# order, each with its doctor's booked times inside it (one GiST probe per shift read: after the LIMIT, and
-# the doctors picked once, so a generic plan stays as cheap); `_first_free_slots` lays out their grids and is
-# done as soon as a shift starts after the last slot it would keep. When those shifts don't settle it (a full
-# calendar, many doctors starting together), _FREE_SLOTS answers instead.
-# Shifts last at most 24 hours (shifts_at_most_one_day), hence the lower bound on starts_at for the index; a
-# shift ending less than a slot after the earliest allowed start has no slot left and is not read.
-_FIRST_SHIFTS = """
-SELECT s.doctor_id, d.full_name, d.specialty, s.starts_at, s.ends_at,
-       ARRAY(SELECT tstzrange(a.starts_at, a.ends_at) FROM appointments a
-             WHERE a.status = 'booked'
-               AND int4range(a.doctor_id, a.doctor_id, '[]') && int4range(s.doctor_id, s.doctor_id, '[]')
-               AND tstzrange(a.starts_at, a.ends_at) && tstzrange(s.starts_at, s.ends_at)
-             ORDER BY a.starts_at) AS busy
-FROM (
-    SELECT s.doctor_id, s.starts_at, s.ends_at
-    FROM shifts s
-    WHERE s.starts_at > $1::timestamptz - interval '24 hours' AND s.starts_at < $2::timestamptz
-      AND s.ends_at >= $1::timestamptz + $6::interval
-      AND s.doctor_id = ANY (ARRAY(
-          SELECT d.id FROM doctors d
-          WHERE d.active AND ($3::int IS NULL OR d.id = $3)
-            AND ($4::text IS NULL OR lower(d.specialty) = lower(btrim($4)))))
-    ORDER BY s.starts_at, s.doctor_id
-    LIMIT $5
-) AS s
-JOIN doctors d ON d.id = s.doctor_id
-ORDER BY s.starts_at, s.doctor_id"""
-# Shifts _FIRST_SHIFTS reads: one doctor's first shift or two usually hold the slots and the next one proves
-# nothing earlier is missing; a specialty's doctors often start together.
-FIRST_SHIFTS_DOCTOR = 6
-FIRST_SHIFTS_SPECIALTY = 8
-
-
-async def _first_free_slots(
-    connection: asyncpg.Connection,
-    start: datetime,
-    end: datetime,
-    *,
-    doctor: int | None,
-    specialty: str | None,
-    slot: timedelta,
-    now: datetime,
-    limit: int,
-) -> list[tuple[datetime, int, str, str]] | None:
-    """The first `limit` free slots as (starts_at, doctor_id, doctor_name, specialty), earliest (then lowest
-    doctor id) first: in the window, not before `now`, inside a shift, on its grid, clear of booked time.
-    None when the first few shifts can't tell."""
-    low = max(start, now)
-    page = FIRST_SHIFTS_SPECIALTY if doctor is None else FIRST_SHIFTS_DOCTOR
-    shifts = await connection.fetch(_FIRST_SHIFTS, low, end, doctor, specialty, page, slot)
-    kept: list[tuple[datetime, int, str, str]] = []
-    for row in shifts:
-        shift_start: datetime = row["starts_at"]
-        # Every slot of this shift and of the ones after it starts at or after shift_start.
-        if len(kept) == limit and shift_start > kept[-1][0]:
-            return kept
-        # One doctor's booked times never overlap (the exclusion constraint): in start order, their ends are too.
-        busy = row["busy"]
-        taken = 0
-        last = row["ends_at"] - slot
-        steps = 0 if low <= shift_start else -((shift_start - low) // slot)
-        at = shift_start + steps * slot
-        found = 0
-        while at <= last and at < end and found < limit:
-            while taken < len(busy) and busy[taken].upper <= at:
-                taken += 1
-            if taken == len(busy) or busy[taken].lower >= at + slot:
-                kept.append((at, row["doctor_id"], row["full_name"], row["specialty"]))
-                found += 1
-            at += slot
-        kept.sort(key=lambda one: (one[0], one[1]))
-        del kept[limit:]
-    return kept if len(shifts) < page else None
-
-
 # The slot must lie in one of the doctor's shifts, on its grid; the exclusion constraint decides races.
 _BOOK = """
 WITH slot AS (
@@ -894,22 +817,16 @@ class PostgresHospital:
         specialty: str | None,
         limit: int,
     ) -> list[Slot]:
-        now = self._now()
-        found = await _first_free_slots(
-            connection, start, end, doctor=doctor, specialty=specialty, slot=self._slot, now=now, limit=limit
-        )
-        if found is None:
-            rows = await connection.fetch(_FREE_SLOTS, start, end, doctor, specialty, self._slot, now, limit)
-            found = [(row["starts_at"], row["doctor_id"], row["doctor_name"], row["specialty"]) for row in rows]
+        rows = await connection.fetch(_FREE_SLOTS, start, end, doctor, specialty, self._slot, self._now(), limit)
         return [
             Slot(
-                doctor_id=doctor_id,
-                doctor_name=doctor_name,
-                specialty=shift_specialty,
-                starts_at=self._local(at),
-                ends_at=self._local(at + self._slot),
+                doctor_id=row["doctor_id"],
+                doctor_name=row["doctor_name"],
+                specialty=row["specialty"],
+                starts_at=self._local(row["starts_at"]),
+                ends_at=self._local(row["ends_at"]),
             )
-            for at, doctor_id, doctor_name, shift_specialty in found
+            for row in rows
         ]
 
     # -- appointments -----------------------------------------------------------------------------------------
