@@ -281,6 +281,41 @@ async def test_free_slots_on_the_day_clocks_go_forward(hospital, pool):
     assert [s.starts_at.strftime("%H:%M %Z") for s in slots] == ["01:00 EST", "01:30 EST", "03:00 EDT", "03:30 EDT"]
 
 
+async def test_free_slots_walk_past_fully_booked_shifts(hospital, pool, clinic):
+    # More booked-out shifts, and more doctors starting together, than the first read of shifts covers.
+    days = [date(2030, 4, 1) + timedelta(days=n) for n in range(7)]
+    specialty = unique("Nephrology")
+    patient = clinic.patient_ids[0]
+    async with pool.acquire() as conn:
+        department = await add_department(conn)
+        busy = await add_doctor(conn, department, specialty=specialty)
+        for day in days:
+            await add_shift(conn, busy, local(day, 9), local(day, 10))
+            if day != days[-1]:
+                for hour, minute in ((9, 0), (9, 30)):
+                    await add_appointment(conn, patient_id=patient, doctor_id=busy, starts_at=local(day, hour, minute))
+        together = [await add_doctor(conn, department, specialty=specialty) for _ in range(10)]
+        for doctor in together:
+            await add_shift(conn, doctor, local(days[0], 14), local(days[0], 15))
+            if doctor != together[-1]:
+                await add_appointment(conn, patient_id=patient, doctor_id=doctor, starts_at=local(days[0], 14))
+    by_doctor = await hospital.free_slots(
+        window_start=local(days[0], 0), window_end=local(days[-1], 23), doctor_id=busy, limit=3
+    )
+    assert [(s.doctor_id, s.starts_at) for s in by_doctor] == [
+        (busy, local(days[-1], 9)),
+        (busy, local(days[-1], 9, 30)),
+    ]
+    by_specialty = await hospital.free_slots(
+        window_start=local(days[0], 12), window_end=local(days[0], 23), specialty=specialty, limit=3
+    )
+    assert [(s.doctor_id, s.starts_at) for s in by_specialty] == [
+        (together[-1], local(days[0], 14)),
+        (together[0], local(days[0], 14, 30)),
+        (together[1], local(days[0], 14, 30)),
+    ]
+
+
 @pytest.mark.parametrize(
     ("arguments", "message"),
     [
