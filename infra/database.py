@@ -172,15 +172,37 @@ class Database(pulumi.ComponentResource):
         )
         return secret.arn
 
-    def allow_from(self, name: str, source_security_group_id: pulumi.Input[str], why: str) -> None:
-        """Let one security group (proxy, tunnel host) reach PostgreSQL, and nothing else."""
+    def allow_from(
+        self,
+        client: str,
+        client_group: aws.ec2.SecurityGroup,
+        why: str,
+        *,
+        client_opts: pulumi.ResourceOptions,
+    ) -> None:
+        """Open PostgreSQL from one security group (proxy, tunnel host), and nothing else: both ends of the path.
+
+        `client` names the rules (`<client>-to-db` on the client's side, `<db>-from-<client>` here); the client's
+        egress rule stays under the client's component (`client_opts`).
+        """
+        prefix, _, role = client.rpartition("-")
+        aws.vpc.SecurityGroupEgressRule(
+            f"{client}-to-db",
+            security_group_id=client_group.id,
+            ip_protocol="tcp",
+            from_port=POSTGRES_PORT,
+            to_port=POSTGRES_PORT,
+            referenced_security_group_id=self.security_group.id,
+            description="To the hospital database (PostgreSQL)",
+            opts=client_opts,
+        )
         aws.vpc.SecurityGroupIngressRule(
-            name,
+            f"{prefix}-db-from-{role}",
             security_group_id=self.security_group.id,
             ip_protocol="tcp",
             from_port=POSTGRES_PORT,
             to_port=POSTGRES_PORT,
-            referenced_security_group_id=source_security_group_id,
+            referenced_security_group_id=client_group.id,
             description=why,
             opts=pulumi.ResourceOptions(parent=self),
         )

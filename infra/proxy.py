@@ -9,7 +9,7 @@ import pulumi
 import pulumi_aws as aws
 
 from infra.config import StackSettings
-from infra.database import POSTGRES_PORT, Database
+from infra.database import Database
 
 
 def secret_reader_policy(secret_arns: list[str], kms_key_arn: str, region: str) -> str:
@@ -71,17 +71,7 @@ class Proxy(pulumi.ComponentResource):
         group = aws.ec2.SecurityGroup(
             f"{name}-proxy-sg", vpc_id=vpc_id, description="RDS Proxy: from the NLB, to PostgreSQL", opts=child
         )
-        aws.vpc.SecurityGroupEgressRule(
-            f"{name}-proxy-to-db",
-            security_group_id=group.id,
-            ip_protocol="tcp",
-            from_port=POSTGRES_PORT,
-            to_port=POSTGRES_PORT,
-            referenced_security_group_id=database.security_group_id,
-            description="Proxy to PostgreSQL",
-            opts=child,
-        )
-        database.allow_from(f"{name}-db-from-proxy", group.id, "PostgreSQL from RDS Proxy")
+        database.allow_from(f"{name}-proxy", group, "PostgreSQL from RDS Proxy", client_opts=child)
         proxy = aws.rds.Proxy(
             f"{name}-proxy",
             name=name,

@@ -12,7 +12,7 @@ import pulumi
 import pulumi_aws as aws
 
 from infra.config import StackSettings
-from infra.database import POSTGRES_PORT, Database
+from infra.database import Database
 
 AMI_PARAMETER = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-arm64"
 SSM_MANAGED_POLICY = "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore"
@@ -55,17 +55,7 @@ class MigrationTunnel(pulumi.ComponentResource):
             description="HTTPS to the SSM service",
             opts=child,
         )
-        aws.vpc.SecurityGroupEgressRule(
-            f"{name}-tunnel-to-db",
-            security_group_id=group.id,
-            ip_protocol="tcp",
-            from_port=POSTGRES_PORT,
-            to_port=POSTGRES_PORT,
-            referenced_security_group_id=database.security_group_id,
-            description="PostgreSQL for migrations",
-            opts=child,
-        )
-        database.allow_from(f"{name}-db-from-tunnel", group.id, "PostgreSQL from the SSM tunnel host")
+        database.allow_from(f"{name}-tunnel", group, "PostgreSQL from the SSM tunnel host", client_opts=child)
         ami = aws.ssm.get_parameter_output(name=AMI_PARAMETER, opts=pulumi.InvokeOptions(parent=self))
         instance = aws.ec2.Instance(
             f"{name}-tunnel",

@@ -17,6 +17,7 @@ PROXY = "aws:rds/proxy:Proxy"
 ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
 COMMAND = "command:local:Command"
 INGRESS = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
+EGRESS = "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule"
 
 
 def test_mocked_runs_take_seconds(stack_runs: dict[str, Run]) -> None:
@@ -84,6 +85,11 @@ def test_network_exposure(stack_runs: dict[str, Run], stack: str) -> None:
         # Only the proxy and the tunnel host may reach PostgreSQL, by security group, never by CIDR.
         assert sorted(r.name.rsplit("-", 1)[-1] for r in db_rules) == ["proxy", "tunnel"]
         assert all("cidrIpv4" not in r.inputs and r.inputs["referencedSecurityGroupId"] for r in db_rules)
+        # ...and each of those two has the matching way out, to the database's group on 5432 only.
+        db_group_id = db_rules[0].inputs["securityGroupId"]
+        to_db = [r for r in run.of_type(EGRESS) if r.inputs.get("referencedSecurityGroupId") == db_group_id]
+        assert sorted(r.name.rsplit("-", 3)[-3] for r in to_db) == ["proxy", "tunnel"]
+        assert all(r.inputs["fromPort"] == r.inputs["toPort"] == 5432 for r in to_db)
         tunnel_rules = [r for r in rules if r.get("securityGroupId", "").endswith("tunnel-sg-id")]
         assert tunnel_rules == [], "the SSM tunnel host admits no inbound traffic"
 
