@@ -363,9 +363,9 @@ def _doctor(row: asyncpg.Record) -> Doctor:
 
 
 # -- SQL ----------------------------------------------------------------------------------------------------
-# Parameters are always bound, never formatted in. Appointment overlap tests are written exactly as the
-# exclusion constraint's expressions so the planner uses its GiST index; shift lookups use the
-# (starts_at, doctor_id) index, bounded below by the 24-hour maximum shift length.
+# Parameters are always bound, never formatted in. Shift lookups use the (doctor_id, starts_at) index,
+# bounded below by the 24-hour maximum shift length; races between bookings are settled by the exclusion
+# constraint, not by a read before the write.
 
 _FIND_PATIENT = """
 WITH found AS (
@@ -414,41 +414,11 @@ WHERE d.active
 ORDER BY d.full_name, d.id
 LIMIT $4"""
 
-# Slots start at the shift's start and every slot length after it, up to the shift's end. Each doctor's booked
-# time in the window is read once (one GiST probe per doctor) as a multirange (PostgreSQL >= 14), so testing a
-# candidate slot is a binary search, not an index probe. The window is walked a day at a time and the outer
-# LIMIT stops the walk as soon as enough slots are found: the work stays about one day's worth however long
-# the window or full the calendar (planning costs more than a flat query, which matters only on tiny data).
+# The free-slot rules live in the database function free_slots (migrations/0004_free_slots.sql): planned once
+# per server connection there, where a query sent as text would be planned on every call behind a pooler.
 _FREE_SLOTS = """
-WITH doc AS MATERIALIZED (
-    SELECT d.id, d.full_name, d.specialty,
-           (SELECT range_agg(tstzrange(a.starts_at, a.ends_at)) FROM appointments a
-            WHERE a.status = 'booked'
-              AND int4range(a.doctor_id, a.doctor_id, '[]') && int4range(d.id, d.id, '[]')
-              AND tstzrange(a.starts_at, a.ends_at)
-                  && tstzrange($1::timestamptz, $2::timestamptz + $5::interval)) AS busy
-    FROM doctors d
-    WHERE d.active AND ($3::int IS NULL OR d.id = $3)
-      AND ($4::text IS NULL OR lower(d.specialty) = lower(btrim($4)))
-), chunk AS (
-    SELECT greatest(c, $1::timestamptz) AS starts_at, least(c + interval '1 day', $2::timestamptz) AS ends_at
-    FROM generate_series($1::timestamptz, $2::timestamptz - interval '1 microsecond', interval '1 day') AS c
-)
-SELECT found.* FROM chunk CROSS JOIN LATERAL (
-    SELECT doc.id AS doctor_id, doc.full_name AS doctor_name, doc.specialty,
-           slot AS starts_at, slot + $5::interval AS ends_at
-    FROM doc
-    JOIN shifts s ON s.doctor_id = doc.id
-        AND s.starts_at > chunk.starts_at - interval '24 hours' AND s.starts_at < chunk.ends_at
-        AND s.ends_at > chunk.starts_at
-    CROSS JOIN LATERAL generate_series(s.starts_at, s.ends_at - $5::interval,
-                                       $5::interval) AS slot
-    WHERE slot >= chunk.starts_at AND slot < chunk.ends_at AND slot >= $6::timestamptz
-      AND NOT coalesce(doc.busy && tstzrange(slot, slot + $5::interval), false)
-    ORDER BY slot, doc.id
-    LIMIT $7
-) AS found
-LIMIT $7"""
+SELECT doctor_id, doctor_name, specialty, starts_at, ends_at
+FROM free_slots($1::timestamptz, $2::timestamptz, $3::integer, $4::text, $5::interval, $6::timestamptz, $7::integer)"""
 
 # The slot must lie in one of the doctor's shifts, on its grid; the exclusion constraint decides races.
 _BOOK = """

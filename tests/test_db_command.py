@@ -16,6 +16,7 @@ import pytest
 import trustme
 
 from agent.db.__main__ import main
+from tests.conftest import LATEST_MIGRATION, MIGRATION_IDS
 from tests.support.postgres import (
     DEBIAN_PACKAGE_HINT,
     PostgresServer,
@@ -50,26 +51,23 @@ def test_apply_status_rollback_verify_seed(
     code, out, _ = _run(capsys, "status")
     assert code == 0
     assert "pending  0001_directory" in out
-    assert "pending  0003_appointments" in out
+    assert f"pending  {LATEST_MIGRATION}" in out
 
     code, out, _ = _run(capsys, "apply")
-    assert (code, out.splitlines()) == (
-        0,
-        ["applied 0001_directory", "applied 0002_patients_and_calls", "applied 0003_appointments"],
-    )
+    assert (code, out.splitlines()) == (0, [f"applied {migration}" for migration in MIGRATION_IDS])
     code, out, _ = _run(capsys, "apply")
     assert code == 0
     assert out.startswith("nothing to apply")
 
     code, out, _ = _run(capsys, "rollback", "--steps", "1")
-    assert (code, out.strip()) == (0, "rolled back 0003_appointments")
+    assert (code, out.strip()) == (0, f"rolled back {LATEST_MIGRATION}")
     code, out, _ = _run(capsys, "status")
-    assert "applied  0002_patients_and_calls" in out
-    assert "pending  0003_appointments" in out
+    assert f"applied  {MIGRATION_IDS[-2]}" in out
+    assert f"pending  {LATEST_MIGRATION}" in out
 
     code, out, err = _run(capsys, "verify")
     assert code == 1
-    assert "migration 0003_appointments: pending (not applied)" in out.splitlines()
+    assert f"migration {LATEST_MIGRATION}: pending (not applied)" in out.splitlines()
     assert "difference(s)" in err
 
     _run(capsys, "apply")

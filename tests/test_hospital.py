@@ -238,6 +238,25 @@ async def test_free_slots_exclude_booked_times_and_the_past(hospital, pool, clin
     assert [s.starts_at for s in slots] == [local(TODAY, 9, 30), local(TODAY, 11), local(TODAY, 11, 30)]
 
 
+async def test_free_slots_ignore_cancelled_appointments_and_inactive_doctors(hospital, pool, clinic):
+    first, second = clinic.doctor_ids
+    specialty = await pool.fetchval("SELECT specialty FROM doctors WHERE id = $1", first)
+    async with pool.acquire() as conn:
+        retired = await add_doctor(conn, clinic.department_id, specialty=specialty, active=False)
+        await add_shift(conn, retired, local(TODAY, 8), local(TODAY, 17))
+        gone = await add_appointment(conn, patient_id=clinic.patient_ids[0], doctor_id=first, starts_at=local(TODAY, 9))
+        await conn.execute("UPDATE appointments SET status = 'cancelled', cancelled_at = now() WHERE id = $1", gone)
+    window = {"window_start": local(TODAY, 8), "window_end": local(TODAY, 10), "limit": 10}
+    slots = await hospital.free_slots(specialty=specialty, **window)
+    assert [(s.doctor_id, s.starts_at) for s in slots] == [
+        (first, local(TODAY, 9)),
+        (second, local(TODAY, 9)),
+        (first, local(TODAY, 9, 30)),
+        (second, local(TODAY, 9, 30)),
+    ]
+    assert await hospital.free_slots(doctor_id=retired, **window) == []
+
+
 async def test_free_slots_for_a_specialty_are_earliest_first_across_doctors_and_limited(hospital, pool, clinic):
     first, second = clinic.doctor_ids
     async with pool.acquire() as conn:
@@ -314,6 +333,139 @@ async def test_free_slots_walk_past_fully_booked_shifts(hospital, pool, clinic):
         (together[0], local(days[0], 14, 30)),
         (together[1], local(days[0], 14, 30)),
     ]
+
+
+async def test_free_slots_leave_no_session_state_behind(database_url, clinic, clock):
+    # The function's plan_cache_mode lasts only for the call: a pooler hands the connection on unchanged.
+    settings = DatabaseSettings(database_url=database_url, app_env="dev")
+    single = await create_pool(settings, min_size=1, max_size=1)
+    try:
+        hospital = PostgresHospital(single, slot_minutes=30, timezone=ZONE, clock=clock, retry_delays=())
+        changed = "SELECT name FROM pg_settings WHERE source = 'session'"
+        assert await single.fetch(changed) == []
+        slots = await hospital.free_slots(
+            window_start=local(TODAY, 0), window_end=local(TODAY, 23), doctor_id=clinic.doctor_ids[0]
+        )
+        assert len(slots) == 3
+        assert await single.fetch(changed) == []
+        assert await single.fetchval("SHOW plan_cache_mode") == "auto"
+    finally:
+        await single.close()
+
+
+# The free-slot rules, once more, as the slowest obvious loop: the database function must agree with it on any
+# calendar (shifts of any length and offset, appointments on and off the slot grid, cancelled ones, an inactive
+# doctor, windows and "now" anywhere, a clock change inside the span).
+# In UTC: Python adds and compares two datetimes of one zone by wall clock, which repeats an hour that day.
+CALENDAR_START = local(date(2030, 11, 2), 0).astimezone(UTC)  # US clocks go back on 2030-11-03
+FIVE_MINUTES = timedelta(minutes=5)
+
+
+@st.composite
+def calendars(draw: st.DrawFn) -> dict:
+    def steps(low_minutes: int, high_minutes: int) -> timedelta:
+        return draw(st.integers(low_minutes // 5, high_minutes // 5)) * FIVE_MINUTES
+
+    doctors = draw(st.integers(1, 3))
+    span = 2 * 24 * 60
+    shifts = [
+        (draw(st.integers(0, doctors)), start, start + steps(15, 12 * 60))  # doctor index `doctors` is inactive
+        for start in (CALENDAR_START + steps(-12 * 60, span) for _ in range(draw(st.integers(0, 8))))
+    ]
+    appointments = []
+    for _ in range(draw(st.integers(0, 12)) if shifts else 0):
+        doctor, shift_start, shift_end = draw(st.sampled_from(shifts))
+        # Mostly inside the shift and off the slot grid; some reach past its edges and are refused.
+        start = shift_start + steps(-30, (shift_end - shift_start) // timedelta(minutes=1) - 5)
+        cancelled = draw(st.integers(0, 3)) == 0
+        appointments.append((doctor, start, start + steps(5, 120), cancelled))
+    # Windows anywhere, or opening inside an appointment, where a slot overlapping its tail must not be offered.
+    inside = [start for _, start, _, _ in appointments]
+    if inside and draw(st.booleans()):
+        window_start = draw(st.sampled_from(inside)) + steps(5, 60)
+    else:
+        window_start = CALENDAR_START + steps(-6 * 60, span)
+    return {
+        "doctors": doctors,
+        "shifts": shifts,
+        "appointments": appointments,
+        "slot_minutes": draw(st.sampled_from([5, 15, 20, 30, 45, 60, 90])),
+        "window": (window_start, window_start + steps(5, 3 * 24 * 60)),
+        "now": window_start + steps(-24 * 60, 3 * 60),
+        "limit": draw(st.integers(1, 12)),
+        "by_doctor": draw(st.one_of(st.none(), st.integers(0, doctors))),
+    }
+
+
+def reference_free_slots(*, shifts, booked, wanted, window, now, slot, limit) -> list[tuple[datetime, int]]:
+    found = []
+    for doctor, shift_start, shift_end in shifts:
+        at = shift_start
+        while doctor in wanted and at + slot <= shift_end:
+            clash = any(d == doctor and start < at + slot and end > at for d, start, end in booked)
+            if window[0] <= at < window[1] and at >= now and not clash:
+                found.append((at, doctor))
+            at += slot
+    return sorted(found)[:limit]
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(calendar=calendars())
+async def test_free_slots_agree_with_a_brute_force_reference(pool, calendar):
+    specialty = unique("Geriatrics")
+    async with pool.acquire() as conn:
+        department = await add_department(conn)
+        doctor_ids = [await add_doctor(conn, department, specialty=specialty) for _ in range(calendar["doctors"])]
+        doctor_ids.append(await add_doctor(conn, department, specialty=specialty, active=False))
+        patient = await add_patient(conn)
+        shifts, booked = [], []
+        for index, starts_at, ends_at in calendar["shifts"]:
+            try:
+                await add_shift(conn, doctor_ids[index], starts_at, ends_at)
+            except asyncpg.ExclusionViolationError:
+                continue  # overlaps another shift of that doctor: the schema refuses it
+            shifts.append((doctor_ids[index], starts_at, ends_at))
+        for index, starts_at, ends_at, cancelled in calendar["appointments"]:
+            minutes = (ends_at - starts_at) // timedelta(minutes=1)
+            try:
+                appointment = await add_appointment(
+                    conn, patient_id=patient, doctor_id=doctor_ids[index], starts_at=starts_at, minutes=minutes
+                )
+            except (asyncpg.ExclusionViolationError, asyncpg.CheckViolationError):
+                continue  # overlaps a booking, or lies outside every shift
+            if cancelled:
+                await conn.execute(
+                    "UPDATE appointments SET status = 'cancelled', cancelled_at = now() WHERE id = $1", appointment
+                )
+            else:
+                booked.append((doctor_ids[index], starts_at, ends_at))
+    event(f"{len(booked)} booked")
+    slot = timedelta(minutes=calendar["slot_minutes"])
+    hospital = PostgresHospital(
+        pool, slot_minutes=calendar["slot_minutes"], timezone=ZONE, clock=lambda: calendar["now"], retry_delays=()
+    )
+    if calendar["by_doctor"] is None:
+        wanted, query = set(doctor_ids[:-1]), {"specialty": specialty.upper()}
+    else:
+        doctor = doctor_ids[calendar["by_doctor"]]
+        wanted, query = ({doctor} - {doctor_ids[-1]}), {"doctor_id": doctor}
+    window = calendar["window"]
+    slots = await hospital.free_slots(window_start=window[0], window_end=window[1], limit=calendar["limit"], **query)
+    expected = reference_free_slots(
+        shifts=shifts,
+        booked=booked,
+        wanted=wanted,
+        window=window,
+        now=calendar["now"],
+        slot=slot,
+        limit=calendar["limit"],
+    )
+    # Compared in UTC: a time in the repeated hour never equals one in another zone (PEP 495).
+    assert [(s.starts_at.astimezone(UTC), s.doctor_id) for s in slots] == expected
+    assert all(s.ends_at.astimezone(UTC) - s.starts_at.astimezone(UTC) == slot for s in slots)
+    assert all(s.specialty == specialty and s.starts_at.tzinfo == ZONE for s in slots)
+    if expected:
+        event("slots found")
 
 
 @pytest.mark.parametrize(

@@ -14,6 +14,7 @@ import psycopg
 import pytest
 
 from agent import local
+from tests.conftest import LATEST_MIGRATION, MIGRATION_IDS
 from tests.support.postgres import pgserver_bin_dir, require_os_package
 
 REPO = Path(__file__).resolve().parents[1]
@@ -52,10 +53,10 @@ def _counts(url: str) -> tuple[int, int]:
 def test_without_keys_prepares_the_database_and_lists_what_is_missing(empty_database: str, tmp_path: Path) -> None:
     first = _make_dev(tmp_path, DATABASE_URL=empty_database)
     assert first.returncode == 0, first.stderr
-    assert "migrations: applied 0001_directory, 0002_patients_and_calls, 0003_appointments" in first.stdout
+    assert f"migrations: applied {', '.join(MIGRATION_IDS)}" in first.stdout
     assert "seed: loaded" in first.stdout
     assert "database ready:" in first.stdout
-    assert "at schema 0003_appointments" in first.stdout
+    assert f"at schema {LATEST_MIGRATION}" in first.stdout
     missing = first.stdout[first.stdout.index("Missing variables") :]
     for name in PROVIDER_KEYS:
         assert f"  {name}: " in missing

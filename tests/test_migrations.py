@@ -13,9 +13,7 @@ from psycopg import errors
 from psycopg.conninfo import conninfo_to_dict
 
 from agent.db import migrations, seed, verify
-from tests.conftest import SEED_TIMEZONE
-
-ALL = ["0001_directory", "0002_patients_and_calls", "0003_appointments"]
+from tests.conftest import LATEST_MIGRATION, MIGRATION_IDS, SEED_TIMEZONE
 
 
 def _params(url: str) -> dict[str, str]:
@@ -35,19 +33,19 @@ def _scratch_databases(url: str) -> list[str]:
 
 def test_every_migration_has_a_rollback() -> None:
     sources = sorted(path for path in migrations.MIGRATIONS_DIR.glob("*.sql") if ".rollback." not in path.name)
-    assert [path.stem for path in sources] == ALL
+    assert [path.stem for path in sources] == MIGRATION_IDS
     for path in sources:
         assert path.with_suffix(".rollback.sql").is_file(), f"{path.name} has no rollback"
 
 
 def test_apply_seed_rollback_all_apply_again(empty_database: str) -> None:
     params = _params(empty_database)
-    assert migrations.apply(params) == ALL
+    assert migrations.apply(params) == MIGRATION_IDS
     report = seed.seed(params, environment="dev", today=date(2026, 3, 2), timezone=SEED_TIMEZONE)
     assert not report.already_seeded
     assert report.counts["appointments"] > 0
 
-    assert migrations.rollback(params, None) == list(reversed(ALL))
+    assert migrations.rollback(params, None) == list(reversed(MIGRATION_IDS))
     assert _tables(empty_database) == set()
     with psycopg.connect(empty_database) as conn:
         functions = conn.execute(
@@ -55,7 +53,7 @@ def test_apply_seed_rollback_all_apply_again(empty_database: str) -> None:
         ).fetchone()
     assert functions == (0,)
 
-    assert migrations.apply(params) == ALL
+    assert migrations.apply(params) == MIGRATION_IDS
     assert verify.verify(params) == []
 
 
@@ -82,15 +80,36 @@ def test_apply_twice_is_a_no_op(empty_database: str) -> None:
 def test_status_lists_applied_and_pending(empty_database: str) -> None:
     params = _params(empty_database)
     fresh = migrations.status(params)
-    assert (fresh.applied, fresh.pending, fresh.version) == ([], ALL, None)
+    assert (fresh.applied, fresh.pending, fresh.version) == ([], MIGRATION_IDS, None)
 
     migrations.apply(params)
-    assert migrations.rollback(params, 1) == ["0003_appointments"]
+    assert migrations.rollback(params, 2) == [LATEST_MIGRATION, "0003_appointments"]
     state = migrations.status(params)
-    assert [applied.id for applied in state.applied] == ALL[:2]
-    assert state.pending == ["0003_appointments"]
+    assert [applied.id for applied in state.applied] == MIGRATION_IDS[:2]
+    assert state.pending == ["0003_appointments", LATEST_MIGRATION]
     assert state.version == "0002_patients_and_calls"
     assert "appointments" not in _tables(empty_database)
+
+
+def test_free_slots_migration_rolls_back_to_the_previous_schema(empty_database: str) -> None:
+    params = _params(empty_database)
+    migrations.apply(params)
+    with psycopg.connect(empty_database) as conn:
+        before = verify.snapshot(conn)
+    assert migrations.rollback(params, 1) == [LATEST_MIGRATION]
+    with psycopg.connect(empty_database) as conn:
+        after = verify.snapshot(conn)
+    removed, added = sorted(before.keys() - after.keys()), sorted(after.keys() - before.keys())
+    assert removed == [
+        "function free_slots(window_start timestamp with time zone, window_end timestamp with time zone, "
+        "only_doctor integer, only_specialty text, slot_length interval, not_before timestamp with time zone, "
+        "max_slots integer)",
+        "index appointments_doctor_booked_idx",
+        "index shifts_doctor_starts_idx",
+    ]
+    assert added == ["index shifts_window_idx"]
+    assert migrations.apply(params) == [LATEST_MIGRATION]
+    assert verify.verify(params) == []
 
 
 def test_verify_passes_after_apply_and_cleans_up(empty_database: str) -> None:
@@ -126,6 +145,12 @@ MANUAL_CHANGES = [
         "ALTER TABLE appointments DROP CONSTRAINT appointments_no_double_booking",
         "constraint appointments.appointments_no_double_booking: missing",
     ),
+    (
+        "ALTER FUNCTION free_slots RESET plan_cache_mode",
+        "function free_slots(window_start timestamp with time zone, window_end timestamp with time zone, "
+        "only_doctor integer, only_specialty text, slot_length interval, not_before timestamp with time zone, "
+        "max_slots integer): definition is",
+    ),
 ]
 
 
@@ -146,8 +171,8 @@ def test_verify_reports_pending_migrations(empty_database: str) -> None:
     migrations.apply(params)
     migrations.rollback(params, 1)
     differences = verify.verify(params)
-    assert differences[0] == "migration 0003_appointments: pending (not applied)"
-    assert "table appointments: missing" in differences
+    assert differences[0] == f"migration {LATEST_MIGRATION}: pending (not applied)"
+    assert "index shifts_doctor_starts_idx: missing" in differences
 
 
 # --- rules the database itself enforces ----------------------------------------------------------------------
@@ -243,5 +268,5 @@ def test_concurrent_applies_apply_each_migration_once(empty_database: str) -> No
     params = _params(empty_database)
     with ThreadPoolExecutor(max_workers=3) as pool:
         results = list(pool.map(lambda _: migrations.apply(params), range(3)))
-    assert sorted(migration for result in results for migration in result) == ALL
+    assert sorted(migration for result in results for migration in result) == MIGRATION_IDS
     assert migrations.status(params).pending == []

@@ -12,7 +12,7 @@ import pytest
 from psycopg.conninfo import conninfo_to_dict
 
 from agent.db import migrations, seed
-from tests.conftest import SEED_TIMEZONE
+from tests.conftest import LATEST_MIGRATION, SEED_TIMEZONE
 from tests.support.postgres import PostgresServer
 
 NY = ZoneInfo(SEED_TIMEZONE)
@@ -214,5 +214,5 @@ def test_seed_needs_the_migrations_first(empty_database: str) -> None:
     params = conninfo_to_dict(empty_database)
     migrations.apply(params)
     migrations.rollback(params, 1)
-    with pytest.raises(seed.SeedRefused, match="0003_appointments"):
+    with pytest.raises(seed.SeedRefused, match=LATEST_MIGRATION):
         seed.seed(params, environment="dev", today=date(2026, 3, 2), timezone=SEED_TIMEZONE)

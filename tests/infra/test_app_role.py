@@ -40,6 +40,9 @@ def test_role_gets_dml_but_no_ddl_and_a_scram_password(migrated_database: str) -
         conn.execute("SET ROLE hospital_app_t1")
         for table in app_tables:
             conn.execute(f'SELECT count(*) FROM "{table}"')
+        conn.execute(
+            "SELECT * FROM free_slots(now(), now() + interval '1 day', NULL, 'Any', interval '30 minutes', now(), 3)"
+        )
         conn.execute("RESET ROLE")
         conn.commit()
         for statement in ("CREATE TABLE intruder (id int)", 'SELECT * FROM "_yoyo_migration"'):
