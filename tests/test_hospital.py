@@ -34,6 +34,7 @@ from tests.support.factories import (
     add_doctor,
     add_patient,
     add_shift,
+    cancel_appointment,
     create_migrated_database,
     local,
     unique,
@@ -245,7 +246,7 @@ async def test_free_slots_ignore_cancelled_appointments_and_inactive_doctors(hos
         retired = await add_doctor(conn, clinic.department_id, specialty=specialty, active=False)
         await add_shift(conn, retired, local(TODAY, 8), local(TODAY, 17))
         gone = await add_appointment(conn, patient_id=clinic.patient_ids[0], doctor_id=first, starts_at=local(TODAY, 9))
-        await conn.execute("UPDATE appointments SET status = 'cancelled', cancelled_at = now() WHERE id = $1", gone)
+        await cancel_appointment(conn, gone)
     window = {"window_start": local(TODAY, 8), "window_end": local(TODAY, 10), "limit": 10}
     slots = await hospital.free_slots(specialty=specialty, **window)
     assert [(s.doctor_id, s.starts_at) for s in slots] == [
@@ -378,7 +379,7 @@ def calendars(draw: st.DrawFn) -> dict:
         # Mostly inside the shift and off the slot grid; some reach past its edges and are refused.
         start = shift_start + steps(-30, (shift_end - shift_start) // timedelta(minutes=1) - 5)
         cancelled = draw(st.integers(0, 3)) == 0
-        appointments.append((doctor, start, start + steps(5, 120), cancelled))
+        appointments.append((doctor, start, draw(st.integers(1, 24)) * 5, cancelled))  # length in minutes
     # Windows anywhere, or opening inside an appointment, where a slot overlapping its tail must not be offered.
     inside = [start for _, start, _, _ in appointments]
     if inside and draw(st.booleans()):
@@ -400,8 +401,10 @@ def calendars(draw: st.DrawFn) -> dict:
 def reference_free_slots(*, shifts, booked, wanted, window, now, slot, limit) -> list[tuple[datetime, int]]:
     found = []
     for doctor, shift_start, shift_end in shifts:
+        if doctor not in wanted:
+            continue
         at = shift_start
-        while doctor in wanted and at + slot <= shift_end:
+        while at + slot <= shift_end:
             clash = any(d == doctor and start < at + slot and end > at for d, start, end in booked)
             if window[0] <= at < window[1] and at >= now and not clash:
                 found.append((at, doctor))
@@ -425,8 +428,7 @@ async def test_free_slots_agree_with_a_brute_force_reference(pool, calendar):
             except asyncpg.ExclusionViolationError:
                 continue  # overlaps another shift of that doctor: the schema refuses it
             shifts.append((doctor_ids[index], starts_at, ends_at))
-        for index, starts_at, ends_at, cancelled in calendar["appointments"]:
-            minutes = (ends_at - starts_at) // timedelta(minutes=1)
+        for index, starts_at, minutes, cancelled in calendar["appointments"]:
             try:
                 appointment = await add_appointment(
                     conn, patient_id=patient, doctor_id=doctor_ids[index], starts_at=starts_at, minutes=minutes
@@ -434,11 +436,9 @@ async def test_free_slots_agree_with_a_brute_force_reference(pool, calendar):
             except (asyncpg.ExclusionViolationError, asyncpg.CheckViolationError):
                 continue  # overlaps a booking, or lies outside every shift
             if cancelled:
-                await conn.execute(
-                    "UPDATE appointments SET status = 'cancelled', cancelled_at = now() WHERE id = $1", appointment
-                )
+                await cancel_appointment(conn, appointment)
             else:
-                booked.append((doctor_ids[index], starts_at, ends_at))
+                booked.append((doctor_ids[index], starts_at, starts_at + timedelta(minutes=minutes)))
     event(f"{len(booked)} booked")
     slot = timedelta(minutes=calendar["slot_minutes"])
     hospital = PostgresHospital(

@@ -15,6 +15,13 @@ from psycopg.conninfo import conninfo_to_dict
 from agent.db import migrations, seed, verify
 from tests.conftest import LATEST_MIGRATION, MIGRATION_IDS, SEED_TIMEZONE
 
+# The function of migration 0004 as verify names it.
+FREE_SLOTS_FUNCTION = (
+    "function free_slots(window_start timestamp with time zone, window_end timestamp with time zone, "
+    "only_doctor integer, only_specialty text, slot_length interval, not_before timestamp with time zone, "
+    "max_slots integer)"
+)
+
 
 def _params(url: str) -> dict[str, str]:
     return conninfo_to_dict(url)
@@ -83,11 +90,11 @@ def test_status_lists_applied_and_pending(empty_database: str) -> None:
     assert (fresh.applied, fresh.pending, fresh.version) == ([], MIGRATION_IDS, None)
 
     migrations.apply(params)
-    assert migrations.rollback(params, 2) == [LATEST_MIGRATION, "0003_appointments"]
+    assert migrations.rollback(params, 2) == list(reversed(MIGRATION_IDS[2:]))
     state = migrations.status(params)
     assert [applied.id for applied in state.applied] == MIGRATION_IDS[:2]
-    assert state.pending == ["0003_appointments", LATEST_MIGRATION]
-    assert state.version == "0002_patients_and_calls"
+    assert state.pending == MIGRATION_IDS[2:]
+    assert state.version == MIGRATION_IDS[1]
     assert "appointments" not in _tables(empty_database)
 
 
@@ -101,9 +108,7 @@ def test_free_slots_migration_rolls_back_to_the_previous_schema(empty_database: 
         after = verify.snapshot(conn)
     removed, added = sorted(before.keys() - after.keys()), sorted(after.keys() - before.keys())
     assert removed == [
-        "function free_slots(window_start timestamp with time zone, window_end timestamp with time zone, "
-        "only_doctor integer, only_specialty text, slot_length interval, not_before timestamp with time zone, "
-        "max_slots integer)",
+        FREE_SLOTS_FUNCTION,
         "index appointments_doctor_booked_idx",
         "index shifts_doctor_starts_idx",
     ]
@@ -147,9 +152,7 @@ MANUAL_CHANGES = [
     ),
     (
         "ALTER FUNCTION free_slots RESET plan_cache_mode",
-        "function free_slots(window_start timestamp with time zone, window_end timestamp with time zone, "
-        "only_doctor integer, only_specialty text, slot_length interval, not_before timestamp with time zone, "
-        "max_slots integer): definition is",
+        f"{FREE_SLOTS_FUNCTION}: definition is",
     ),
 ]
 

@@ -116,6 +116,12 @@ async def add_appointment(
     )
 
 
+async def cancel_appointment(conn: asyncpg.Connection, appointment_id: int) -> None:
+    await conn.execute(
+        "UPDATE appointments SET status = 'cancelled', cancelled_at = now() WHERE id = $1", appointment_id
+    )
+
+
 @dataclass
 class Clinic:
     """One department with doctors working 09:00-17:00 (hospital time) on each of `days` days from `first_day`."""
