@@ -884,6 +884,10 @@ class PostgresHospital:
                     _BOOK, patient, doctor, start, self._slot, why, _booked_by(name), session, key, name
                 )
             except asyncpg.ExclusionViolationError:
+                # ON CONFLICT covers only the key's index: a retry that raced its own first attempt past the key
+                # check meets that attempt's row in the exclusion constraint instead, and is a replay.
+                if (replayed := await self._replay(connection, key, same_request, *who)) is not None:
+                    return replayed
                 return SlotTaken(await self._alternatives(connection, doctor, start))
             except asyncpg.ForeignKeyViolationError as error:
                 raise _not_found_for(error) from None
