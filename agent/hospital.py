@@ -420,7 +420,10 @@ _FREE_SLOTS = """
 SELECT doctor_id, doctor_name, specialty, starts_at, ends_at
 FROM free_slots($1::timestamptz, $2::timestamptz, $3::integer, $4::text, $5::interval, $6::timestamptz, $7::integer)"""
 
-# The slot must lie in one of the doctor's shifts, on its grid; the exclusion constraint decides races.
+# The slot must lie in one of the doctor's shifts, on its grid; the exclusion constraint decides races. ON CONFLICT
+# with no target makes it an arbiter beside the key's index: a taken slot or a replayed key inserts nothing, and
+# concurrent bookings of one slot wait on each other in turn, where plain inserts checked by an exclusion
+# constraint can wait on each other both ways and deadlock.
 _BOOK = """
 WITH slot AS (
     SELECT $3::timestamptz AS starts_at, $3::timestamptz + $4::interval AS ends_at
@@ -434,7 +437,7 @@ WITH slot AS (
         WHERE s.doctor_id = $2 AND s.starts_at > slot.starts_at - interval '24 hours'
           AND s.starts_at <= slot.starts_at AND s.ends_at >= slot.ends_at
           AND date_bin($4, slot.starts_at, s.starts_at) = slot.starts_at)
-    ON CONFLICT (idempotency_key) DO NOTHING
+    ON CONFLICT DO NOTHING
     RETURNING *
 ), audit AS (
     INSERT INTO audit_log (call_session_id, actor, action, patient_id, entity, entity_id, detail)
@@ -444,15 +447,19 @@ SELECT a.id, a.patient_id, a.doctor_id, d.full_name AS doctor_name, d.specialty,
        a.reason FROM ins a JOIN doctors d ON d.id = a.doctor_id"""
 
 # Why a booking or move wrote nothing (when it was no replay): an unknown or inactive doctor, no shift, or off
-# the slot grid.
+# the slot grid; when none of these, another booking holds the time.
 _WHY_NOT_INSERTED = """
 WITH slot AS (
     SELECT $2::timestamptz AS starts_at, $2::timestamptz + $3::interval AS ends_at
+), shift AS (
+    SELECT s.starts_at FROM shifts s, slot
+    WHERE s.doctor_id = $1 AND s.starts_at > slot.starts_at - interval '24 hours'
+      AND s.starts_at <= slot.starts_at AND s.ends_at >= slot.ends_at
 )
 SELECT (SELECT active FROM doctors WHERE id = $1) AS doctor_active,
-       EXISTS (SELECT 1 FROM shifts s
-               WHERE s.doctor_id = $1 AND s.starts_at > slot.starts_at - interval '24 hours'
-                 AND s.starts_at <= slot.starts_at AND s.ends_at >= slot.ends_at) AS in_shift
+       EXISTS (SELECT 1 FROM shift) AS in_shift,
+       EXISTS (SELECT 1 FROM shift, slot WHERE date_bin($3, slot.starts_at, shift.starts_at) = slot.starts_at)
+           AS on_grid
 FROM slot"""
 
 _KEY_OWNER = (
@@ -847,7 +854,10 @@ class PostgresHospital:
             raise InvalidInput("idempotency_key was already used for a different request")
         return Booked(await self._read_appointment(connection, owner["id"], session, who, "replay"))
 
-    async def _why_not_inserted(self, connection: asyncpg.Connection, doctor: int, start: datetime) -> HospitalError:
+    async def _why_not_inserted(
+        self, connection: asyncpg.Connection, doctor: int, start: datetime
+    ) -> HospitalError | None:
+        """Why the time can't be booked with this doctor, or None when it could be but another booking holds it."""
         facts = await connection.fetchrow(_WHY_NOT_INSERTED, doctor, start, self._slot)
         if facts["doctor_active"] is None:
             return NotFound("no such doctor")
@@ -855,7 +865,9 @@ class PostgresHospital:
             return BookingRefused("that doctor is not taking appointments")
         if not facts["in_shift"]:
             return BookingRefused("that time is outside the doctor's working hours")
-        return BookingRefused(f"appointments start on the {self._slot_minutes}-minute grid of the doctor's shift")
+        if not facts["on_grid"]:
+            return BookingRefused(f"appointments start on the {self._slot_minutes}-minute grid of the doctor's shift")
+        return None
 
     async def book(
         self,
@@ -883,19 +895,16 @@ class PostgresHospital:
                 row = await connection.fetchrow(
                     _BOOK, patient, doctor, start, self._slot, why, _booked_by(name), session, key, name
                 )
-            except asyncpg.ExclusionViolationError:
-                # ON CONFLICT covers only the key's index: a retry that raced its own first attempt past the key
-                # check meets that attempt's row in the exclusion constraint instead, and is a replay.
-                if (replayed := await self._replay(connection, key, same_request, *who)) is not None:
-                    return replayed
-                return SlotTaken(await self._alternatives(connection, doctor, start))
             except asyncpg.ForeignKeyViolationError as error:
                 raise _not_found_for(error) from None
             if row is not None:
                 return Booked(self._appointment(row))
+            # The key first: a retry racing its own first attempt meets that attempt's row in the slot too.
             if (replayed := await self._replay(connection, key, same_request, *who)) is not None:
                 return replayed
-            raise await self._why_not_inserted(connection, doctor, start)
+            if (refusal := await self._why_not_inserted(connection, doctor, start)) is not None:
+                raise refusal
+            return SlotTaken(await self._alternatives(connection, doctor, start))
 
         return await self._run("book", work, safe_to_repeat=True)
 
@@ -962,7 +971,8 @@ class PostgresHospital:
             if (refusal := await self._refuse_change(connection, old_id, patient)) is not None:
                 raise refusal
             old = await connection.fetchrow(_APPOINTMENT_STATE, old_id)
-            raise await self._why_not_inserted(connection, new_doctor or old["doctor_id"], start)
+            refusal = await self._why_not_inserted(connection, new_doctor or old["doctor_id"], start)
+            raise refusal or BookingRefused("that appointment was changed meanwhile; check it and try again")
 
         return await self._run("reschedule", work, safe_to_repeat=True)
 
