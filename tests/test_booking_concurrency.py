@@ -6,7 +6,7 @@ import asyncio
 import json
 import uuid
 from collections.abc import AsyncIterator
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 
 import asyncpg
 import pytest
@@ -47,28 +47,34 @@ def retried_calls(caplog: pytest.LogCaptureFixture) -> list[str]:
     return [record.error for record in caplog.records if record.getMessage() == "database call failed"]
 
 
+async def book_when_open(hospital: PostgresHospital, gate: asyncio.Event, **request) -> object:
+    await gate.wait()  # everyone leaves the gate together
+    return await hospital.book(Actor(call_session_id=None), **request)
+
+
 async def test_fifty_concurrent_bookings_of_one_slot_have_exactly_one_winner(hospital, pool, caplog):
     for _ in range(ROUNDS):
         async with pool.acquire() as conn:
             clinic = await add_clinic(conn, first_day=DAY, days=1, doctors=1, patients=0)
             patients = [await add_patient(conn) for _ in range(CALLERS)]
         doctor, slot = clinic.doctor_ids[0], local(DAY, 11)
-        start = asyncio.Event()
-
-        async def caller(patient: int, doctor: int = doctor, slot: datetime = slot, start: asyncio.Event = start):
-            await start.wait()  # everyone leaves the gate together
-            return await hospital.book(
-                Actor(call_session_id=None),
-                patient_id=patient,
-                doctor_id=doctor,
-                starts_at=slot,
-                reason="",
-                idempotency_key=uuid.uuid4(),
+        gate = asyncio.Event()
+        tasks = [
+            asyncio.create_task(
+                book_when_open(
+                    hospital,
+                    gate,
+                    patient_id=patient,
+                    doctor_id=doctor,
+                    starts_at=slot,
+                    reason="",
+                    idempotency_key=uuid.uuid4(),
+                )
             )
-
-        tasks = [asyncio.create_task(caller(patient)) for patient in patients]
+            for patient in patients
+        ]
         await asyncio.sleep(0.05)
-        start.set()
+        gate.set()
         results = await asyncio.gather(*tasks)
 
         assert retried_calls(caplog) == []  # no caller waited out a deadlock or a timeout
