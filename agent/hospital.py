@@ -363,88 +363,36 @@ def _doctor(row: asyncpg.Record) -> Doctor:
 
 
 # -- SQL ----------------------------------------------------------------------------------------------------
-# Parameters are always bound, never formatted in. Shift lookups use the (doctor_id, starts_at) index,
-# bounded below by the 24-hour maximum shift length; races between bookings are settled by the exclusion
-# constraint, not by a read before the write.
+# Parameters are always bound, never formatted in. The frequent patient and appointment statements are database
+# functions (migrations/0004_free_slots.sql, 0005_call_functions.sql, where their rules are commented): planned
+# once per server connection there, where a statement sent as text is planned on every call behind a pooler.
+# Shift lookups use the (doctor_id, starts_at) index, bounded below by the 24-hour maximum shift length; races
+# between bookings are settled by the exclusion constraint, not by a read before the write.
 
 _FIND_PATIENT = """
-WITH found AS (
-    SELECT id, mrn, full_name, date_of_birth, phone, email FROM patients
-    WHERE name_key = lower(regexp_replace(btrim($1), '\\s+', ' ', 'g'))
-      AND ($2::date IS NULL OR date_of_birth = $2) AND ($3::text IS NULL OR phone = $3)
-    LIMIT 2
-), audit AS (
-    INSERT INTO audit_log (call_session_id, actor, action, patient_id, entity, entity_id, detail)
-    SELECT $4, $5, 'read', CASE WHEN count(*) = 1 THEN min(id) END, 'patient',
-           CASE WHEN count(*) = 1 THEN min(id) END, jsonb_build_object('lookup', $6::text, 'matches', count(*))
-    FROM found
-)
-SELECT * FROM found"""
+SELECT * FROM find_patient(name_given => $1, born => $2, phone_given => $3, in_session => $4, acting => $5,
+                           lookup => $6)"""
 
-# Registering someone already on file (same name, birth date and phone) returns that record: a retried
-# registration never creates a duplicate patient.
+# Returns the record already on file for a retried registration (same name, birth date and phone).
 _REGISTER_PATIENT = """
-WITH existing AS (
-    SELECT id, mrn, full_name, date_of_birth, phone, email FROM patients
-    WHERE name_key = lower(regexp_replace(btrim($1), '\\s+', ' ', 'g')) AND date_of_birth = $2 AND phone = $3
-    ORDER BY id LIMIT 1
-), created AS (
-    INSERT INTO patients (mrn, full_name, date_of_birth, phone, email)
-    SELECT $4, $1, $2, $3, $5 WHERE NOT EXISTS (SELECT 1 FROM existing)
-    RETURNING id, mrn, full_name, date_of_birth, phone, email
-), result AS (
-    SELECT *, false AS created FROM existing UNION ALL SELECT *, true AS created FROM created
-), audit AS (
-    INSERT INTO audit_log (call_session_id, actor, action, patient_id, entity, entity_id, detail)
-    SELECT $6, $7, CASE WHEN created THEN 'create' ELSE 'read' END, id, 'patient', id, '{}'::jsonb FROM result
-)
-SELECT * FROM result"""
+SELECT * FROM register_patient(name_given => $1, born => $2, phone_given => $3, new_mrn => $4, email_given => $5,
+                               in_session => $6, acting => $7)"""
 
 _DEPARTMENTS = "SELECT id, name, location, phone_extension, description FROM departments ORDER BY name"
 
 _HOSPITAL_INFO = "SELECT topic, answer FROM hospital_info ORDER BY topic"
 
-_FIND_DOCTORS = """
-SELECT d.id, d.full_name, d.specialty, dep.name AS department, d.languages
-FROM doctors d JOIN departments dep ON dep.id = d.department_id
-WHERE d.active
-  AND ($1::text IS NULL OR lower(d.specialty) = lower(btrim($1)))
-  AND ($2::text IS NULL OR d.name_tokens @> regexp_split_to_array(lower(btrim($2)), '\\s+'))
-  AND ($3::text IS NULL OR d.languages @> ARRAY[lower(btrim($3))])
-ORDER BY d.full_name, d.id
-LIMIT $4"""
+_FIND_DOCTORS = "SELECT * FROM find_doctors(of_specialty => $1, named => $2, speaking => $3, max_rows => $4)"
 
-# The free-slot rules live in the database function free_slots (migrations/0004_free_slots.sql): planned once
-# per server connection there, where a query sent as text would be planned on every call behind a pooler.
 _FREE_SLOTS = """
 SELECT doctor_id, doctor_name, specialty, starts_at, ends_at
 FROM free_slots($1::timestamptz, $2::timestamptz, $3::integer, $4::text, $5::interval, $6::timestamptz, $7::integer)"""
 
-# The slot must lie in one of the doctor's shifts, on its grid; the exclusion constraint decides races. ON CONFLICT
-# with no target makes it an arbiter beside the key's index: a taken slot or a replayed key inserts nothing, and
-# concurrent bookings of one slot wait on each other in turn, where plain inserts checked by an exclusion
-# constraint can wait on each other both ways and deadlock.
+# Inserts nothing for a taken slot or a key used before (ON CONFLICT DO NOTHING; see book()).
 _BOOK = """
-WITH slot AS (
-    SELECT $3::timestamptz AS starts_at, $3::timestamptz + $4::interval AS ends_at
-), ins AS (
-    INSERT INTO appointments (patient_id, doctor_id, starts_at, ends_at, reason, booked_by, call_session_id,
-                              idempotency_key)
-    SELECT $1, $2, slot.starts_at, slot.ends_at, $5, $6, $7, $8 FROM slot
-    WHERE EXISTS (SELECT 1 FROM doctors WHERE id = $2 AND active)
-      AND EXISTS (
-        SELECT 1 FROM shifts s
-        WHERE s.doctor_id = $2 AND s.starts_at > slot.starts_at - interval '24 hours'
-          AND s.starts_at <= slot.starts_at AND s.ends_at >= slot.ends_at
-          AND date_bin($4, slot.starts_at, s.starts_at) = slot.starts_at)
-    ON CONFLICT DO NOTHING
-    RETURNING *
-), audit AS (
-    INSERT INTO audit_log (call_session_id, actor, action, patient_id, entity, entity_id, detail)
-    SELECT $7, $9, 'create', ins.patient_id, 'appointment', ins.id, '{}'::jsonb FROM ins
-)
-SELECT a.id, a.patient_id, a.doctor_id, d.full_name AS doctor_name, d.specialty, a.starts_at, a.ends_at, a.status,
-       a.reason FROM ins a JOIN doctors d ON d.id = a.doctor_id"""
+SELECT * FROM book_appointment(for_patient => $1, with_doctor => $2, slot_start => $3, slot_length => $4,
+                               visit_reason => $5, booked_via => $6, in_session => $7, request_key => $8,
+                               acting => $9)"""
 
 # Why a booking or move wrote nothing (when it was no replay): an unknown or inactive doctor, no shift, or off
 # the slot grid; when none of these, another booking holds the time.
@@ -477,74 +425,20 @@ WITH a AS (
 SELECT * FROM a"""
 
 _CANCEL = """
-WITH cancelled AS (
-    UPDATE appointments SET status = 'cancelled', cancelled_at = now()
-    WHERE id = $1 AND patient_id = $2 AND status = 'booked' AND starts_at > $3
-    RETURNING *
-), audit AS (
-    INSERT INTO audit_log (call_session_id, actor, action, patient_id, entity, entity_id, detail)
-    SELECT $4, $5, 'update', cancelled.patient_id, 'appointment', cancelled.id,
-           '{"status": "cancelled"}'::jsonb
-    FROM cancelled
-)
-SELECT a.id, a.patient_id, a.doctor_id, d.full_name AS doctor_name, d.specialty, a.starts_at, a.ends_at, a.status,
-       a.reason FROM cancelled a JOIN doctors d ON d.id = a.doctor_id"""
+SELECT * FROM cancel_appointment(cancelled_appointment => $1, for_patient => $2, not_before => $3, in_session => $4,
+                                 acting => $5)"""
 
 _APPOINTMENT_STATE = "SELECT patient_id, doctor_id, status, starts_at FROM appointments WHERE id = $1"
 
-# A move in one statement (atomic on its own, one round trip): the old appointment is cancelled only when the
-# new slot lies on a shift's grid of an active doctor, and the new one is inserted from the cancelled row, so
-# the cancel happens first and the old slot no longer blocks a move to an overlapping time. A taken slot or a
-# reused key raises and undoes both.
+# Cancel and insert in one statement: a taken slot or a reused key raises and undoes both.
 _RESCHEDULE = """
-WITH target AS (
-    SELECT $4::timestamptz AS starts_at, $4::timestamptz + $5::interval AS ends_at
-), old AS (
-    UPDATE appointments a SET status = 'cancelled', cancelled_at = now()
-    FROM target
-    WHERE a.id = $1 AND a.patient_id = $2 AND a.status = 'booked' AND a.starts_at > $3
-      AND EXISTS (SELECT 1 FROM doctors WHERE id = coalesce($6, a.doctor_id) AND active)
-      AND EXISTS (
-        SELECT 1 FROM shifts s
-        WHERE s.doctor_id = coalesce($6, a.doctor_id) AND s.starts_at > target.starts_at - interval '24 hours'
-          AND s.starts_at <= target.starts_at AND s.ends_at >= target.ends_at
-          AND date_bin($5, target.starts_at, s.starts_at) = target.starts_at)
-    RETURNING a.id, a.patient_id, a.doctor_id, a.reason
-), moved AS (
-    INSERT INTO appointments (patient_id, doctor_id, starts_at, ends_at, reason, booked_by, call_session_id,
-                              idempotency_key, rescheduled_from)
-    SELECT old.patient_id, coalesce($6, old.doctor_id), target.starts_at, target.ends_at, old.reason, $7, $8, $9,
-           old.id
-    FROM old, target
-    RETURNING *
-), audit AS (
-    INSERT INTO audit_log (call_session_id, actor, action, patient_id, entity, entity_id, detail)
-    SELECT $8, $10, 'update', moved.patient_id, 'appointment', moved.rescheduled_from,
-           jsonb_build_object('status', 'cancelled', 'moved_to', moved.id)
-    FROM moved
-    UNION ALL
-    SELECT $8, $10, 'create', moved.patient_id, 'appointment', moved.id,
-           jsonb_build_object('rescheduled_from', moved.rescheduled_from)
-    FROM moved
-)
-SELECT a.id, a.patient_id, a.doctor_id, d.full_name AS doctor_name, d.specialty, a.starts_at, a.ends_at, a.status,
-       a.reason FROM moved a JOIN doctors d ON d.id = a.doctor_id"""
+SELECT * FROM move_appointment(moved_appointment => $1, for_patient => $2, not_before => $3, slot_start => $4,
+                               slot_length => $5, to_doctor => $6, booked_via => $7, in_session => $8,
+                               request_key => $9, acting => $10)"""
 
 _UPCOMING = """
-WITH upcoming AS (
-    SELECT a.id, a.patient_id, a.doctor_id, d.full_name AS doctor_name, d.specialty, a.starts_at, a.ends_at, a.status,
-       a.reason FROM appointments a JOIN doctors d ON d.id = a.doctor_id
-    WHERE a.patient_id = $1 AND a.status = 'booked' AND a.starts_at >= $2
-    ORDER BY a.starts_at LIMIT $3
-), audit AS (
-    INSERT INTO audit_log (call_session_id, actor, action, patient_id, entity, entity_id, detail)
-    SELECT $4, $5, 'read', p.id, 'appointment', NULL,
-           jsonb_build_object('upcoming', (SELECT count(*) FROM upcoming))
-    FROM patients p WHERE p.id = $1
-)
-SELECT u.*, EXISTS (SELECT 1 FROM patients WHERE id = $1) AS patient_exists
-FROM (SELECT 1) one LEFT JOIN upcoming u ON true
-ORDER BY u.starts_at"""
+SELECT * FROM upcoming_appointments(for_patient => $1, not_before => $2, max_rows => $3, in_session => $4,
+                                    acting => $5)"""
 
 _AUDIT_DENIED = """
 INSERT INTO audit_log (call_session_id, actor, action, patient_id, entity, entity_id, detail)

@@ -44,7 +44,13 @@ def empty_database(postgres_server: PostgresServer) -> Iterator[str]:
 # --- The hospital database: migrated and seeded once per session, copied per test ---------------------------
 
 # The migrations in migrations/, in order: written out, so a migration added, lost or renamed fails a test.
-MIGRATION_IDS = ["0001_directory", "0002_patients_and_calls", "0003_appointments", "0004_free_slots"]
+MIGRATION_IDS = [
+    "0001_directory",
+    "0002_patients_and_calls",
+    "0003_appointments",
+    "0004_free_slots",
+    "0005_call_functions",
+]
 LATEST_MIGRATION = MIGRATION_IDS[-1]
 SEED_TIMEZONE = "America/New_York"  # the default HOSPITAL_TIMEZONE; the seed's local times are in this zone
 

@@ -22,9 +22,14 @@ DAY = date(2030, 4, 2)
 CALLERS = 50
 
 
+@pytest.fixture(scope="module")
+def database_url(postgres_server) -> str:
+    return create_migrated_database(postgres_server)
+
+
 @pytest_asyncio.fixture(scope="module")
-async def pool(postgres_server) -> AsyncIterator[asyncpg.Pool]:
-    url = create_migrated_database(postgres_server)
+async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
+    url = database_url
     pool = await create_pool(DatabaseSettings(database_url=url, app_env="dev"), min_size=CALLERS, max_size=CALLERS)
     yield pool
     await pool.close()
@@ -123,10 +128,41 @@ def _conflict_clauses(plan: dict) -> list[tuple[str, list[str] | None]]:
     return found
 
 
-async def test_the_booking_insert_lets_the_database_arbitrate_the_slot_as_well_as_the_key(pool):
+# Every statement's plan, nested ones too, as JSON in a notice to the client.
+AUTO_EXPLAIN_TO_CLIENT = (
+    "log_min_duration = 0",
+    "log_nested_statements = on",
+    "log_format = json",
+    "log_level = notice",
+)
+
+
+async def statement_plans(database_url: str, query: str, *args: object) -> list[dict]:
+    """The JSON plans of the statements `query` runs, those inside database functions too (auto_explain's notices).
+
+    On a connection of its own, in a transaction rolled back afterwards: nothing stays behind.
+    """
+    plans: list[dict] = []
+    connection = await asyncpg.connect(database_url)
+    try:
+        connection.add_log_listener(lambda _, notice: plans.append(json.loads(notice.message.split("plan:", 1)[1])))
+        await connection.execute("LOAD 'auto_explain'")
+        transaction = connection.transaction()
+        await transaction.start()
+        for setting in AUTO_EXPLAIN_TO_CLIENT:
+            await connection.execute(f"SET LOCAL auto_explain.{setting}")
+        await connection.fetch(query, *args)
+        await transaction.rollback()
+    finally:
+        await connection.close()
+    return plans
+
+
+async def test_the_booking_insert_lets_the_database_arbitrate_the_slot_as_well_as_the_key(database_url):
     # The deterministic companion of the rounds above. An ON CONFLICT that names no index makes every unique index
     # and exclusion constraint an arbiter: that keeps concurrent inserters of one slot from deadlocking, and turns
     # a retry that races its own first attempt into a replay.
     args = (1, 1, local(DAY, 9), timedelta(minutes=30), "", "agent", None, uuid.uuid4(), "agent")
-    plan = json.loads(await pool.fetchval("EXPLAIN (FORMAT JSON) " + hospital_module._BOOK, *args))
-    assert _conflict_clauses(plan[0]["Plan"]) == [("NOTHING", None)]
+    plans = await statement_plans(database_url, hospital_module._BOOK, *args)
+    inserts = [clause for plan in plans for clause in _conflict_clauses(plan["Plan"])]
+    assert inserts == [("NOTHING", None)]

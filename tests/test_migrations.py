@@ -15,12 +15,41 @@ from psycopg.conninfo import conninfo_to_dict
 from agent.db import migrations, seed, verify
 from tests.conftest import LATEST_MIGRATION, MIGRATION_IDS, SEED_TIMEZONE
 
-# The function of migration 0004 as verify names it.
-FREE_SLOTS_FUNCTION = (
-    "function free_slots(window_start timestamp with time zone, window_end timestamp with time zone, "
-    "only_doctor integer, only_specialty text, slot_length interval, not_before timestamp with time zone, "
-    "max_slots integer)"
+BOOK_FUNCTION = (
+    "function book_appointment(for_patient bigint, with_doctor integer, slot_start timestamp with time zone, "
+    "slot_length interval, visit_reason text, booked_via text, in_session bigint, request_key uuid, acting text)"
 )
+# What rolling back each migration takes away from (and gives back to) the schema, as verify names it.
+ROLLED_BACK = {
+    "0005_call_functions": (
+        [
+            BOOK_FUNCTION,
+            "function cancel_appointment(cancelled_appointment bigint, for_patient bigint, "
+            "not_before timestamp with time zone, in_session bigint, acting text)",
+            "function find_doctors(of_specialty text, named text, speaking text, max_rows integer)",
+            "function find_patient(name_given text, born date, phone_given text, in_session bigint, acting text, "
+            "lookup text)",
+            "function move_appointment(moved_appointment bigint, for_patient bigint, "
+            "not_before timestamp with time zone, slot_start timestamp with time zone, slot_length interval, "
+            "to_doctor integer, booked_via text, in_session bigint, request_key uuid, acting text)",
+            "function register_patient(name_given text, born date, phone_given text, new_mrn text, "
+            "email_given text, in_session bigint, acting text)",
+            "function upcoming_appointments(for_patient bigint, not_before timestamp with time zone, "
+            "max_rows integer, in_session bigint, acting text)",
+        ],
+        [],
+    ),
+    "0004_free_slots": (
+        [
+            "function free_slots(window_start timestamp with time zone, window_end timestamp with time zone, "
+            "only_doctor integer, only_specialty text, slot_length interval, not_before timestamp with time zone, "
+            "max_slots integer)",
+            "index appointments_doctor_booked_idx",
+            "index shifts_doctor_starts_idx",
+        ],
+        ["index shifts_window_idx"],
+    ),
+}
 
 
 def _params(url: str) -> dict[str, str]:
@@ -90,7 +119,7 @@ def test_status_lists_applied_and_pending(empty_database: str) -> None:
     assert (fresh.applied, fresh.pending, fresh.version) == ([], MIGRATION_IDS, None)
 
     migrations.apply(params)
-    assert migrations.rollback(params, 2) == list(reversed(MIGRATION_IDS[2:]))
+    assert migrations.rollback(params, len(MIGRATION_IDS) - 2) == list(reversed(MIGRATION_IDS[2:]))
     state = migrations.status(params)
     assert [applied.id for applied in state.applied] == MIGRATION_IDS[:2]
     assert state.pending == MIGRATION_IDS[2:]
@@ -98,22 +127,19 @@ def test_status_lists_applied_and_pending(empty_database: str) -> None:
     assert "appointments" not in _tables(empty_database)
 
 
-def test_free_slots_migration_rolls_back_to_the_previous_schema(empty_database: str) -> None:
+def test_each_later_migration_rolls_back_to_the_schema_before_it(empty_database: str) -> None:
     params = _params(empty_database)
     migrations.apply(params)
-    with psycopg.connect(empty_database) as conn:
-        before = verify.snapshot(conn)
-    assert migrations.rollback(params, 1) == [LATEST_MIGRATION]
-    with psycopg.connect(empty_database) as conn:
-        after = verify.snapshot(conn)
-    removed, added = sorted(before.keys() - after.keys()), sorted(after.keys() - before.keys())
-    assert removed == [
-        FREE_SLOTS_FUNCTION,
-        "index appointments_doctor_booked_idx",
-        "index shifts_doctor_starts_idx",
-    ]
-    assert added == ["index shifts_window_idx"]
-    assert migrations.apply(params) == [LATEST_MIGRATION]
+    assert list(ROLLED_BACK) == list(reversed(MIGRATION_IDS))[: len(ROLLED_BACK)]
+    for migration, (removed, added) in ROLLED_BACK.items():
+        with psycopg.connect(empty_database) as conn:
+            before = verify.snapshot(conn)
+        assert migrations.rollback(params, 1) == [migration]
+        with psycopg.connect(empty_database) as conn:
+            after = verify.snapshot(conn)
+        assert sorted(before.keys() - after.keys()) == removed, migration
+        assert sorted(after.keys() - before.keys()) == added, migration
+    assert migrations.apply(params) == list(reversed(ROLLED_BACK))
     assert verify.verify(params) == []
 
 
@@ -151,8 +177,8 @@ MANUAL_CHANGES = [
         "constraint appointments.appointments_no_double_booking: missing",
     ),
     (
-        "ALTER FUNCTION free_slots RESET plan_cache_mode",
-        f"{FREE_SLOTS_FUNCTION}: definition is",
+        "ALTER FUNCTION book_appointment RESET plan_cache_mode",
+        f"{BOOK_FUNCTION}: definition is",
     ),
 ]
 
@@ -175,7 +201,7 @@ def test_verify_reports_pending_migrations(empty_database: str) -> None:
     migrations.rollback(params, 1)
     differences = verify.verify(params)
     assert differences[0] == f"migration {LATEST_MIGRATION}: pending (not applied)"
-    assert "index shifts_doctor_starts_idx: missing" in differences
+    assert f"{BOOK_FUNCTION}: missing" in differences
 
 
 # --- rules the database itself enforces ----------------------------------------------------------------------

@@ -40,8 +40,19 @@ def test_role_gets_dml_but_no_ddl_and_a_scram_password(migrated_database: str) -
         conn.execute("SET ROLE hospital_app_t1")
         for table in app_tables:
             conn.execute(f'SELECT count(*) FROM "{table}"')
+        # The data layer's functions run with the caller's rights: executable by the role, and its DML suffices.
+        not_executable = conn.execute(
+            "SELECT p.proname FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace "
+            "WHERE n.nspname = 'public' AND NOT has_function_privilege(current_user, p.oid, 'EXECUTE')"
+        ).fetchall()
+        assert not_executable == []
         conn.execute(
             "SELECT * FROM free_slots(now(), now() + interval '1 day', NULL, 'Any', interval '30 minutes', now(), 3)"
+        )
+        conn.execute("SELECT * FROM find_patient('Nobody Here', NULL, '+15550000000', NULL, 'agent', 'phone')")
+        conn.execute(
+            "SELECT * FROM book_appointment(1, 1, now() + interval '1 day', interval '30 minutes', '', 'agent', NULL, "
+            "gen_random_uuid(), 'agent')"
         )
         conn.execute("RESET ROLE")
         conn.commit()
