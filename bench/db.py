@@ -75,8 +75,10 @@ MIX = {
     "callback": 1,
     "audit_denied": 1,
 }
-# At 10x the phase lasts until the rarest operation has about 100 samples, so its p99 is not just its slowest one.
-P99_SAMPLES = 100
+# At 10x the phase lasts until the rarest operation has about 300 samples, so its p99 is its 3rd or 4th slowest
+# sample. With 100 it was the 2nd slowest, which two of this machine's stalls (every query in flight late at once,
+# the floor too) decide on their own.
+P99_SAMPLES = 300
 TEN_X_RATE = 250.0
 OPEN_LOOP = (  # (operations/s, seconds)
     (25.0, 8.0),
@@ -391,6 +393,7 @@ def verdicts(figures: dict[str, dict[str, object]]) -> None:
         worst_loaded = max(MIX, key=lambda name: percentile(loaded[name], 0.99))
         loaded_p99 = percentile(loaded[worst_loaded], 0.99)
         lag_p99 = percentile(loaded[CLIENT_LAG], 0.99)
+        loaded_floor_p99 = percentile(loaded["floor"], 0.99)
         print(
             f"  [{target}] single-session reads p99 <= {READ_RATIO_GOAL:g}x floor: worst {worst_read} "
             f"{ratio:.1f}x -> {'met' if ratio <= READ_RATIO_GOAL else 'NOT met'}"
@@ -401,7 +404,8 @@ def verdicts(figures: dict[str, dict[str, object]]) -> None:
         )
         print(
             f"  [{target}] every op p99 < {LOADED_P99_GOAL_MS:g} ms at {OPEN_LOOP[-1][0]:g} ops/s: worst "
-            f"{worst_loaded} {loaded_p99:.2f} ms (client wake-up lag p99 {lag_p99:.2f} ms) "
+            f"{worst_loaded} {loaded_p99:.2f} ms (floor p99 {loaded_floor_p99:.2f} ms, "
+            f"client wake-up lag p99 {lag_p99:.2f} ms) "
             f"-> {'met' if loaded_p99 < LOADED_P99_GOAL_MS else 'NOT met'}"
         )
 
