@@ -385,8 +385,8 @@ _HOSPITAL_INFO = "SELECT topic, answer FROM hospital_info ORDER BY topic"
 _FIND_DOCTORS = "SELECT * FROM find_doctors(of_specialty => $1, named => $2, speaking => $3, max_rows => $4)"
 
 _FREE_SLOTS = """
-SELECT doctor_id, doctor_name, specialty, starts_at, ends_at
-FROM free_slots($1::timestamptz, $2::timestamptz, $3::integer, $4::text, $5::interval, $6::timestamptz, $7::integer)"""
+SELECT * FROM free_slots(window_start => $1, window_end => $2, only_doctor => $3, only_specialty => $4,
+                         slot_length => $5, not_before => $6, max_slots => $7)"""
 
 # Inserts nothing for a taken slot or a key used before (ON CONFLICT DO NOTHING; see book()).
 _BOOK = """
