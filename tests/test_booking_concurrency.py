@@ -29,8 +29,8 @@ def database_url(postgres_server) -> str:
 
 @pytest_asyncio.fixture(scope="module")
 async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
-    url = database_url
-    pool = await create_pool(DatabaseSettings(database_url=url, app_env="dev"), min_size=CALLERS, max_size=CALLERS)
+    settings = DatabaseSettings(database_url=database_url, app_env="dev")
+    pool = await create_pool(settings, min_size=CALLERS, max_size=CALLERS)
     yield pool
     await pool.close()
 
