@@ -3,12 +3,12 @@
 --
 -- 0004 did this for free_slots. Behind RDS Proxy and PgBouncer asyncpg's statement cache is off, so a
 -- statement sent as text is parsed and planned on every call; for these statements (a write and its audit
--- row in one round trip) that was a third of their time. PL/pgSQL keeps each statement's plan for the life
--- of the server connection whichever client calls it, and plan_cache_mode (a setting of the function, gone
--- when it returns: no session state) makes it the generic plan from the first call on.
--- The bodies are the statements agent/hospital.py sent before; columns are qualified throughout because an
--- unqualified name that is also a result column (id, status...) is ambiguous in PL/pgSQL. The tables are
--- unchanged, so a previous agent version runs on this schema too (expand/contract).
+-- row in one round trip) that was a quarter to a third of their time (docs/latency.md). PL/pgSQL keeps each
+-- statement's plan for the life of the server connection whichever client calls it, and plan_cache_mode (a
+-- setting of the function, gone when it returns: no session state) makes it the generic plan from the first call.
+-- Each body is one statement; columns are qualified throughout because an unqualified name that is also a result
+-- column (id, status...) is ambiguous in PL/pgSQL. The tables are unchanged, so a previous agent version runs on
+-- this schema too (expand/contract).
 
 -- Identity check: at most two patients with this name key and birth date or phone (two match nobody), and an
 -- audit row naming the patient only when exactly one matched.
