@@ -9,7 +9,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import pulumi
 import pulumi_aws as aws
 
-from infra import config, costs, secrets
+from infra import config, costs, secret_store
 from infra.database import Database
 from infra.deploy import Deploy
 from infra.monitoring import Monitoring
@@ -18,7 +18,7 @@ from infra.private_link import PrivateLink
 from infra.proxy import Proxy
 from infra.tunnel import MigrationTunnel
 
-settings = config.load(secrets.CONFIG_SECRET_KEYS)
+settings = config.load(secret_store.CONFIG_SECRET_KEYS)
 name = f"{config.PROJECT}-{pulumi.get_stack()}"
 provider = aws.Provider(
     "aws",
@@ -63,7 +63,7 @@ if settings.private_link:
     )
 
 monitoring = Monitoring(name, settings=settings, proxy_name=proxy.name if proxy else None, opts=opts)
-agent_secrets = secrets.AgentSecrets(
+agent_secrets = secret_store.AgentSecrets(
     name,
     kms_key_arn=database.kms_key_arn,
     metrics_access_key_id=monitoring.access_key_id,

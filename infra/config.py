@@ -1,7 +1,7 @@
 """Stack settings, read once from Pulumi config into one validated object before any resource is declared.
 
 Every key a stack file may carry is a field here (camelCase in the stack file) or one of the secret keys in
-`infra.secrets`; anything else is an error, so a typo cannot silently fall back to a default.
+`infra.secret_store`; anything else is an error, so a typo cannot silently fall back to a default.
 """
 
 from __future__ import annotations

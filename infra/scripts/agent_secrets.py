@@ -19,7 +19,7 @@ from pathlib import Path
 import boto3
 
 from infra.scripts.database_url import build_url
-from infra.secrets import AGENT_SECRETS, Source
+from infra.secret_store import AGENT_SECRETS, Source
 
 LIVEKIT_CREDENTIALS = tuple(s.env_name for s in AGENT_SECRETS if s.injected_by_livekit)
 

@@ -62,7 +62,7 @@ def positional(tokens: list[str]) -> list[str]:
 
 def declared_stack_keys() -> set[str]:
     from infra.config import setting_keys
-    from infra.secrets import CONFIG_SECRET_KEYS
+    from infra.secret_store import CONFIG_SECRET_KEYS
 
     return setting_keys() | set(CONFIG_SECRET_KEYS)
 
@@ -114,7 +114,7 @@ def test_every_pulumi_config_key_is_declared_by_the_program(doc: str, at_least: 
 
 
 def test_every_secret_the_stack_needs_is_set_in_the_guide() -> None:
-    from infra.secrets import CONFIG_SECRET_KEYS
+    from infra.secret_store import CONFIG_SECRET_KEYS
 
     secret_lines = [line for line in code_lines("deployment.md") if "config set" in line and "--secret" in line]
     for key in CONFIG_SECRET_KEYS:

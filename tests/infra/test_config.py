@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from infra.config import SettingsError, StackSettings, parse, setting_keys
-from infra.secrets import AGENT_SECRETS, CONFIG_SECRET_KEYS, Source, check_coverage, settings_secret_names
+from infra.secret_store import AGENT_SECRETS, CONFIG_SECRET_KEYS, Source, check_coverage, settings_secret_names
 from tests.infra.harness import FAKE_SECRETS, OPERATOR_VALUES, ROOT, Run, run_program, stack_values
 
 STACKS = ("dev", "staging", "prod")

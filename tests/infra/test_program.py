@@ -8,7 +8,7 @@ import pytest
 
 from infra.database import PARAMETERS
 from infra.monitoring import AGENT_METRICS, PROXY_METRICS, allowed_down_minutes
-from infra.secrets import AGENT_SECRETS
+from infra.secret_store import AGENT_SECRETS
 from tests.infra.conftest import LINK_HOST, TIMINGS
 from tests.infra.harness import FAKE_APP_PASSWORD, FAKE_METRICS_SECRET, FAKE_SECRETS, Run, stack_values
 

@@ -65,7 +65,7 @@ def check_coverage() -> None:
     missing, extra = settings_secret_names() - declared, declared - settings_secret_names()
     if missing or extra:
         raise ValueError(
-            f"infra.secrets.AGENT_SECRETS is out of step with agent/settings.py: "
+            f"infra.secret_store.AGENT_SECRETS is out of step with agent/settings.py: "
             f"missing {sorted(missing)}, not in the settings {sorted(extra)}"
         )
 
