@@ -121,6 +121,8 @@ class StackSettings(BaseModel):
 
     expected_call_minutes_per_month: int = Field(ge=0)
     livekit_plan: Literal["build", "ship", "scale"]
+    # Cartesia's paid plans (a plan's fee is a minimum; the free plan's credits cover about an hour of calls).
+    cartesia_plan: Literal["pro", "startup", "scale"]
     ssm_instance_type: Literal["t4g.nano", "t4g.micro"] = "t4g.nano"
 
     @field_validator("db_instance_class")
@@ -171,6 +173,11 @@ class StackSettings(BaseModel):
                 problems.append("dbMultiAz must be true in prod")
             if self.seed_data:
                 problems.append("seedData must be false in prod (synthetic data never goes to prod)")
+            if self.livekit_plan != "scale":
+                problems.append(
+                    "livekitPlan must be 'scale' in prod: patients' calls need LiveKit's BAA, which comes with "
+                    "Scale and Enterprise only (docs/security.md)"
+                )
         if self.db_access_mode == "public" and self.app_env != "dev":
             problems.append(f"dbAccessMode 'public' is for dev only, not {self.app_env}; use 'private-link'")
         return problems

@@ -268,9 +268,3 @@ def test_commands_carry_no_secret(linked_runs: dict[str, Run], stack: str) -> No
         for value in [*FAKE_SECRETS.values(), FAKE_METRICS_SECRET, FAKE_APP_PASSWORD]:
             assert value not in text
         assert "password" not in text.lower()
-
-
-def test_cost_estimate_is_exported(stack_runs: dict[str, Run], stack: str) -> None:
-    estimate = stack_runs[stack].exports["costEstimate"]
-    assert estimate["stack"] == stack
-    assert estimate["monthly_total"] > 0
