@@ -213,7 +213,7 @@ PRICED_TYPES: dict[str, str] = {
     "aws:lb/loadBalancer:LoadBalancer": "Network Load Balancer; public addresses if internet-facing",
     "aws:ec2/instance:Instance": "SSM tunnel host, its disk and its public address",
     "aws:ec2/eip:Eip": "public IPv4 address",
-    "aws:secretsmanager/secret:Secret": "Secrets Manager",
+    "aws:secretsmanager/secret:Secret": "Secrets Manager",  # pragma: allowlist secret
     "aws:kms/key:Key": "KMS key and its rotation",
     "aws:cloudwatch/metricAlarm:MetricAlarm": "CloudWatch alarms (per metric)",
     "aws:cloudwatch/dashboard:Dashboard": "CloudWatch dashboard",
@@ -222,7 +222,7 @@ PRICED_TYPES: dict[str, str] = {
 }
 UNBILLED_TYPES: dict[str, str] = {
     "pulumi:providers:aws": "Pulumi provider",
-    "random:index/randomPassword:RandomPassword": "generated locally",
+    "random:index/randomPassword:RandomPassword": "generated locally",  # pragma: allowlist secret
     "command:local:Command": "runs on the deploying machine",
     "aws:ec2/vpc:Vpc": "no charge",
     "aws:ec2/subnet:Subnet": "no charge",
@@ -240,7 +240,7 @@ UNBILLED_TYPES: dict[str, str] = {
     "aws:rds/subnetGroup:SubnetGroup": "no charge",
     "aws:rds/proxyDefaultTargetGroup:ProxyDefaultTargetGroup": "part of RDS Proxy",
     "aws:rds/proxyTarget:ProxyTarget": "part of RDS Proxy",
-    "aws:secretsmanager/secretVersion:SecretVersion": "part of its secret",
+    "aws:secretsmanager/secretVersion:SecretVersion": "part of its secret",  # pragma: allowlist secret
     "aws:kms/alias:Alias": "no charge",
     "aws:iam/role:Role": "no charge",
     "aws:iam/rolePolicy:RolePolicy": "no charge",
