@@ -24,9 +24,11 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(PY) -m bench
 
+## ruff, and squawk on the migrations (they run while the previous agent serves calls; see .squawk.toml).
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/squawk migrations/*.sql
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -3,6 +3,10 @@
 -- the data layer's queries need 14 for range_agg and date_bin.
 -- Exclusion constraints therefore say "same doctor" as overlapping one-point int4ranges (GiST has no
 -- integer equality without btree_gist).
+-- Every index here is on a table this file creates, still empty:
+-- squawk-ignore-file require-concurrent-index-creation
+-- Integer keys only for the doctor directory: thousands of rows at most:
+-- squawk-ignore-file prefer-bigint-over-int
 
 CREATE TABLE departments (
     id          integer GENERATED ALWAYS AS IDENTITY PRIMARY KEY,

@@ -1,5 +1,7 @@
 -- Patients, the interaction log of every call (requirement 7.1), callback requests and the patient audit log.
 -- depends: 0001_directory
+-- Every index here is on a table this file creates, still empty:
+-- squawk-ignore-file require-concurrent-index-creation
 CREATE TABLE patients (
     id            bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     mrn           text NOT NULL UNIQUE CHECK (mrn ~ '^MRN[0-9]{6,10}$'),

@@ -1,5 +1,9 @@
 -- Appointments: never two booked ones for a doctor at once, always inside one of that doctor's shifts.
 -- depends: 0002_patients_and_calls
+-- Every index here is on a table this file creates, still empty:
+-- squawk-ignore-file require-concurrent-index-creation
+-- Integer keys only for the doctor directory: thousands of rows at most:
+-- squawk-ignore-file prefer-bigint-over-int
 CREATE TABLE appointments (
     id               bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     patient_id       bigint NOT NULL REFERENCES patients (id),

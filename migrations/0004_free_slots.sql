@@ -1,5 +1,7 @@
 -- Free slots as a function, so the agent's most frequent read is planned once per server connection.
 -- depends: 0003_appointments
+-- transactional: false
+-- squawk-disable-assume-in-transaction
 --
 -- Behind RDS Proxy and PgBouncer the data layer runs with asyncpg's statement cache off, so a query sent as
 -- text is planned on every call; for the free-slot query that planning cost more than running it. PL/pgSQL
@@ -11,10 +13,15 @@
 -- (doctor_id, starts_at) answer them in a few key reads; the GiST indexes of the exclusion constraints stay
 -- for the constraints, and the starts_at-first index on shifts, which no query uses any more, goes.
 -- A previous agent version's queries also run on this schema (expand/contract: no rollback needed for it).
+--
+-- The indexes are built and dropped CONCURRENTLY, so the agent's bookings are not blocked while they build; that
+-- cannot run inside a transaction, hence `transactional: false`. Each statement is safe to run again, so a
+-- migration stopped part way (a lock or statement timeout) is finished by running `apply` again.
 
-CREATE INDEX shifts_doctor_starts_idx ON shifts (doctor_id, starts_at);
-DROP INDEX shifts_window_idx;
-CREATE INDEX appointments_doctor_booked_idx ON appointments (doctor_id, starts_at) WHERE status = 'booked';
+CREATE INDEX CONCURRENTLY IF NOT EXISTS shifts_doctor_starts_idx ON shifts (doctor_id, starts_at);
+DROP INDEX CONCURRENTLY IF EXISTS shifts_window_idx;
+CREATE INDEX CONCURRENTLY IF NOT EXISTS appointments_doctor_booked_idx
+    ON appointments (doctor_id, starts_at) WHERE status = 'booked';
 
 -- Free slots of one doctor (only_doctor) or one specialty (only_specialty, any case), earliest first, at most
 -- max_slots: slots start at a shift's start and every slot_length after it, end inside the shift, start in
@@ -22,7 +29,7 @@ CREATE INDEX appointments_doctor_booked_idx ON appointments (doctor_id, starts_a
 -- Each doctor's booked time in the window is read once as a multirange, so testing a slot is a binary search.
 -- The window is walked a day at a time and the outer LIMIT stops the walk once enough slots are found, so the
 -- work stays about one day's worth however long the window or full the calendar.
-CREATE FUNCTION free_slots(
+CREATE OR REPLACE FUNCTION free_slots(
     window_start timestamptz,
     window_end timestamptz,
     only_doctor integer,

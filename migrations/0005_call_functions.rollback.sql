@@ -1,3 +1,5 @@
+-- A rollback removes what its migration added: a deliberate operator step:
+-- squawk-ignore-file ban-drop-table, ban-drop-function
 DROP FUNCTION upcoming_appointments(bigint, timestamptz, integer, bigint, text);
 DROP FUNCTION cancel_appointment(bigint, bigint, timestamptz, bigint, text);
 DROP FUNCTION move_appointment(bigint, bigint, timestamptz, timestamptz, interval, integer, text, bigint, uuid, text);

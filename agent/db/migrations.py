@@ -18,6 +18,11 @@ MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
 # yoyo's bookkeeping tables: not part of the hospital schema.
 YOYO_TABLES = frozenset({default_migration_table, "_yoyo_log", "_yoyo_version", "yoyo_lock"})
 LOCK_TIMEOUT_SECONDS = 30
+# Migrations run while the previous agent serves calls. A DDL statement waiting for a table lock queues every
+# later query on that table behind it, so it gives up after SCHEMA_LOCK_TIMEOUT instead (apply again later);
+# STATEMENT_TIMEOUT bounds a statement that holds a lock for long, generous enough for a concurrent index build.
+SCHEMA_LOCK_TIMEOUT = "5s"
+STATEMENT_TIMEOUT = "10min"
 
 
 @dataclass(frozen=True)
@@ -46,6 +51,8 @@ def all_migrations(directory: Path = MIGRATIONS_DIR) -> MigrationList:
 def open_backend(params: Mapping[str, str]) -> Iterator[DatabaseBackend]:
     """A yoyo backend from libpq keyword parameters (keeps TLS options such as hostaddr and sslrootcert)."""
     args = {key: value for key, value in params.items() if key != "dbname"}
+    timeouts = f"-c lock_timeout={SCHEMA_LOCK_TIMEOUT} -c statement_timeout={STATEMENT_TIMEOUT}"
+    args["options"] = f"{args['options']} {timeouts}" if args.get("options") else timeouts
     uri = DatabaseURI("postgresql+psycopg", None, None, None, None, params.get("dbname"), args)
     backend = PostgresqlPsycopgBackend(uri, default_migration_table)
     try:
