@@ -380,6 +380,15 @@ def test_the_livekit_cli_is_a_pinned_release_checked_against_its_checksum() -> N
     assert f"`lk` {install['env']['LK_VERSION']}" in (ROOT / "docs" / "deployment.md").read_text()
 
 
+def test_every_pulumi_run_uses_the_cli_release_of_the_pinned_sdk() -> None:
+    sdk = re.search(r"^pulumi==([\d.]+)$", (ROOT / "infra" / "requirements.txt").read_text(), re.M)
+    assert sdk
+    pulumi_steps = [step for _, step in all_steps() if step.get("uses", "").startswith("pulumi/actions@")]
+    assert len(pulumi_steps) == 3
+    for step in pulumi_steps:
+        assert step["with"]["pulumi-version"] == sdk[1], step["with"]["command"]
+
+
 def test_migrations_run_inside_pulumi_up_before_the_agent_deploy() -> None:
     # The pipeline delegates the order to the Pulumi program: its agent deploy command depends on the
     # migrations command, which applies and verifies them (infra's own tests check this under mocks).
