@@ -323,10 +323,31 @@ def test_main_deploys_staging_then_production_behind_its_environment() -> None:
         [deploy_step] = [step for step in job["steps"] if step.get("uses") == DEPLOY_ACTION]
         assert deploy_step["with"]["stack"] == stack
         # Secrets come from the job's own environment, by name.
-        assert {"PULUMI_ACCESS_TOKEN", "LIVEKIT_URL", "LIVEKIT_API_KEY", "LIVEKIT_API_SECRET"} <= set(job["env"])
+        for name in ("PULUMI_ACCESS_TOKEN", "LIVEKIT_URL", "LIVEKIT_API_KEY", "LIVEKIT_API_SECRET"):
+            assert deploy_step["with"][name.lower().replace("_", "-")] == f"${{{{ secrets.{name} }}}}"
     assert {k: v for k, v in staging.items() if k not in {"name", "needs", "environment", "concurrency", "steps"}} == {
         k: v for k, v in production.items() if k not in {"name", "needs", "environment", "concurrency", "steps"}
     }
+
+
+SECRET_INPUTS = {"pulumi-access-token", "livekit-url", "livekit-api-key", "livekit-api-secret"}
+
+
+def secret_inputs_used(step: dict) -> set[str]:
+    return set(re.findall(r"inputs\.([\w-]+)", yaml.safe_dump(step))) & SECRET_INPUTS
+
+
+def test_secrets_reach_only_the_deploy_steps_that_use_them() -> None:
+    for name, job, _ in all_jobs():
+        assert "secrets." not in yaml.safe_dump(job.get("env", {})), f"{name}: secrets for every step of the job"
+    steps = action("deploy-stack")["runs"]["steps"]
+    aws = position(steps, lambda step: "configure-aws-credentials" in step.get("uses", ""))
+    for step in steps[:aws]:  # the installs run code from PyPI, GitHub and AWS downloads
+        assert not secret_inputs_used(step), step.get("name", step.get("uses"))
+    assert secret_inputs_used(steps[position(steps, by_id("up"))]) == {"pulumi-access-token"}
+    for step in steps:
+        if step.get("id") != "up":
+            assert "pulumi-access-token" not in secret_inputs_used(step), step.get("name")
 
 
 def test_one_deploy_per_environment_at_a_time() -> None:
