@@ -30,7 +30,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 DEPLOYMENT = "production"  # LiveKit's default deployment of an agent; each stack is its own LiveKit project
-RUNNING = "Running"
+RUNNING = "Running"  # a regional deployment's status when up, as LiveKit's deploy-action checks it (main.go)
 
 
 class AgentCommandError(Exception):
