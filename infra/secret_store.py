@@ -147,10 +147,11 @@ class AgentSecrets(pulumi.ComponentResource):
 
 def _current_version(entry: aws.secretsmanager.Secret) -> pulumi.Output[str]:
     """The id of the operator's current value, read from its metadata (ListSecretVersionIds, never the value);
-    empty until the operator has put one."""
+    empty until the operator has put one (the data source then returns no versions and no error:
+    terraform-provider-aws, internal/service/secretsmanager/secret_versions_data_source.go)."""
     listing = aws.secretsmanager.get_secret_versions_output(
         secret_id=entry.arn, opts=pulumi.InvokeOutputOptions(parent=entry)
     )
     return listing.versions.apply(
-        lambda versions: next((v.version_id for v in versions if CURRENT_STAGE in v.version_stages), "")
+        lambda versions: next((v.version_id for v in versions or [] if CURRENT_STAGE in v.version_stages), "")
     )
