@@ -13,6 +13,7 @@ project's name, so IAM and Secrets Manager actions are scoped to `hospital-recep
 from __future__ import annotations
 
 import argparse
+import ast
 import json
 import sys
 from collections.abc import Iterable
@@ -21,7 +22,8 @@ from pathlib import Path
 
 from infra.config import PROJECT
 
-OUTPUT = Path(__file__).resolve().parent / "iam-policies"
+PROGRAM = Path(__file__).resolve().parent
+OUTPUT = PROGRAM / "iam-policies"
 STACKS = ("dev", "staging", "prod")
 # A stack once LiveKit's Private Link exists (the agent deploy and the log drain appear only then).
 LINKED_OVERRIDES = {"privateLinkHost": "generator.link"}
@@ -35,400 +37,274 @@ class Permissions:
 
 
 NONE = Permissions()
+COMPONENTS = ("AgentSecrets", "Database", "Deploy", "LogDrain", "MigrationTunnel", "Monitoring", "Network")
+COMPONENTS += ("PrivateLink", "Proxy")
 
-# Resource type -> actions. Reads include what `pulumi refresh` and drift detection call.
+
+def actions(read: str, write: str) -> Permissions:
+    return Permissions(tuple(read.split()), tuple(write.split()))
+
+
+# Resource type -> actions (space-separated). Reads include what `pulumi refresh` and drift detection call.
 RESOURCE_ACTIONS: dict[str, Permissions] = {
-    # Pulumi's own and our component types touch no AWS API.
+    # Pulumi's own and our component types touch no AWS API; what the commands run is in COMMAND_ACTIONS.
     "pulumi:providers:aws": NONE,
     "random:index/randomPassword:RandomPassword": NONE,
-    "command:local:Command": NONE,  # what the commands run is in COMMAND_ACTIONS
-    **{
-        f"hospital:infra:{component}": NONE
-        for component in (
-            "AgentSecrets",
-            "Database",
-            "Deploy",
-            "LogDrain",
-            "MigrationTunnel",
-            "Monitoring",
-            "Network",
-            "PrivateLink",
-            "Proxy",
-        )
-    },
-    "aws:cloudwatch/dashboard:Dashboard": Permissions(
-        ("cloudwatch:GetDashboard", "cloudwatch:ListDashboards"),
-        ("cloudwatch:PutDashboard", "cloudwatch:DeleteDashboards"),
+    "command:local:Command": NONE,
+    **{f"hospital:infra:{component}": NONE for component in COMPONENTS},
+    "aws:cloudwatch/dashboard:Dashboard": actions(
+        "cloudwatch:GetDashboard cloudwatch:ListDashboards",
+        "cloudwatch:PutDashboard cloudwatch:DeleteDashboards",
     ),
-    "aws:cloudwatch/eventRule:EventRule": Permissions(
-        ("events:DescribeRule", "events:ListTagsForResource", "events:ListTargetsByRule"),
+    "aws:cloudwatch/eventRule:EventRule": actions(
+        "events:DescribeRule events:ListTagsForResource events:ListTargetsByRule",
         (
-            "events:PutRule",
-            "events:DeleteRule",
-            "events:EnableRule",
-            "events:DisableRule",
-            "events:TagResource",
-            "events:UntagResource",
+            "events:PutRule events:DeleteRule events:EnableRule events:DisableRule events:TagResource "
+            "events:UntagResource"
         ),
     ),
-    "aws:cloudwatch/eventTarget:EventTarget": Permissions(
-        ("events:ListTargetsByRule",), ("events:PutTargets", "events:RemoveTargets")
+    "aws:cloudwatch/eventTarget:EventTarget": actions(
+        "events:ListTargetsByRule",
+        "events:PutTargets events:RemoveTargets",
     ),
-    "aws:cloudwatch/logGroup:LogGroup": Permissions(
-        ("logs:DescribeLogGroups", "logs:ListTagsForResource"),
+    "aws:cloudwatch/logGroup:LogGroup": actions(
+        "logs:DescribeLogGroups logs:ListTagsForResource",
         (
-            "logs:CreateLogGroup",
-            "logs:DeleteLogGroup",
-            "logs:PutRetentionPolicy",
-            "logs:DeleteRetentionPolicy",
-            "logs:AssociateKmsKey",
-            "logs:DisassociateKmsKey",
-            "logs:TagResource",
-            "logs:UntagResource",
+            "logs:CreateLogGroup logs:DeleteLogGroup logs:PutRetentionPolicy logs:DeleteRetentionPolicy "
+            "logs:AssociateKmsKey logs:DisassociateKmsKey logs:TagResource logs:UntagResource"
         ),
     ),
-    "aws:cloudwatch/logMetricFilter:LogMetricFilter": Permissions(
-        ("logs:DescribeMetricFilters",), ("logs:PutMetricFilter", "logs:DeleteMetricFilter")
+    "aws:cloudwatch/logMetricFilter:LogMetricFilter": actions(
+        "logs:DescribeMetricFilters",
+        "logs:PutMetricFilter logs:DeleteMetricFilter",
     ),
-    "aws:cloudwatch/metricAlarm:MetricAlarm": Permissions(
-        ("cloudwatch:DescribeAlarms", "cloudwatch:ListTagsForResource"),
-        ("cloudwatch:PutMetricAlarm", "cloudwatch:DeleteAlarms", "cloudwatch:TagResource", "cloudwatch:UntagResource"),
+    "aws:cloudwatch/metricAlarm:MetricAlarm": actions(
+        "cloudwatch:DescribeAlarms cloudwatch:ListTagsForResource",
+        "cloudwatch:PutMetricAlarm cloudwatch:DeleteAlarms cloudwatch:TagResource cloudwatch:UntagResource",
     ),
-    "aws:cloudwatch/queryDefinition:QueryDefinition": Permissions(
-        ("logs:DescribeQueryDefinitions",), ("logs:PutQueryDefinition", "logs:DeleteQueryDefinition")
+    "aws:cloudwatch/queryDefinition:QueryDefinition": actions(
+        "logs:DescribeQueryDefinitions",
+        "logs:PutQueryDefinition logs:DeleteQueryDefinition",
     ),
-    "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup": Permissions(
-        ("ec2:DescribeSecurityGroups", "ec2:DescribeSecurityGroupRules"),
+    "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup": actions(
+        "ec2:DescribeSecurityGroups ec2:DescribeSecurityGroupRules",
         (
-            "ec2:RevokeSecurityGroupIngress",
-            "ec2:RevokeSecurityGroupEgress",
-            "ec2:AuthorizeSecurityGroupIngress",
-            "ec2:AuthorizeSecurityGroupEgress",
-            "ec2:CreateTags",
-            "ec2:DeleteTags",
+            "ec2:RevokeSecurityGroupIngress ec2:RevokeSecurityGroupEgress ec2:AuthorizeSecurityGroupIngress "
+            "ec2:AuthorizeSecurityGroupEgress ec2:CreateTags ec2:DeleteTags"
         ),
     ),
-    "aws:ec2/instance:Instance": Permissions(
+    "aws:ec2/instance:Instance": actions(
         (
-            "ec2:DescribeInstances",
-            "ec2:DescribeInstanceAttribute",
-            "ec2:DescribeInstanceTypes",
-            "ec2:DescribeVolumes",
-            "ec2:DescribeInstanceCreditSpecifications",
-            "ec2:DescribeNetworkInterfaces",
-            "ec2:DescribeImages",
-            "ec2:DescribeTags",
+            "ec2:DescribeInstances ec2:DescribeInstanceAttribute ec2:DescribeInstanceTypes ec2:DescribeVolumes "
+            "ec2:DescribeInstanceCreditSpecifications ec2:DescribeNetworkInterfaces ec2:DescribeImages "
+            "ec2:DescribeTags"
         ),
         (
-            "ec2:RunInstances",
-            "ec2:TerminateInstances",
-            "ec2:StopInstances",
-            "ec2:StartInstances",
-            "ec2:ModifyInstanceAttribute",
-            "ec2:ModifyInstanceMetadataOptions",
-            "ec2:ModifyInstanceCreditSpecification",
-            "ec2:AssociateIamInstanceProfile",
-            "ec2:ReplaceIamInstanceProfileAssociation",
-            "ec2:CreateTags",
-            "ec2:DeleteTags",
+            "ec2:RunInstances ec2:TerminateInstances ec2:StopInstances ec2:StartInstances ec2:ModifyInstanceAttribute "
+            "ec2:ModifyInstanceMetadataOptions ec2:ModifyInstanceCreditSpecification ec2:AssociateIamInstanceProfile "
+            "ec2:ReplaceIamInstanceProfileAssociation ec2:CreateTags ec2:DeleteTags"
         ),
     ),
-    "aws:ec2/internetGateway:InternetGateway": Permissions(
-        ("ec2:DescribeInternetGateways",),
+    "aws:ec2/internetGateway:InternetGateway": actions(
+        "ec2:DescribeInternetGateways",
         (
-            "ec2:CreateInternetGateway",
-            "ec2:DeleteInternetGateway",
-            "ec2:AttachInternetGateway",
-            "ec2:DetachInternetGateway",
-            "ec2:CreateTags",
-            "ec2:DeleteTags",
+            "ec2:CreateInternetGateway ec2:DeleteInternetGateway ec2:AttachInternetGateway ec2:DetachInternetGateway "
+            "ec2:CreateTags ec2:DeleteTags"
         ),
     ),
-    "aws:ec2/routeTable:RouteTable": Permissions(
-        ("ec2:DescribeRouteTables",),
+    "aws:ec2/routeTable:RouteTable": actions(
+        "ec2:DescribeRouteTables",
         (
-            "ec2:CreateRouteTable",
-            "ec2:DeleteRouteTable",
-            "ec2:CreateRoute",
-            "ec2:DeleteRoute",
-            "ec2:ReplaceRoute",
-            "ec2:CreateTags",
-            "ec2:DeleteTags",
+            "ec2:CreateRouteTable ec2:DeleteRouteTable ec2:CreateRoute ec2:DeleteRoute ec2:ReplaceRoute "
+            "ec2:CreateTags ec2:DeleteTags"
         ),
     ),
-    "aws:ec2/routeTableAssociation:RouteTableAssociation": Permissions(
-        ("ec2:DescribeRouteTables",),
-        ("ec2:AssociateRouteTable", "ec2:DisassociateRouteTable", "ec2:ReplaceRouteTableAssociation"),
+    "aws:ec2/routeTableAssociation:RouteTableAssociation": actions(
+        "ec2:DescribeRouteTables",
+        "ec2:AssociateRouteTable ec2:DisassociateRouteTable ec2:ReplaceRouteTableAssociation",
     ),
-    "aws:ec2/securityGroup:SecurityGroup": Permissions(
-        ("ec2:DescribeSecurityGroups", "ec2:DescribeSecurityGroupRules", "ec2:DescribeNetworkInterfaces"),
+    "aws:ec2/securityGroup:SecurityGroup": actions(
+        "ec2:DescribeSecurityGroups ec2:DescribeSecurityGroupRules ec2:DescribeNetworkInterfaces",
         (
-            "ec2:CreateSecurityGroup",
-            "ec2:DeleteSecurityGroup",
-            "ec2:RevokeSecurityGroupEgress",
-            "ec2:AuthorizeSecurityGroupEgress",
-            "ec2:CreateTags",
-            "ec2:DeleteTags",
+            "ec2:CreateSecurityGroup ec2:DeleteSecurityGroup ec2:RevokeSecurityGroupEgress "
+            "ec2:AuthorizeSecurityGroupEgress ec2:CreateTags ec2:DeleteTags"
         ),
     ),
-    "aws:ec2/subnet:Subnet": Permissions(
-        ("ec2:DescribeSubnets",),
-        ("ec2:CreateSubnet", "ec2:DeleteSubnet", "ec2:ModifySubnetAttribute", "ec2:CreateTags", "ec2:DeleteTags"),
+    "aws:ec2/subnet:Subnet": actions(
+        "ec2:DescribeSubnets",
+        "ec2:CreateSubnet ec2:DeleteSubnet ec2:ModifySubnetAttribute ec2:CreateTags ec2:DeleteTags",
     ),
-    "aws:ec2/vpc:Vpc": Permissions(
+    "aws:ec2/vpc:Vpc": actions(
         (
-            "ec2:DescribeVpcs",
-            "ec2:DescribeVpcAttribute",
-            "ec2:DescribeNetworkAcls",
-            "ec2:DescribeRouteTables",
-            "ec2:DescribeSecurityGroups",
+            "ec2:DescribeVpcs ec2:DescribeVpcAttribute ec2:DescribeNetworkAcls ec2:DescribeRouteTables "
+            "ec2:DescribeSecurityGroups"
         ),
-        ("ec2:CreateVpc", "ec2:DeleteVpc", "ec2:ModifyVpcAttribute", "ec2:CreateTags", "ec2:DeleteTags"),
+        "ec2:CreateVpc ec2:DeleteVpc ec2:ModifyVpcAttribute ec2:CreateTags ec2:DeleteTags",
     ),
-    "aws:ec2/vpcEndpointService:VpcEndpointService": Permissions(
+    "aws:ec2/vpcEndpointService:VpcEndpointService": actions(
         (
-            "ec2:DescribeVpcEndpointServiceConfigurations",
-            "ec2:DescribeVpcEndpointServicePermissions",
-            "ec2:DescribeVpcEndpointConnections",
+            "ec2:DescribeVpcEndpointServiceConfigurations ec2:DescribeVpcEndpointServicePermissions "
+            "ec2:DescribeVpcEndpointConnections"
         ),
         (
-            "ec2:CreateVpcEndpointServiceConfiguration",
-            "ec2:DeleteVpcEndpointServiceConfigurations",
-            "ec2:ModifyVpcEndpointServiceConfiguration",
-            "ec2:ModifyVpcEndpointServicePermissions",
-            "ec2:CreateTags",
-            "ec2:DeleteTags",
+            "ec2:CreateVpcEndpointServiceConfiguration ec2:DeleteVpcEndpointServiceConfigurations "
+            "ec2:ModifyVpcEndpointServiceConfiguration ec2:ModifyVpcEndpointServicePermissions ec2:CreateTags "
+            "ec2:DeleteTags"
         ),
     ),
-    "aws:iam/accessKey:AccessKey": Permissions(
-        ("iam:ListAccessKeys",), ("iam:CreateAccessKey", "iam:DeleteAccessKey", "iam:UpdateAccessKey")
+    "aws:iam/accessKey:AccessKey": actions(
+        "iam:ListAccessKeys",
+        "iam:CreateAccessKey iam:DeleteAccessKey iam:UpdateAccessKey",
     ),
-    "aws:iam/instanceProfile:InstanceProfile": Permissions(
-        ("iam:GetInstanceProfile",),
+    "aws:iam/instanceProfile:InstanceProfile": actions(
+        "iam:GetInstanceProfile",
         (
-            "iam:CreateInstanceProfile",
-            "iam:DeleteInstanceProfile",
-            "iam:AddRoleToInstanceProfile",
-            "iam:RemoveRoleFromInstanceProfile",
-            "iam:TagInstanceProfile",
-            "iam:UntagInstanceProfile",
-            "iam:PassRole",
+            "iam:CreateInstanceProfile iam:DeleteInstanceProfile iam:AddRoleToInstanceProfile "
+            "iam:RemoveRoleFromInstanceProfile iam:TagInstanceProfile iam:UntagInstanceProfile iam:PassRole"
         ),
     ),
-    "aws:iam/role:Role": Permissions(
-        ("iam:GetRole", "iam:ListRolePolicies", "iam:ListAttachedRolePolicies", "iam:ListInstanceProfilesForRole"),
+    "aws:iam/role:Role": actions(
+        "iam:GetRole iam:ListRolePolicies iam:ListAttachedRolePolicies iam:ListInstanceProfilesForRole",
+        "iam:CreateRole iam:DeleteRole iam:UpdateRole iam:UpdateAssumeRolePolicy iam:TagRole iam:UntagRole",
+    ),
+    "aws:iam/rolePolicy:RolePolicy": actions("iam:GetRolePolicy", "iam:PutRolePolicy iam:DeleteRolePolicy"),
+    "aws:iam/rolePolicyAttachment:RolePolicyAttachment": actions(
+        "iam:ListAttachedRolePolicies",
+        "iam:AttachRolePolicy iam:DetachRolePolicy",
+    ),
+    "aws:iam/user:User": actions(
+        "iam:GetUser iam:ListGroupsForUser iam:ListUserPolicies iam:ListAttachedUserPolicies iam:ListAccessKeys",
+        "iam:CreateUser iam:DeleteUser iam:UpdateUser iam:TagUser iam:UntagUser",
+    ),
+    "aws:iam/userPolicy:UserPolicy": actions("iam:GetUserPolicy", "iam:PutUserPolicy iam:DeleteUserPolicy"),
+    "aws:kms/alias:Alias": actions("kms:ListAliases", "kms:CreateAlias kms:DeleteAlias kms:UpdateAlias"),
+    # kms:CreateGrant/Decrypt/Encrypt/GenerateDataKey: RDS, Secrets Manager and CloudWatch Logs use the keys
+    # on the deployer's behalf.
+    "aws:kms/key:Key": actions(
+        "kms:DescribeKey kms:GetKeyPolicy kms:GetKeyRotationStatus kms:ListResourceTags",
         (
-            "iam:CreateRole",
-            "iam:DeleteRole",
-            "iam:UpdateRole",
-            "iam:UpdateAssumeRolePolicy",
-            "iam:TagRole",
-            "iam:UntagRole",
+            "kms:CreateKey kms:ScheduleKeyDeletion kms:EnableKeyRotation kms:DisableKeyRotation kms:PutKeyPolicy "
+            "kms:UpdateKeyDescription kms:TagResource kms:UntagResource kms:CreateGrant kms:Decrypt kms:Encrypt "
+            "kms:GenerateDataKey"
         ),
     ),
-    "aws:iam/rolePolicy:RolePolicy": Permissions(("iam:GetRolePolicy",), ("iam:PutRolePolicy", "iam:DeleteRolePolicy")),
-    "aws:iam/rolePolicyAttachment:RolePolicyAttachment": Permissions(
-        ("iam:ListAttachedRolePolicies",), ("iam:AttachRolePolicy", "iam:DetachRolePolicy")
-    ),
-    "aws:iam/user:User": Permissions(
+    "aws:lambda/function:Function": actions(
         (
-            "iam:GetUser",
-            "iam:ListGroupsForUser",
-            "iam:ListUserPolicies",
-            "iam:ListAttachedUserPolicies",
-            "iam:ListAccessKeys",
-        ),
-        ("iam:CreateUser", "iam:DeleteUser", "iam:UpdateUser", "iam:TagUser", "iam:UntagUser"),
-    ),
-    "aws:iam/userPolicy:UserPolicy": Permissions(("iam:GetUserPolicy",), ("iam:PutUserPolicy", "iam:DeleteUserPolicy")),
-    "aws:kms/alias:Alias": Permissions(("kms:ListAliases",), ("kms:CreateAlias", "kms:DeleteAlias", "kms:UpdateAlias")),
-    "aws:kms/key:Key": Permissions(
-        ("kms:DescribeKey", "kms:GetKeyPolicy", "kms:GetKeyRotationStatus", "kms:ListResourceTags"),
-        (
-            "kms:CreateKey",
-            "kms:ScheduleKeyDeletion",
-            "kms:EnableKeyRotation",
-            "kms:DisableKeyRotation",
-            "kms:PutKeyPolicy",
-            "kms:UpdateKeyDescription",
-            "kms:TagResource",
-            "kms:UntagResource",
-            # RDS, Secrets Manager and CloudWatch Logs use the keys on the deployer's behalf.
-            "kms:CreateGrant",
-            "kms:Decrypt",
-            "kms:Encrypt",
-            "kms:GenerateDataKey",
-        ),
-    ),
-    "aws:lambda/function:Function": Permissions(
-        (
-            "lambda:GetFunction",
-            "lambda:GetFunctionConfiguration",
-            "lambda:GetFunctionCodeSigningConfig",
-            "lambda:ListVersionsByFunction",
-            "lambda:GetPolicy",
-            "lambda:ListTags",
+            "lambda:GetFunction lambda:GetFunctionConfiguration lambda:GetFunctionCodeSigningConfig "
+            "lambda:ListVersionsByFunction lambda:GetPolicy lambda:ListTags"
         ),
         (
-            "lambda:CreateFunction",
-            "lambda:DeleteFunction",
-            "lambda:UpdateFunctionCode",
-            "lambda:UpdateFunctionConfiguration",
-            "lambda:TagResource",
-            "lambda:UntagResource",
-            "iam:PassRole",
+            "lambda:CreateFunction lambda:DeleteFunction lambda:UpdateFunctionCode lambda:UpdateFunctionConfiguration "
+            "lambda:TagResource lambda:UntagResource iam:PassRole"
         ),
     ),
-    "aws:lambda/invocation:Invocation": Permissions((), ("lambda:InvokeFunction",)),
-    "aws:lambda/permission:Permission": Permissions(
-        ("lambda:GetPolicy",), ("lambda:AddPermission", "lambda:RemovePermission")
-    ),
-    "aws:lb/listener:Listener": Permissions(
+    "aws:lambda/invocation:Invocation": actions("", "lambda:InvokeFunction"),
+    "aws:lambda/permission:Permission": actions("lambda:GetPolicy", "lambda:AddPermission lambda:RemovePermission"),
+    "aws:lb/listener:Listener": actions(
         (
-            "elasticloadbalancing:DescribeListeners",
-            "elasticloadbalancing:DescribeTags",
-            "elasticloadbalancing:DescribeListenerAttributes",
+            "elasticloadbalancing:DescribeListeners elasticloadbalancing:DescribeTags "
+            "elasticloadbalancing:DescribeListenerAttributes"
         ),
         (
-            "elasticloadbalancing:CreateListener",
-            "elasticloadbalancing:DeleteListener",
-            "elasticloadbalancing:ModifyListener",
-            "elasticloadbalancing:ModifyListenerAttributes",
-            "elasticloadbalancing:AddTags",
-            "elasticloadbalancing:RemoveTags",
+            "elasticloadbalancing:CreateListener elasticloadbalancing:DeleteListener "
+            "elasticloadbalancing:ModifyListener elasticloadbalancing:ModifyListenerAttributes "
+            "elasticloadbalancing:AddTags elasticloadbalancing:RemoveTags"
         ),
     ),
-    "aws:lb/loadBalancer:LoadBalancer": Permissions(
+    "aws:lb/loadBalancer:LoadBalancer": actions(
         (
-            "elasticloadbalancing:DescribeLoadBalancers",
-            "elasticloadbalancing:DescribeLoadBalancerAttributes",
-            "elasticloadbalancing:DescribeTags",
-            "ec2:DescribeAccountAttributes",
-            "ec2:DescribeAddresses",
-            "ec2:DescribeInternetGateways",
+            "elasticloadbalancing:DescribeLoadBalancers elasticloadbalancing:DescribeLoadBalancerAttributes "
+            "elasticloadbalancing:DescribeTags ec2:DescribeAccountAttributes ec2:DescribeAddresses "
+            "ec2:DescribeInternetGateways"
         ),
         (
-            "elasticloadbalancing:CreateLoadBalancer",
-            "elasticloadbalancing:DeleteLoadBalancer",
-            "elasticloadbalancing:ModifyLoadBalancerAttributes",
-            "elasticloadbalancing:SetSubnets",
-            "elasticloadbalancing:SetSecurityGroups",
-            "elasticloadbalancing:AddTags",
-            "elasticloadbalancing:RemoveTags",
-            "iam:CreateServiceLinkedRole",
+            "elasticloadbalancing:CreateLoadBalancer elasticloadbalancing:DeleteLoadBalancer "
+            "elasticloadbalancing:ModifyLoadBalancerAttributes elasticloadbalancing:SetSubnets "
+            "elasticloadbalancing:SetSecurityGroups elasticloadbalancing:AddTags elasticloadbalancing:RemoveTags "
+            "iam:CreateServiceLinkedRole"
         ),
     ),
-    "aws:lb/targetGroup:TargetGroup": Permissions(
+    "aws:lb/targetGroup:TargetGroup": actions(
         (
-            "elasticloadbalancing:DescribeTargetGroups",
-            "elasticloadbalancing:DescribeTargetGroupAttributes",
-            "elasticloadbalancing:DescribeTags",
-            "elasticloadbalancing:DescribeTargetHealth",
+            "elasticloadbalancing:DescribeTargetGroups elasticloadbalancing:DescribeTargetGroupAttributes "
+            "elasticloadbalancing:DescribeTags elasticloadbalancing:DescribeTargetHealth"
         ),
         (
-            "elasticloadbalancing:CreateTargetGroup",
-            "elasticloadbalancing:DeleteTargetGroup",
-            "elasticloadbalancing:ModifyTargetGroup",
-            "elasticloadbalancing:ModifyTargetGroupAttributes",
-            "elasticloadbalancing:AddTags",
-            "elasticloadbalancing:RemoveTags",
+            "elasticloadbalancing:CreateTargetGroup elasticloadbalancing:DeleteTargetGroup "
+            "elasticloadbalancing:ModifyTargetGroup elasticloadbalancing:ModifyTargetGroupAttributes "
+            "elasticloadbalancing:AddTags elasticloadbalancing:RemoveTags"
         ),
     ),
-    "aws:rds/instance:Instance": Permissions(
-        ("rds:DescribeDBInstances", "rds:ListTagsForResource", "rds:DescribeDBSnapshots"),
+    # Secrets Manager: RDS creates the RDS-managed master secret in the deployer's name.
+    "aws:rds/instance:Instance": actions(
+        "rds:DescribeDBInstances rds:ListTagsForResource rds:DescribeDBSnapshots",
         (
-            "rds:CreateDBInstance",
-            "rds:DeleteDBInstance",
-            "rds:ModifyDBInstance",
-            "rds:RebootDBInstance",
-            "rds:AddTagsToResource",
-            "rds:RemoveTagsFromResource",
-            "iam:CreateServiceLinkedRole",
-            # An RDS-managed master secret is created by RDS in the deployer's name.
-            "secretsmanager:CreateSecret",
-            "secretsmanager:TagResource",
-            "secretsmanager:RotateSecret",
+            "rds:CreateDBInstance rds:DeleteDBInstance rds:ModifyDBInstance rds:RebootDBInstance "
+            "rds:AddTagsToResource rds:RemoveTagsFromResource iam:CreateServiceLinkedRole secretsmanager:CreateSecret "
+            "secretsmanager:TagResource secretsmanager:RotateSecret"
         ),
     ),
-    "aws:rds/parameterGroup:ParameterGroup": Permissions(
-        ("rds:DescribeDBParameterGroups", "rds:DescribeDBParameters", "rds:ListTagsForResource"),
+    "aws:rds/parameterGroup:ParameterGroup": actions(
+        "rds:DescribeDBParameterGroups rds:DescribeDBParameters rds:ListTagsForResource",
         (
-            "rds:CreateDBParameterGroup",
-            "rds:DeleteDBParameterGroup",
-            "rds:ModifyDBParameterGroup",
-            "rds:ResetDBParameterGroup",
-            "rds:AddTagsToResource",
-            "rds:RemoveTagsFromResource",
+            "rds:CreateDBParameterGroup rds:DeleteDBParameterGroup rds:ModifyDBParameterGroup "
+            "rds:ResetDBParameterGroup rds:AddTagsToResource rds:RemoveTagsFromResource"
         ),
     ),
-    "aws:rds/proxy:Proxy": Permissions(
-        ("rds:DescribeDBProxies", "rds:ListTagsForResource"),
+    "aws:rds/proxy:Proxy": actions(
+        "rds:DescribeDBProxies rds:ListTagsForResource",
         (
-            "rds:CreateDBProxy",
-            "rds:DeleteDBProxy",
-            "rds:ModifyDBProxy",
-            "rds:AddTagsToResource",
-            "rds:RemoveTagsFromResource",
-            "iam:PassRole",
+            "rds:CreateDBProxy rds:DeleteDBProxy rds:ModifyDBProxy rds:AddTagsToResource rds:RemoveTagsFromResource "
+            "iam:PassRole"
         ),
     ),
-    "aws:rds/proxyDefaultTargetGroup:ProxyDefaultTargetGroup": Permissions(
-        ("rds:DescribeDBProxyTargetGroups",), ("rds:ModifyDBProxyTargetGroup",)
+    "aws:rds/proxyDefaultTargetGroup:ProxyDefaultTargetGroup": actions(
+        "rds:DescribeDBProxyTargetGroups",
+        "rds:ModifyDBProxyTargetGroup",
     ),
-    "aws:rds/proxyTarget:ProxyTarget": Permissions(
-        ("rds:DescribeDBProxyTargets",), ("rds:RegisterDBProxyTargets", "rds:DeregisterDBProxyTargets")
+    "aws:rds/proxyTarget:ProxyTarget": actions(
+        "rds:DescribeDBProxyTargets",
+        "rds:RegisterDBProxyTargets rds:DeregisterDBProxyTargets",
     ),
-    "aws:rds/subnetGroup:SubnetGroup": Permissions(
-        ("rds:DescribeDBSubnetGroups", "rds:ListTagsForResource"),
+    "aws:rds/subnetGroup:SubnetGroup": actions(
+        "rds:DescribeDBSubnetGroups rds:ListTagsForResource",
         (
-            "rds:CreateDBSubnetGroup",
-            "rds:DeleteDBSubnetGroup",
-            "rds:ModifyDBSubnetGroup",
-            "rds:AddTagsToResource",
-            "rds:RemoveTagsFromResource",
+            "rds:CreateDBSubnetGroup rds:DeleteDBSubnetGroup rds:ModifyDBSubnetGroup rds:AddTagsToResource "
+            "rds:RemoveTagsFromResource"
         ),
     ),
-    "aws:secretsmanager/secret:Secret": Permissions(
-        ("secretsmanager:DescribeSecret", "secretsmanager:GetResourcePolicy"),
+    "aws:secretsmanager/secret:Secret": actions(
+        "secretsmanager:DescribeSecret secretsmanager:GetResourcePolicy",
         (
-            "secretsmanager:CreateSecret",
-            "secretsmanager:DeleteSecret",
-            "secretsmanager:UpdateSecret",
-            "secretsmanager:TagResource",
-            "secretsmanager:UntagResource",
+            "secretsmanager:CreateSecret secretsmanager:DeleteSecret secretsmanager:UpdateSecret "
+            "secretsmanager:TagResource secretsmanager:UntagResource"
         ),
     ),
-    # Reading a version back is reading its value: deploy only (the version the program itself wrote).
-    "aws:secretsmanager/secretVersion:SecretVersion": Permissions(
-        ("secretsmanager:ListSecretVersionIds",),
-        ("secretsmanager:PutSecretValue", "secretsmanager:UpdateSecretVersionStage", "secretsmanager:GetSecretValue"),
+    # Reading a version back is reading its value: deploy only (the versions the program itself writes).
+    "aws:secretsmanager/secretVersion:SecretVersion": actions(
+        "secretsmanager:ListSecretVersionIds",
+        "secretsmanager:PutSecretValue secretsmanager:UpdateSecretVersionStage secretsmanager:GetSecretValue",
     ),
-    "aws:sns/topic:Topic": Permissions(
-        ("sns:GetTopicAttributes", "sns:ListTagsForResource"),
-        ("sns:CreateTopic", "sns:DeleteTopic", "sns:SetTopicAttributes", "sns:TagResource", "sns:UntagResource"),
+    "aws:sns/topic:Topic": actions(
+        "sns:GetTopicAttributes sns:ListTagsForResource",
+        "sns:CreateTopic sns:DeleteTopic sns:SetTopicAttributes sns:TagResource sns:UntagResource",
     ),
-    "aws:sns/topicSubscription:TopicSubscription": Permissions(
-        ("sns:GetSubscriptionAttributes", "sns:ListSubscriptionsByTopic"),
-        ("sns:Subscribe", "sns:Unsubscribe", "sns:SetSubscriptionAttributes"),
+    "aws:sns/topicSubscription:TopicSubscription": actions(
+        "sns:GetSubscriptionAttributes sns:ListSubscriptionsByTopic",
+        "sns:Subscribe sns:Unsubscribe sns:SetSubscriptionAttributes",
     ),
-    "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule": Permissions(
-        ("ec2:DescribeSecurityGroupRules",),
+    "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule": actions(
+        "ec2:DescribeSecurityGroupRules",
         (
-            "ec2:AuthorizeSecurityGroupEgress",
-            "ec2:RevokeSecurityGroupEgress",
-            "ec2:ModifySecurityGroupRules",
-            "ec2:CreateTags",
-            "ec2:DeleteTags",
+            "ec2:AuthorizeSecurityGroupEgress ec2:RevokeSecurityGroupEgress ec2:ModifySecurityGroupRules "
+            "ec2:CreateTags ec2:DeleteTags"
         ),
     ),
-    "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule": Permissions(
-        ("ec2:DescribeSecurityGroupRules",),
+    "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule": actions(
+        "ec2:DescribeSecurityGroupRules",
         (
-            "ec2:AuthorizeSecurityGroupIngress",
-            "ec2:RevokeSecurityGroupIngress",
-            "ec2:ModifySecurityGroupRules",
-            "ec2:CreateTags",
-            "ec2:DeleteTags",
+            "ec2:AuthorizeSecurityGroupIngress ec2:RevokeSecurityGroupIngress ec2:ModifySecurityGroupRules "
+            "ec2:CreateTags ec2:DeleteTags"
         ),
     ),
 }
@@ -531,10 +407,31 @@ def _statements(actions: set[str], sid: str) -> list[dict[str, object]]:
     return statements
 
 
+def declared_invokes(program: Path = PROGRAM) -> set[str]:
+    """Invoke tokens the program's modules call, e.g. `aws.ec2.get_vpc_output(...)` -> aws:ec2/getVpc:getVpc."""
+    tokens = set()
+    for path in program.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)):
+                continue
+            function, owner = node.func.attr, node.func.value
+            if not (function.startswith("get_") and function.endswith("_output")):
+                continue
+            parts = []
+            while isinstance(owner, ast.Attribute):
+                parts.insert(0, owner.attr)
+                owner = owner.value
+            if isinstance(owner, ast.Name) and owner.id == "aws":
+                camel = "".join(word.capitalize() for word in function.removesuffix("_output").split("_"))
+                camel = camel[0].lower() + camel[1:]
+                tokens.add(f"aws:{'/'.join(parts) or 'index'}/{camel}:{camel}")
+    return tokens
+
+
 def policies(types: Iterable[str]) -> dict[str, dict[str, object]]:
     """{"deploy": policy document, "preview": policy document} for these resource types."""
     types = sorted(set(types))
-    check_covered(types)
+    check_covered(types, declared_invokes())
     invokes = {a for actions in INVOKE_ACTIONS.values() for a in actions}
     reads = {a for t in types for a in RESOURCE_ACTIONS[t].read} | invokes
     writes = {a for t in types for a in RESOURCE_ACTIONS[t].write}

@@ -12,6 +12,7 @@ from infra.iam_policies import (
     READ_PREFIXES,
     UnmappedTypeError,
     check_covered,
+    declared_invokes,
     policies,
     render,
     size,
@@ -49,6 +50,18 @@ def test_every_declared_type_has_its_permissions_decided(declared: set[str]) -> 
     assert "aws:rds/proxy:Proxy" in declared
     with pytest.raises(UnmappedTypeError, match=r"aws:s3/bucket:Bucket.*infra/iam_policies.py"):
         policies(declared | {"aws:s3/bucket:Bucket"})
+
+
+def test_every_invoke_the_program_calls_has_its_permissions_decided() -> None:
+    invokes = declared_invokes()
+    assert {
+        "aws:index/getAvailabilityZones:getAvailabilityZones",
+        "aws:secretsmanager/getSecretVersions:getSecretVersions",
+        "aws:ec2/getVpc:getVpc",
+    } <= invokes
+    check_covered((), invokes)
+    with pytest.raises(UnmappedTypeError, match="aws:rds/getEngineVersion:getEngineVersion"):
+        check_covered((), invokes | {"aws:rds/getEngineVersion:getEngineVersion"})
 
 
 def test_preview_only_reads_and_never_reads_a_secret_value(declared: set[str]) -> None:
