@@ -10,7 +10,7 @@ import re
 
 import pytest
 
-from agent.logs import configure_logging, log_event
+from agent.logs import configure_logging, log_event, redact
 from agent.settings import load
 from infra.config import parse
 from infra.log_drain import ERROR_METRIC, ERROR_PATTERN, QUERIES, WRITER_ACTIONS
@@ -96,13 +96,17 @@ def _agent_error_line() -> dict:
         openai_api_key="o",
         cartesia_api_key="c",
     )
-    configure_logging(settings)
-    handler = next(h for h in logging.getLogger().handlers if h.get_name() == "agent-json")
-    previous = handler.setStream(stream)
+    root = logging.getLogger()
+    handlers, level, factory = list(root.handlers), root.level, logging.getLogRecordFactory()
+    redacted = list(redact.secrets)
     try:
+        configure_logging(settings)
+        next(h for h in root.handlers if h.get_name() == "agent-json").setStream(stream)
         log_event("tool_call", level=logging.ERROR, tool="book_appointment", outcome="error")
     finally:
-        handler.setStream(previous)
+        root.handlers[:], root.level = handlers, level
+        logging.setLogRecordFactory(factory)
+        redact.secrets = redacted
     return json.loads(stream.getvalue().splitlines()[-1])
 
 
