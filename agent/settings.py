@@ -11,7 +11,7 @@ import re
 from datetime import timedelta
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import Annotated, Literal, TypeVar
 from urllib.parse import unquote, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -206,6 +206,11 @@ class Settings(DatabaseSettings, TokenSettings):
     metrics_endpoint_url: str | None = Field(None, description="CloudWatch endpoint override (tests only).")
 
     log_level: str = Field("INFO", pattern=r"^(DEBUG|INFO|WARNING|ERROR)$", description="Log level.")
+    session_recording: Literal["off", "redacted"] = Field(
+        "off",
+        description="LiveKit Cloud's recording of each call (audio, transcript, traces, logs): off, or redacted "
+        "(recorded with PII redaction; only where LiveKit's BAA covers it).",
+    )
 
     @field_validator("livekit_url")
     @classmethod

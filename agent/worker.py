@@ -15,7 +15,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from livekit import api, rtc
-from livekit.agents import AgentServer, AgentSession, JobContext, JobProcess, TurnHandlingOptions
+from livekit.agents import AgentServer, AgentSession, JobContext, JobProcess, RecordingOptions, TurnHandlingOptions
 from livekit.plugins import cartesia, deepgram, openai, silero
 
 from agent.call import CallConfig, CallState
@@ -61,6 +61,14 @@ def turn_handling(settings: Settings, *, detector: Any | None) -> TurnHandlingOp
     }
     options["turn_detection"] = detector if detector is not None else "vad"
     return options
+
+
+def recording(settings: Settings) -> bool | RecordingOptions:
+    """What LiveKit Cloud records of this call. Always explicit: left unset, the session would follow the
+    project's dashboard setting and could upload patient audio and transcripts nobody decided to keep."""
+    if settings.session_recording == "redacted":
+        return RecordingOptions(redaction=True)
+    return False
 
 
 def build_session(settings: Settings, *, vad: Any, state: CallState, detector: Any | None) -> AgentSession[CallState]:
@@ -168,7 +176,7 @@ async def entrypoint(ctx: JobContext) -> None:
             await pool.close()
 
     ctx.add_shutdown_callback(close_call)
-    await session.start(agent=Receptionist(call_config(settings)), room=ctx.room)
+    await session.start(agent=Receptionist(call_config(settings)), room=ctx.room, record=recording(settings))
 
 
 TURN_DETECTOR_READY = turn_detector_available()

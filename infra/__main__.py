@@ -12,13 +12,14 @@ import pulumi_aws as aws
 from infra import config, costs, secret_store
 from infra.database import Database
 from infra.deploy import Deploy
+from infra.log_drain import LogDrain
 from infra.monitoring import Monitoring
 from infra.network import Network
 from infra.private_link import PrivateLink
 from infra.proxy import Proxy
 from infra.tunnel import MigrationTunnel
 
-settings = config.load(secret_store.CONFIG_SECRET_KEYS)
+settings = config.load(secret_store.FORBIDDEN_CONFIG_KEYS)
 name = f"{config.PROJECT}-{pulumi.get_stack()}"
 provider = aws.Provider(
     "aws",
@@ -63,11 +64,25 @@ if settings.private_link:
     )
 
 monitoring = Monitoring(name, settings=settings, proxy_name=proxy.name if proxy else None, opts=opts)
+generated_secrets = {
+    "METRICS_AWS_ACCESS_KEY_ID": monitoring.access_key_id,
+    "METRICS_AWS_SECRET_ACCESS_KEY": monitoring.secret_access_key,
+}
+# Where the agent runs on LiveKit Cloud, its log drain forwards every replica's output to CloudWatch Logs.
+log_drain = (
+    LogDrain(name, settings=settings, alert_topic_arn=monitoring.topic_arn, opts=opts)
+    if settings.deploy_agent
+    else None
+)
+if log_drain is not None:
+    generated_secrets |= {
+        "AWS_ACCESS_KEY_ID": log_drain.access_key_id,
+        "AWS_SECRET_ACCESS_KEY": log_drain.secret_access_key,
+    }
 agent_secrets = secret_store.AgentSecrets(
     name,
     kms_key_arn=database.kms_key_arn,
-    metrics_access_key_id=monitoring.access_key_id,
-    metrics_secret_access_key=monitoring.secret_access_key,
+    generated=generated_secrets,
     recovery_window_days=30 if settings.app_env == "prod" else 7,
     opts=opts,
 )
@@ -101,6 +116,7 @@ pulumi.export("tunnelInstanceId", tunnel.instance_id if tunnel else None)
 pulumi.export("alertTopicArn", monitoring.topic_arn)
 pulumi.export("dashboardName", monitoring.dashboard_name)
 pulumi.export("agentSecretArns", agent_secrets.arns)
+pulumi.export("agentLogGroup", log_drain.log_group_name if log_drain else None)
 pulumi.export("agentDeployed", deploy.agent is not None)
 if settings.private_link and settings.deploy_agent and not settings.private_link_host:
     pulumi.export(

@@ -1,7 +1,8 @@
 """Stack settings, read once from Pulumi config into one validated object before any resource is declared.
 
-Every key a stack file may carry is a field here (camelCase in the stack file) or one of the secret keys in
-`infra.secret_store`; anything else is an error, so a typo cannot silently fall back to a default.
+Every key a stack file may carry is a field here (camelCase in the stack file); anything else is an error, so a
+typo cannot silently fall back to a default. No key is secret: provider keys live only in Secrets Manager, and
+a provider key set as Pulumi config is refused by name (`infra.secret_store.FORBIDDEN_CONFIG_KEYS`).
 """
 
 from __future__ import annotations
@@ -44,6 +45,9 @@ AWS_REGION_FOR_LIVEKIT = {"us-east": "us-east-1", "eu-central": "eu-central-1", 
 
 # Values CloudWatch Logs accepts for retention.
 LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365)
+
+# LiveKit plans that come with a BAA (docs/security.md): recording of patient calls needs one in prod.
+BAA_PLANS = frozenset({"scale"})
 
 MIN_DATABASE_CONNECTIONS = 20
 RESERVED_CONNECTIONS = 3  # superuser_reserved_connections
@@ -104,6 +108,13 @@ class StackSettings(BaseModel):
     final_snapshot: bool
     seed_data: bool
     log_retention_days: int = 30
+    # The group LiveKit Cloud's log drain writes the agent's stdout to (the program owns it: retention, KMS).
+    agent_log_group: str | None = Field(None, pattern=r"^[.\-_/#A-Za-z0-9]{1,512}$")
+    # Error lines in the agent's log within 5 minutes that raise the log-errors alarm.
+    log_error_lines_threshold: int = Field(5, ge=1)
+    # LiveKit Cloud's recording of sessions (audio, transcripts, traces, logs): "off", or "redacted" (PII
+    # redaction on), which prod allows only on a plan with a BAA.
+    session_recording: Literal["off", "redacted"] = "off"
 
     proxy_max_connections_percent: int = Field(90, ge=10, le=100)
     proxy_max_idle_connections_percent: int = Field(50, ge=0, le=100)
@@ -173,10 +184,11 @@ class StackSettings(BaseModel):
                 problems.append("dbMultiAz must be true in prod")
             if self.seed_data:
                 problems.append("seedData must be false in prod (synthetic data never goes to prod)")
-            if self.livekit_plan != "scale":
+            if self.livekit_plan not in BAA_PLANS:
                 problems.append(
-                    "livekitPlan must be 'scale' in prod: patients' calls need LiveKit's BAA, which comes with "
-                    "Scale and Enterprise only (docs/security.md)"
+                    f"livekitPlan must be one of {', '.join(sorted(BAA_PLANS))} in prod: patients' calls (and any "
+                    "session recording) need LiveKit's BAA, which comes with Scale and Enterprise only "
+                    "(docs/security.md)"
                 )
         if self.db_access_mode == "public" and self.app_env != "dev":
             problems.append(f"dbAccessMode 'public' is for dev only, not {self.app_env}; use 'private-link'")
@@ -224,6 +236,10 @@ class StackSettings(BaseModel):
         return self.aws_region or AWS_REGION_FOR_LIVEKIT[self.livekit_region]
 
     @property
+    def log_group_name(self) -> str:
+        return self.agent_log_group or f"/{PROJECT}/{self.app_env}/agent"
+
+    @property
     def private_link(self) -> bool:
         return self.db_access_mode == "private-link"
 
@@ -258,18 +274,18 @@ def describe(error: ValidationError) -> str:
     return "\n".join(lines)
 
 
-def parse(
-    raw: dict[str, object], secret_keys: frozenset[str] = frozenset(), *, require_secrets: bool = False
-) -> StackSettings:
+def parse(raw: dict[str, object], forbidden_keys: frozenset[str] = frozenset()) -> StackSettings:
     """Validate raw stack values (key without project prefix -> text as Pulumi stores it).
 
-    With `require_secrets`, every key of `secret_keys` must be set too (`pulumi config set --secret`)."""
-    problems = [f"  {PROJECT}:{key}: not a known setting" for key in sorted(set(raw) - setting_keys() - secret_keys)]
-    if require_secrets:
-        problems += [
-            f"  {PROJECT}:{key}: missing (pulumi config set --secret {PROJECT}:{key} ...)"
-            for key in sorted(secret_keys - set(raw))
-        ]
+    A key in `forbidden_keys` (a provider API key) is refused with where it belongs instead."""
+    problems = [
+        f"  {PROJECT}:{key}: provider keys never go into Pulumi config; put the value into Secrets Manager "
+        f"(docs/deployment.md, section 4) and remove it: pulumi config rm {PROJECT}:{key}"
+        for key in sorted(set(raw) & forbidden_keys)
+    ]
+    problems += [
+        f"  {PROJECT}:{key}: not a known setting" for key in sorted(set(raw) - setting_keys() - forbidden_keys)
+    ]
     values = {}
     for name, field in StackSettings.model_fields.items():
         key = field.alias or name
@@ -293,9 +309,9 @@ def _decode(name: str, text: object) -> object:
     return text
 
 
-def load(secret_keys: frozenset[str]) -> StackSettings:
-    """Read this stack's settings and check its secrets are set (call once, before declaring resources)."""
+def load(forbidden_keys: frozenset[str]) -> StackSettings:
+    """Read this stack's settings (call once, before declaring resources)."""
     prefix = f"{PROJECT}:"
     everything = {**get_config_env(), **CONFIG.get()}
     raw = {key.removeprefix(prefix): value for key, value in everything.items() if key.startswith(prefix)}
-    return parse(raw, secret_keys, require_secrets=True)
+    return parse(raw, forbidden_keys)

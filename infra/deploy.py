@@ -95,6 +95,7 @@ class Deploy(pulumi.ComponentResource):
             "METRICS_NAMESPACE": settings.metrics_namespace,
             "METRICS_AWS_REGION": settings.region,
             "DATABASE_CA_FILE": settings.agent_database_ca_file,
+            "SESSION_RECORDING": settings.session_recording,
         }
         self.agent = command.local.Command(
             f"{name}-agent",

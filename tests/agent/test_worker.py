@@ -160,9 +160,11 @@ async def test_entrypoint_starts_the_receptionist_even_without_the_database(
     url = hospital_url if database == "seeded" else "postgresql://app@127.0.0.1:9/hospital"
     settings = load(**{**SETTINGS, "database_url": url, "database_timeout_seconds": 1})
     started: list[tuple[AgentSession, object]] = []
+    options: list[dict[str, object]] = []
 
-    async def fake_start(session: AgentSession, agent: object, **_: object) -> None:
+    async def fake_start(session: AgentSession, agent: object, **kwargs: object) -> None:
         started.append((session, agent))  # no room to join here
+        options.append(kwargs)
 
     monkeypatch.setattr(AgentSession, "start", fake_start)
     with fake_job_context() as ctx:
@@ -170,6 +172,7 @@ async def test_entrypoint_starts_the_receptionist_even_without_the_database(
         await worker.entrypoint(ctx)
         ((session, agent),) = started
         assert isinstance(agent, Receptionist)
+        assert options[0]["record"] is False, "nothing of a call is recorded unless SESSION_RECORDING says so"
         state = session.userdata
         if database == "seeded":
             assert await state.hospital.list_departments()
@@ -178,3 +181,21 @@ async def test_entrypoint_starts_the_receptionist_even_without_the_database(
                 await state.hospital.list_departments()
         for callback in ctx._shutdown_callbacks:
             await callback("test")
+
+
+def test_recording_is_off_unless_enabled_and_then_redacted() -> None:
+    from livekit.agents.voice.agent_session import _resolve_recording_options
+
+    assert worker.recording(load(**SETTINGS)) is False
+    assert not any(_resolve_recording_options(worker.recording(load(**SETTINGS))).values())
+    redacted = _resolve_recording_options(worker.recording(load(**SETTINGS, session_recording="redacted")))
+    assert redacted["redaction"] is True
+    assert redacted["audio"], "recording on means LiveKit keeps the audio"
+    assert redacted["transcript"], "recording on means LiveKit keeps the transcript"
+
+
+def test_an_invalid_recording_setting_is_refused() -> None:
+    from agent.settings import SettingsError
+
+    with pytest.raises(SettingsError, match="SESSION_RECORDING: Input should be 'off' or 'redacted'"):
+        load(**SETTINGS, session_recording="on")

@@ -27,14 +27,21 @@ OPERATOR_VALUES = {
     "alertEmail": "oncall@hospital.test",
     "livekitPrincipalArn": "arn:aws:iam::123456789012:role/livekit-private-links",
 }
-FAKE_SECRETS = {
+# Provider keys as an operator would type them (made up). They belong in Secrets Manager only: the program must
+# refuse them as config and never see them otherwise (tests/infra/test_secret_store.py).
+FAKE_PROVIDER_KEYS = {
     "livekitApiKey": "APItestkey0001",
     "livekitApiSecret": "made-up-livekit-secret-0001",
     "deepgramApiKey": "made-up-deepgram-0001",
     "openaiApiKey": "sk-made-up-openai-0001",
     "cartesiaApiKey": "made-up-cartesia-0001",
 }
+# Config secrets a stack sets by default: none.
+FAKE_SECRETS: dict[str, str] = {}
 FAKE_METRICS_SECRET = "made-up-aws-secret-access-key-0001"
+ACCOUNT_ID = "123456789012"
+# The version id Secrets Manager reports for a value the operator put.
+OPERATOR_VERSION_ID = "operator-version-0001"
 FAKE_APP_PASSWORD = "MadeUpGeneratedAppPassword0001"
 
 
@@ -142,6 +149,15 @@ class AwsMocks(pulumi.runtime.Mocks):
             return {"names": [f"{REGION}a", f"{REGION}b", f"{REGION}c"], "zoneIds": ["use1-az1", "use1-az2"]}, []
         if args.token == "aws:ssm/getParameter:getParameter":
             return {"name": args.args["name"], "value": "ami-0123456789abcdef0", "type": "String"}, []
+        if args.token == "aws:index/getCallerIdentity:getCallerIdentity":
+            return {
+                "accountId": ACCOUNT_ID,
+                "arn": f"arn:aws:iam::{ACCOUNT_ID}:user/deployer",
+                "userId": "AIDAMOCK",
+            }, []
+        if args.token == "aws:secretsmanager/getSecretVersions:getSecretVersions":
+            version = {"versionId": OPERATOR_VERSION_ID, "versionStages": ["AWSCURRENT"], "createdTime": "x"}
+            return {"secretId": args.args["secretId"], "versions": [version]}, []
         if args.token == "aws:ec2/getVpc:getVpc":
             return {"id": args.args["id"], "cidrBlock": "10.9.0.0/16"}, []
         return {}, []

@@ -10,7 +10,7 @@ from infra.database import PARAMETERS
 from infra.monitoring import AGENT_METRICS, PROXY_METRICS, allowed_down_minutes
 from infra.secret_store import AGENT_SECRETS
 from tests.infra.conftest import LINK_HOST, TIMINGS
-from tests.infra.harness import FAKE_APP_PASSWORD, FAKE_METRICS_SECRET, FAKE_SECRETS, Run, stack_values
+from tests.infra.harness import FAKE_APP_PASSWORD, FAKE_METRICS_SECRET, FAKE_PROVIDER_KEYS, Run, stack_values
 
 DB = "aws:rds/instance:Instance"
 PROXY = "aws:rds/proxy:Proxy"
@@ -29,7 +29,7 @@ def test_mocked_runs_take_seconds(stack_runs: dict[str, Run]) -> None:
 def test_database_encryption_tls_and_versions(stack_runs: dict[str, Run], stack: str) -> None:
     run = stack_runs[stack]
     db = run.one(DB).inputs
-    key = run.one("aws:kms/key:Key").inputs
+    key = run.named(f"-{stack}-key").inputs  # the database's own key (the agent's log group has another)
     assert db["storageEncrypted"] is True
     assert db["kmsKeyId"]
     assert db["performanceInsightsEnabled"] is True
@@ -147,7 +147,7 @@ def test_alarms_and_thresholds(stack_runs: dict[str, Run], stack: str) -> None:
         "error-rate",
     }
     if stack != "dev":
-        expected.add("proxy-pool-use")
+        expected |= {"proxy-pool-use", "log-errors"}  # log-errors: the drain's log group (test_log_drain.py)
     assert set(alarms) == expected
     topic = run.one("aws:sns/topic:Topic")
     assert run.one("aws:sns/topicSubscription:TopicSubscription").inputs["endpoint"] == "oncall@hospital.test"
@@ -208,7 +208,7 @@ def test_app_user_password_is_generated_and_secret(stack_runs: dict[str, Run], s
 
 
 def test_metrics_publisher_may_only_put_our_metrics(stack_runs: dict[str, Run]) -> None:
-    policy = json.loads(stack_runs["staging"].one("aws:iam/userPolicy:UserPolicy").inputs["policy"])
+    policy = json.loads(stack_runs["staging"].named("-metrics-publisher-policy").inputs["policy"])
     (statement,) = policy["Statement"]
     assert statement["Action"] == "cloudwatch:PutMetricData"
     assert statement["Condition"] == {"StringEquals": {"cloudwatch:namespace": "HospitalReceptionist"}}
@@ -218,13 +218,15 @@ def test_secrets_are_marked_secret_and_never_exported(stack_runs: dict[str, Run]
     run = stack_runs[stack]
     versions = run.of_type("aws:secretsmanager/secretVersion:SecretVersion")
     stored = {v.name.removeprefix(f"hospital-receptionist-{stack}-").removesuffix("-value") for v in versions}
-    expected = {s.env_name.lower().replace("_", "-") for s in AGENT_SECRETS if s.source.name != "DEPLOY"}
-    assert stored == expected | {"app-db-user"}
+    generated = {s for s in AGENT_SECRETS if s.source.name == "METRICS_USER"}
+    if stack != "dev":  # the log drain's writer exists where the agent runs on LiveKit Cloud
+        generated |= {s for s in AGENT_SECRETS if s.source.name == "LOG_DRAIN_USER"}
+    assert stored == {s.slug for s in generated} | {"app-db-user"}
     assert all("secretString" in v.secret_inputs for v in versions)
     assert all(v.inputs["secretString"] for v in versions)
     assert all(s.inputs["kmsKeyId"] for s in run.of_type("aws:secretsmanager/secret:Secret"))
     exported = json.dumps(run.exports, default=str)
-    for value in [*FAKE_SECRETS.values(), FAKE_METRICS_SECRET, FAKE_APP_PASSWORD]:
+    for value in [*FAKE_PROVIDER_KEYS.values(), FAKE_METRICS_SECRET, FAKE_APP_PASSWORD]:
         assert value not in exported
 
 
@@ -265,6 +267,6 @@ def test_deploy_order_and_triggers(linked_runs: dict[str, Run], stack_runs: dict
 def test_commands_carry_no_secret(linked_runs: dict[str, Run], stack: str) -> None:
     for command in linked_runs[stack].of_type(COMMAND):
         text = json.dumps(command.inputs, default=str)
-        for value in [*FAKE_SECRETS.values(), FAKE_METRICS_SECRET, FAKE_APP_PASSWORD]:
+        for value in [*FAKE_PROVIDER_KEYS.values(), FAKE_METRICS_SECRET, FAKE_APP_PASSWORD]:
             assert value not in text
         assert "password" not in text.lower()

@@ -46,7 +46,7 @@ def test_database_url_quotes_credentials() -> None:
 
 
 def test_agent_environment_builds_the_secrets_file_contents() -> None:
-    agent, cli = agent_secrets.agent_environment(ENV, VALUES.__getitem__)
+    agent, cli = agent_secrets.agent_environment(ENV, VALUES.__getitem__, region="us-east-1")
     assert cli == {"LIVEKIT_API_KEY": "value-of-lk-key", "LIVEKIT_API_SECRET": "value-of-lk-secret"}
     assert "LIVEKIT_API_KEY" not in agent, "LiveKit Cloud injects its own credentials"
     assert agent["DEEPGRAM_API_KEY"] == "value-of-dg"
@@ -59,10 +59,10 @@ def test_agent_environment_builds_the_secrets_file_contents() -> None:
 def test_agent_environment_refuses_gaps_and_line_breaks() -> None:
     partial = {**ENV, "SECRET_ARNS": json.dumps({k: v for k, v in ARNS.items() if k != "OPENAI_API_KEY"})}
     with pytest.raises(ValueError, match="no Secrets Manager ARN for OPENAI_API_KEY"):
-        agent_secrets.agent_environment(partial, VALUES.__getitem__)
+        agent_secrets.agent_environment(partial, VALUES.__getitem__, region="us-east-1")
     broken = {**VALUES, "arn:dg": "line\nbreak"}
     with pytest.raises(ValueError, match="DEEPGRAM_API_KEY contains a line break"):
-        agent_secrets.agent_environment(ENV, broken.__getitem__)
+        agent_secrets.agent_environment(ENV, broken.__getitem__, region="us-east-1")
 
 
 @mock_aws
