@@ -186,8 +186,8 @@ class StackSettings(BaseModel):
                 problems.append("seedData must be false in prod (synthetic data never goes to prod)")
             if self.livekit_plan not in BAA_PLANS:
                 problems.append(
-                    f"livekitPlan must be one of {', '.join(sorted(BAA_PLANS))} in prod: patients' calls (and any "
-                    "session recording) need LiveKit's BAA, which comes with Scale and Enterprise only "
+                    f"livekitPlan must be {' or '.join(map(repr, sorted(BAA_PLANS)))} in prod: patients' calls (and "
+                    "any session recording) need LiveKit's BAA, which comes with Scale and Enterprise only "
                     "(docs/security.md)"
                 )
         if self.db_access_mode == "public" and self.app_env != "dev":

@@ -184,6 +184,9 @@ AGENT_ALARM_METRICS = {
     "error-rate": 2,
 }
 PROXY_ALARM_METRICS = {"proxy-pool-use": 2}
+# The log drain (infra/log_drain.py), in stacks that deploy the agent: its key, its error-line alarm and the
+# custom metric its filter publishes.
+LOG_DRAIN_ALARM_METRICS = {"log-errors": 1}
 
 ASSUMPTIONS = [
     f"{HOURS_PER_MONTH} hours a month; a call minute is one LiveKit agent-session minute and one streamed audio "
@@ -242,6 +245,8 @@ UNBILLED_TYPES: dict[str, str] = {
     "aws:rds/proxyTarget:ProxyTarget": "part of RDS Proxy",
     "aws:secretsmanager/secretVersion:SecretVersion": "part of its secret",  # pragma: allowlist secret
     "aws:kms/alias:Alias": "no charge",
+    "aws:cloudwatch/logMetricFilter:LogMetricFilter": "no charge (its metric is priced as a custom metric)",
+    "aws:cloudwatch/queryDefinition:QueryDefinition": "no charge to save (a run is billed per GB it scans)",
     "aws:iam/role:Role": "no charge",
     "aws:iam/rolePolicy:RolePolicy": "no charge",
     "aws:iam/rolePolicyAttachment:RolePolicyAttachment": "no charge",
@@ -294,14 +299,28 @@ def public_ipv4_addresses(settings: StackSettings) -> int:
     return public_database + tunnel_host
 
 
-def secrets_manager_secrets() -> int:
+def secrets_manager_secrets(settings: StackSettings) -> int:
     """The agent's entries built by Pulumi (infra/secret_store.py) plus the database's."""
-    agent = sum(1 for secret in AGENT_SECRETS if secret.source is not Source.DEPLOY)
-    return agent + DATABASE_SECRETS
+    agent = [s for s in AGENT_SECRETS if s.source is not Source.DEPLOY]
+    if not settings.deploy_agent:
+        agent = [s for s in agent if s.source is not Source.LOG_DRAIN_USER]
+    return len(agent) + DATABASE_SECRETS
+
+
+def kms_keys(settings: StackSettings) -> int:
+    """The database's and secrets' key, and the log drain's; both rotate yearly."""
+    return 1 + (1 if settings.deploy_agent else 0)
 
 
 def alarm_metrics(settings: StackSettings) -> int:
-    return sum(AGENT_ALARM_METRICS.values()) + (sum(PROXY_ALARM_METRICS.values()) if settings.proxy_enabled else 0)
+    proxy = sum(PROXY_ALARM_METRICS.values()) if settings.proxy_enabled else 0
+    drain = sum(LOG_DRAIN_ALARM_METRICS.values()) if settings.deploy_agent else 0
+    return sum(AGENT_ALARM_METRICS.values()) + proxy + drain
+
+
+def custom_metrics(settings: StackSettings) -> int:
+    """The agent's own metrics, and the log drain's error-line count."""
+    return len(METRIC_UNITS) + (1 if settings.deploy_agent else 0)
 
 
 def backup_gb_beyond_allowance(settings: StackSettings) -> float:
@@ -359,20 +378,22 @@ def _network_lines(s: StackSettings) -> Iterator[Line]:
         )
 
 
-def _security_lines() -> Iterator[Line]:
+def _security_lines(s: StackSettings) -> Iterator[Line]:
     yield Line(
         "fixed",
         "Secrets Manager secrets",
-        secrets_manager_secrets(),
+        secrets_manager_secrets(s),
         "secret-month",
         _usd("secretsmanager.secret"),
         "secretsmanager.secret",
     )
-    yield Line("fixed", "KMS key (database, secrets)", 1, "key-month", _usd("kms.key"), "kms.key")
+    yield Line(
+        "fixed", "KMS keys (database and secrets; log drain)", kms_keys(s), "key-month", _usd("kms.key"), "kms.key"
+    )
     yield Line(
         "fixed",
         "KMS key rotation",
-        ROTATED_KEYS_PRICED,
+        kms_keys(s) * ROTATED_KEYS_PRICED,
         "rotated key-month",
         _usd("kms.rotated_key"),
         "kms.rotated_key",
@@ -394,8 +415,8 @@ def _monitoring_lines(s: StackSettings) -> Iterator[Line]:
     )
     yield Line(
         "fixed",
-        "CloudWatch custom metrics (the agent's)",
-        len(METRIC_UNITS),
+        "CloudWatch custom metrics (the agent's, the log drain's)",
+        custom_metrics(s),
         "metric-month",
         _usd("cloudwatch.custom_metric"),
         "cloudwatch.custom_metric",
@@ -471,7 +492,7 @@ def lines(settings: StackSettings) -> list[Line]:
     every = [
         *_database_lines(settings),
         *_network_lines(settings),
-        *_security_lines(),
+        *_security_lines(settings),
         *_monitoring_lines(settings),
         *_provider_lines(settings),
     ]

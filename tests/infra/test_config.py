@@ -62,8 +62,7 @@ def test_pulumi_yaml_points_at_the_program_and_venv() -> None:
         (
             "prod",
             {"sessionRecording": "redacted", "livekitPlan": "ship"},
-            "sessionRecording must be 'off' in prod on LiveKit plan 'ship': recordings of patient calls need a plan "
-            "with a BAA",
+            "livekitPlan must be 'scale' in prod: patients' calls (and any session recording) need LiveKit's BAA",
         ),
         ("staging", {"sessionRecording": "on"}, "sessionRecording: Input should be 'off' or 'redacted'"),
         (

@@ -99,9 +99,9 @@ def test_public_ipv4_addresses_are_priced() -> None:
 
 def test_kms_key_rotation_is_priced() -> None:
     result = costs.estimate(_settings("prod"))
-    assert _quantity(result, "kms.key") == 1
-    assert _quantity(result, "kms.rotated_key") == costs.ROTATED_KEYS_PRICED == 1
-    assert _net(result, "kms.") == 2.00
+    assert _quantity(result, "kms.key") == 2  # the database's and secrets' key, the log drain's
+    assert _quantity(result, "kms.rotated_key") == 2 * costs.ROTATED_KEYS_PRICED == 2
+    assert _net(result, "kms.") == 4.00
 
 
 def test_backups_inside_the_free_allowance_cost_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -215,7 +215,7 @@ def test_counts_match_the_program(stack_runs: dict[str, Run], stack: str) -> Non
     database = run.one("aws:rds/instance:Instance").inputs
     master_secret = 1 if database.get("manageMasterUserPassword") else 0
     secrets = len(run.of_type("aws:secretsmanager/secret:Secret")) + master_secret
-    assert _quantity(result, "secretsmanager.secret") == secrets == costs.secrets_manager_secrets()
+    assert _quantity(result, "secretsmanager.secret") == secrets == costs.secrets_manager_secrets(settings)
     assert _quantity(result, "cloudwatch.alarm_metric") == _alarm_metrics(run)
     assert _quantity(result, "cloudwatch.dashboard") == len(run.of_type("aws:cloudwatch/dashboard:Dashboard"))
     assert _quantity(result, "ec2.public_ipv4") == 730 * _public_ipv4(run)
