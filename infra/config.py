@@ -49,6 +49,7 @@ MIN_DATABASE_CONNECTIONS = 20
 RESERVED_CONNECTIONS = 3  # superuser_reserved_connections
 PROD_MIN_BACKUP_DAYS = 7
 
+_ZONE_ID = re.compile(r"^[a-z]{2,5}\d+-az\d+$")
 _WINDOW = re.compile(r"^([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-3]):[0-5]\d$")
 _DAY_TIME = r"(mon|tue|wed|thu|fri|sat|sun):([01]\d|2[0-3]):[0-5]\d"
 _MAINTENANCE = re.compile(rf"^{_DAY_TIME}-{_DAY_TIME}$")
@@ -89,6 +90,9 @@ class StackSettings(BaseModel):
     existing_vpc_id: str | None = Field(None, pattern=r"^vpc-[0-9a-f]+$")
     existing_private_subnet_ids: tuple[str, ...] = ()
     existing_public_subnet_ids: tuple[str, ...] = ()
+    # AWS zone IDs (e.g. use1-az1) for the private subnets, NLB and proxy. PrivateLink matches the two sides'
+    # zones by ID, and zone names map to different zones in each account: see docs/deployment.md.
+    private_link_zone_ids: tuple[str, ...] = ()
 
     db_instance_class: str
     db_allocated_storage_gb: int = Field(20, ge=20, le=2000)
@@ -130,6 +134,16 @@ class StackSettings(BaseModel):
             raise ValueError(f"unknown instance class {value!r}; known: {', '.join(INSTANCE_CLASSES)}")
         return value
 
+    @field_validator("private_link_zone_ids")
+    @classmethod
+    def _zone_ids(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        wrong = [zone for zone in value if not _ZONE_ID.match(zone)]
+        if wrong:
+            raise ValueError(f"not AWS zone IDs (like use1-az1): {', '.join(wrong)}")
+        if len(set(value)) != len(value):
+            raise ValueError("lists a zone ID twice")
+        return value
+
     @field_validator("backup_window")
     @classmethod
     def _backup_window(cls, value: str) -> str:
@@ -153,7 +167,7 @@ class StackSettings(BaseModel):
 
     @model_validator(mode="after")
     def _consistent(self) -> StackSettings:
-        problems = [*self._environment_rules(), *self._access_rules(), *self._sizing_rules()]
+        problems = [*self._environment_rules(), *self._access_rules(), *self._zone_rules(), *self._sizing_rules()]
         if problems:
             raise ValueError("; ".join(problems))
         return self
@@ -199,6 +213,17 @@ class StackSettings(BaseModel):
             problems.append("existing subnet ids need existingVpcId")
         return problems
 
+    def _zone_rules(self) -> list[str]:
+        problems = []
+        if self.existing_vpc_id and self.private_link_zone_ids:
+            problems.append("privateLinkZoneIds places the subnets this program creates; with existingVpcId remove it")
+        if self.private_link and not self.existing_vpc_id and len(self.private_link_zone_ids) < 2:
+            problems.append(
+                "privateLinkZoneIds must list at least two AWS zone IDs in private-link mode (the zones LiveKit "
+                "Cloud's endpoint can use; see docs/deployment.md)"
+            )
+        return problems
+
     def _sizing_rules(self) -> list[str]:
         problems = []
         if self.db_app_username == self.db_master_username:
@@ -234,7 +259,7 @@ class StackSettings(BaseModel):
 
 
 # Keys whose stack value is a YAML list (Pulumi hands them to the program as JSON text).
-_LIST_FIELDS = {"allowed_cidrs", "existing_private_subnet_ids", "existing_public_subnet_ids"}
+_LIST_FIELDS = {"allowed_cidrs", "existing_private_subnet_ids", "existing_public_subnet_ids", "private_link_zone_ids"}
 
 
 def setting_keys() -> set[str]:
