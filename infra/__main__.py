@@ -14,7 +14,7 @@ from infra.database import Database
 from infra.deploy import Deploy
 from infra.monitoring import Monitoring
 from infra.network import Network
-from infra.private_link import PrivateLink
+from infra.private_link import PrivateLink, next_step
 from infra.proxy import Proxy
 from infra.tunnel import MigrationTunnel
 
@@ -102,17 +102,12 @@ pulumi.export("alertTopicArn", monitoring.topic_arn)
 pulumi.export("dashboardName", monitoring.dashboard_name)
 pulumi.export("agentSecretArns", agent_secrets.arns)
 pulumi.export("agentDeployed", deploy.agent is not None)
-if settings.private_link and settings.deploy_agent and not settings.private_link_host:
-    pulumi.export(
-        "nextStep",
-        pulumi.Output.concat(
-            "lk agent private-link create --name ",
-            name,
-            " --region ",
-            settings.livekit_region,
-            " --port 5432 --endpoint ",
-            link.service_name,
-            f" ; then: pulumi config set {config.PROJECT}:privateLinkHost <Gateway DNS> && pulumi up",
-        ),
+pulumi.export(
+    "nextStep",
+    pulumi.Output.all(link.service_name, link.service_id).apply(
+        lambda service: next_step(settings, pulumi.get_stack(), name, *service)
     )
+    if link
+    else None,
+)
 pulumi.export("costEstimate", costs.estimate(settings))

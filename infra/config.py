@@ -77,7 +77,9 @@ class StackSettings(BaseModel):
     livekit_principal_arn: str | None = Field(None, pattern=r"^arn:aws:iam::\d{12}:(root|(role|user)/[\w+=,.@/-]+)$")
     agent_name: str = Field("hospital-receptionist", pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")
     deploy_agent: bool = True
-    private_link_host: str | None = Field(None, pattern=r"^[A-Za-z0-9.-]+\.link$")
+    # The Gateway DNS `lk agent private-link create` prints: LiveKit's docs show `*.link`, the lk CLI's source
+    # (cmd/lk/agent_private_link.go, privateLinkServiceDNS) prints `<name>-<project id>.plg.svc`.
+    private_link_host: str | None = Field(None, pattern=r"^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*\.(link|plg\.svc)$")
     agent_database_ca_file: str = "/etc/ssl/certs/ca-certificates.crt"
     database_ca_bundle_url: str = Field(
         "https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem", pattern=r"^https://"

@@ -10,7 +10,7 @@ from pathlib import Path
 import pulumi
 import pulumi_aws as aws
 
-from infra.config import StackSettings
+from infra.config import PROJECT, StackSettings
 from infra.database import POSTGRES_PORT
 
 SYNC_SCHEDULE = "rate(5 minutes)"
@@ -49,8 +49,29 @@ def target_sync_policy(target_group_arn: str, log_group_arn: str) -> str:
     )
 
 
+def next_step(settings: StackSettings, stack: str, link_name: str, service_name: str, service_id: str) -> str | None:
+    """What the operator runs next, in LiveKit's order: its AWS guide lists a deployed agent as a prerequisite of
+    `lk agent private-link create` (https://docs.livekit.io/deploy/agents/private-links/aws/). None once the stack
+    knows the link's host (this `pulumi up` deploys the agent) or has no private link to set up."""
+    if not (settings.private_link and settings.deploy_agent) or settings.private_link_host:
+        return None
+    region = settings.livekit_region
+    steps = (
+        f"create the agent if it does not exist yet: lk agent create --region {region} "
+        '(docs/deployment.md, "Create the agent")',
+        f"lk agent private-link create --name {link_name} --region {region} --port {POSTGRES_PORT} "
+        f"--endpoint {service_name}",
+        f"accept its endpoint connection: aws ec2 describe-vpc-endpoint-connections --region {settings.region} "
+        f"--filters Name=service-id,Values={service_id} then aws ec2 accept-vpc-endpoint-connections "
+        f"--region {settings.region} --service-id {service_id} --vpc-endpoint-ids <its VpcEndpointId>",
+        f"pulumi config set -s {stack} {PROJECT}:privateLinkHost <the Gateway DNS it printed> && pulumi up -s {stack}",
+    )
+    return " ; ".join(f"{number}) {step}" for number, step in enumerate(steps, start=1))
+
+
 class PrivateLink(pulumi.ComponentResource):
     service_name: pulumi.Output[str]
+    service_id: pulumi.Output[str]
     load_balancer_arn: pulumi.Output[str]
 
     def __init__(
@@ -140,6 +161,7 @@ class PrivateLink(pulumi.ComponentResource):
             opts=child,
         )
         self.service_name = service.service_name
+        self.service_id = service.id
         self.load_balancer_arn = balancer.arn
         self.register_outputs({"serviceName": self.service_name})
 
