@@ -43,6 +43,9 @@ if settings.private_link:
         subnet_ids=network.private_subnet_ids,
         opts=opts,
     )
+
+monitoring = Monitoring(name, settings=settings, proxy_name=proxy.name if proxy else None, opts=opts)
+if settings.private_link:
     link = PrivateLink(
         name,
         settings=settings,
@@ -51,6 +54,7 @@ if settings.private_link:
         subnet_ids=network.private_subnet_ids,
         proxy_endpoint=proxy.endpoint,
         proxy_security_group_id=proxy.security_group_id,
+        alert_topic_arn=monitoring.topic_arn,
         opts=opts,
     )
     tunnel = MigrationTunnel(
@@ -62,7 +66,6 @@ if settings.private_link:
         opts=opts,
     )
 
-monitoring = Monitoring(name, settings=settings, proxy_name=proxy.name if proxy else None, opts=opts)
 agent_secrets = secret_store.AgentSecrets(
     name,
     kms_key_arn=database.kms_key_arn,

@@ -146,7 +146,7 @@ def test_alarms_and_thresholds(stack_runs: dict[str, Run], stack: str) -> None:
         "error-rate",
     }
     if stack != "dev":
-        expected.add("proxy-pool-use")
+        expected |= {"proxy-pool-use", "target-sync-errors"}
     assert set(alarms) == expected
     topic = run.one("aws:sns/topic:Topic")
     assert run.one("aws:sns/topicSubscription:TopicSubscription").inputs["endpoint"] == "oncall@hospital.test"
