@@ -15,7 +15,7 @@ from infra.deploy import Deploy
 from infra.log_drain import LogDrain
 from infra.monitoring import Monitoring
 from infra.network import Network
-from infra.private_link import PrivateLink
+from infra.private_link import PrivateLink, next_step
 from infra.proxy import Proxy
 from infra.tunnel import MigrationTunnel
 
@@ -44,6 +44,9 @@ if settings.private_link:
         subnet_ids=network.private_subnet_ids,
         opts=opts,
     )
+
+monitoring = Monitoring(name, settings=settings, proxy_name=proxy.name if proxy else None, opts=opts)
+if settings.private_link:
     link = PrivateLink(
         name,
         settings=settings,
@@ -52,6 +55,7 @@ if settings.private_link:
         subnet_ids=network.private_subnet_ids,
         proxy_endpoint=proxy.endpoint,
         proxy_security_group_id=proxy.security_group_id,
+        alert_topic_arn=monitoring.topic_arn,
         opts=opts,
     )
     tunnel = MigrationTunnel(
@@ -63,7 +67,6 @@ if settings.private_link:
         opts=opts,
     )
 
-monitoring = Monitoring(name, settings=settings, proxy_name=proxy.name if proxy else None, opts=opts)
 generated_secrets = {
     "METRICS_AWS_ACCESS_KEY_ID": monitoring.access_key_id,
     "METRICS_AWS_SECRET_ACCESS_KEY": monitoring.secret_access_key,
@@ -118,17 +121,12 @@ pulumi.export("dashboardName", monitoring.dashboard_name)
 pulumi.export("agentSecretArns", agent_secrets.arns)
 pulumi.export("agentLogGroup", log_drain.log_group_name if log_drain else None)
 pulumi.export("agentDeployed", deploy.agent is not None)
-if settings.private_link and settings.deploy_agent and not settings.private_link_host:
-    pulumi.export(
-        "nextStep",
-        pulumi.Output.concat(
-            "lk agent private-link create --name ",
-            name,
-            " --region ",
-            settings.livekit_region,
-            " --port 5432 --endpoint ",
-            link.service_name,
-            f" ; then: pulumi config set {config.PROJECT}:privateLinkHost <Gateway DNS> && pulumi up",
-        ),
+pulumi.export(
+    "nextStep",
+    pulumi.Output.all(link.service_name, link.service_id).apply(
+        lambda service: next_step(settings, pulumi.get_stack(), name, *service)
     )
+    if link
+    else None,
+)
 pulumi.export("costEstimate", costs.estimate(settings))

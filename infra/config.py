@@ -53,6 +53,7 @@ MIN_DATABASE_CONNECTIONS = 20
 RESERVED_CONNECTIONS = 3  # superuser_reserved_connections
 PROD_MIN_BACKUP_DAYS = 7
 
+_ZONE_ID = re.compile(r"^[a-z]{2,5}\d+-az\d+$")
 _WINDOW = re.compile(r"^([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-3]):[0-5]\d$")
 _DAY_TIME = r"(mon|tue|wed|thu|fri|sat|sun):([01]\d|2[0-3]):[0-5]\d"
 _MAINTENANCE = re.compile(rf"^{_DAY_TIME}-{_DAY_TIME}$")
@@ -80,7 +81,9 @@ class StackSettings(BaseModel):
     livekit_principal_arn: str | None = Field(None, pattern=r"^arn:aws:iam::\d{12}:(root|(role|user)/[\w+=,.@/-]+)$")
     agent_name: str = Field("hospital-receptionist", pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")
     deploy_agent: bool = True
-    private_link_host: str | None = Field(None, pattern=r"^[A-Za-z0-9.-]+\.link$")
+    # The Gateway DNS `lk agent private-link create` prints: LiveKit's docs show `*.link`, the lk CLI's source
+    # (cmd/lk/agent_private_link.go, privateLinkServiceDNS) prints `<name>-<project id>.plg.svc`.
+    private_link_host: str | None = Field(None, pattern=r"^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*\.(link|plg\.svc)$")
     agent_database_ca_file: str = "/etc/ssl/certs/ca-certificates.crt"
     database_ca_bundle_url: str = Field(
         "https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem", pattern=r"^https://"
@@ -93,6 +96,9 @@ class StackSettings(BaseModel):
     existing_vpc_id: str | None = Field(None, pattern=r"^vpc-[0-9a-f]+$")
     existing_private_subnet_ids: tuple[str, ...] = ()
     existing_public_subnet_ids: tuple[str, ...] = ()
+    # AWS zone IDs (e.g. use1-az1) for the private subnets, NLB and proxy. PrivateLink matches the two sides'
+    # zones by ID, and zone names map to different zones in each account: see docs/deployment.md.
+    private_link_zone_ids: tuple[str, ...] = ()
 
     db_instance_class: str
     db_allocated_storage_gb: int = Field(20, ge=20, le=2000)
@@ -143,6 +149,16 @@ class StackSettings(BaseModel):
             raise ValueError(f"unknown instance class {value!r}; known: {', '.join(INSTANCE_CLASSES)}")
         return value
 
+    @field_validator("private_link_zone_ids")
+    @classmethod
+    def _zone_ids(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        wrong = [zone for zone in value if not _ZONE_ID.match(zone)]
+        if wrong:
+            raise ValueError(f"not AWS zone IDs (like use1-az1): {', '.join(wrong)}")
+        if len(set(value)) != len(value):
+            raise ValueError("lists a zone ID twice")
+        return value
+
     @field_validator("backup_window")
     @classmethod
     def _backup_window(cls, value: str) -> str:
@@ -166,7 +182,7 @@ class StackSettings(BaseModel):
 
     @model_validator(mode="after")
     def _consistent(self) -> StackSettings:
-        problems = [*self._environment_rules(), *self._access_rules(), *self._sizing_rules()]
+        problems = [*self._environment_rules(), *self._access_rules(), *self._zone_rules(), *self._sizing_rules()]
         if problems:
             raise ValueError("; ".join(problems))
         return self
@@ -218,6 +234,17 @@ class StackSettings(BaseModel):
             problems.append("existing subnet ids need existingVpcId")
         return problems
 
+    def _zone_rules(self) -> list[str]:
+        problems = []
+        if self.existing_vpc_id and self.private_link_zone_ids:
+            problems.append("privateLinkZoneIds places the subnets this program creates; with existingVpcId remove it")
+        if self.private_link and not self.existing_vpc_id and len(self.private_link_zone_ids) < 2:
+            problems.append(
+                "privateLinkZoneIds must list at least two AWS zone IDs in private-link mode (the zones LiveKit "
+                "Cloud's endpoint can use; see docs/deployment.md)"
+            )
+        return problems
+
     def _sizing_rules(self) -> list[str]:
         problems = []
         if self.db_app_username == self.db_master_username:
@@ -257,7 +284,7 @@ class StackSettings(BaseModel):
 
 
 # Keys whose stack value is a YAML list (Pulumi hands them to the program as JSON text).
-_LIST_FIELDS = {"allowed_cidrs", "existing_private_subnet_ids", "existing_public_subnet_ids"}
+_LIST_FIELDS = {"allowed_cidrs", "existing_private_subnet_ids", "existing_public_subnet_ids", "private_link_zone_ids"}
 
 
 def setting_keys() -> set[str]:

@@ -16,6 +16,8 @@ POSTGRES_PORT = 5432
 ENGINE_VERSION = "16"
 PARAMETER_FAMILY = "postgres16"
 CA_CERT = "rds-ca-rsa2048-g1"
+# Log types exported to CloudWatch Logs (RDS for PostgreSQL publishes these two).
+LOG_EXPORTS = ("postgresql", "upgrade")
 
 # Server parameters: TLS only (1.2+), useful logs, and never a bind value in a log line (they carry PHI).
 PARAMETERS = {
@@ -91,12 +93,17 @@ class Database(pulumi.ComponentResource):
             ],
             opts=child,
         )
-        logs = aws.cloudwatch.LogGroup(
-            f"{name}-postgresql-logs",
-            name=f"/aws/rds/instance/{name}/postgresql",
-            retention_in_days=settings.log_retention_days,
-            opts=child,
-        )
+        # RDS writes each exported log type to /aws/rds/instance/<id>/<type> and creates a missing group without
+        # retention: create every one first, with the stack's retention.
+        logs = [
+            aws.cloudwatch.LogGroup(
+                f"{name}-{log_type}-logs",
+                name=f"/aws/rds/instance/{name}/{log_type}",
+                retention_in_days=settings.log_retention_days,
+                opts=child,
+            )
+            for log_type in LOG_EXPORTS
+        ]
         prod = settings.app_env == "prod"
         self.instance = aws.rds.Instance(
             f"{name}-db",
@@ -134,10 +141,10 @@ class Database(pulumi.ComponentResource):
             performance_insights_enabled=True,
             performance_insights_kms_key_id=key.arn,
             performance_insights_retention_period=7,
-            enabled_cloudwatch_logs_exports=["postgresql", "upgrade"],
+            enabled_cloudwatch_logs_exports=list(LOG_EXPORTS),
             # Read by the policy pack: public access is allowed only to a dev database in public mode.
             tags={"Environment": settings.app_env, "AccessMode": settings.db_access_mode},
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[logs]),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=logs),
         )
         self.address = self.instance.address
         self.port = self.instance.port

@@ -20,6 +20,10 @@ from infra.config import StackSettings
 from infra.database import Database
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+# Where the commands run, relative to the command provider's working directory: Pulumi starts providers in the
+# program's folder, infra/ (`main: infra/`; pulumi/pulumi's getPwdMain and newPlugin(ctx, ctx.Pwd, ...)). The same
+# on every machine, so a checkout at another path (a laptop, a CI runner) changes no input and re-runs nothing.
+COMMAND_DIR = ".."
 SCRIPTS = Path("infra") / "scripts"
 MIGRATE = f"bash {SCRIPTS / 'migrate.sh'}"
 DEPLOY_AGENT = f"bash {SCRIPTS / 'deploy_agent.sh'}"
@@ -77,7 +81,7 @@ class Deploy(pulumi.ComponentResource):
             f"{name}-migrate",
             create=MIGRATE,
             update=MIGRATE,
-            dir=str(REPO_ROOT),
+            dir=COMMAND_DIR,
             environment=environment,
             triggers=[migrations_hash, agent_hash],
             logging=command.local.Logging.STDERR,
@@ -101,7 +105,7 @@ class Deploy(pulumi.ComponentResource):
             f"{name}-agent",
             create=DEPLOY_AGENT,
             update=DEPLOY_AGENT,
-            dir=str(REPO_ROOT),
+            dir=COMMAND_DIR,
             environment={
                 "AWS_REGION": settings.region,
                 "LIVEKIT_URL": settings.livekit_url,

@@ -16,6 +16,12 @@ from infra.config import StackSettings
 AGENT_METRICS = METRIC_UNITS
 PROXY_NAMESPACE = "AWS/RDS"
 PROXY_METRICS = ("DatabaseConnectionsCurrentlyBorrowed", "MaxDatabaseConnectionsAllowed")
+# RDS publishes proxy metrics once per proxy node; a proxy's value is the Sum across its nodes (RDS User Guide,
+# "Monitoring RDS Proxy metrics with Amazon CloudWatch"). The alarm and the dashboard both use this one definition.
+PROXY_POOL_STAT = "Sum"
+PROXY_POOL_PERIOD = 60
+PROXY_POOL_OPTIONS = {"stat": PROXY_POOL_STAT, "period": PROXY_POOL_PERIOD}
+PROXY_POOL_QUERIES = (("m1", PROXY_METRICS[0]), ("m2", PROXY_METRICS[1]))
 MINUTES_PER_DAY = 1440
 LATENCY_PERIOD = 300
 UPTIME_EXPRESSION = "IF(FILL(m1, 0) >= 1, 1, 0)"
@@ -64,10 +70,10 @@ def dashboard_body(settings: StackSettings, proxy_name: str | None) -> str:
     ]
     pool = [agent("PoolUsePercent", stat="Maximum", label="agent pool use %")]
     if proxy_name:
+        pool.append([{"expression": POOL_EXPRESSION, "id": "e1", "label": "RDS Proxy pool use %"}])
         pool += [
-            [{"expression": POOL_EXPRESSION, "id": "e1", "label": "RDS Proxy pool use %"}],
-            [PROXY_NAMESPACE, PROXY_METRICS[0], "ProxyName", proxy_name, {"id": "m1", "visible": False}],
-            [PROXY_NAMESPACE, PROXY_METRICS[1], "ProxyName", proxy_name, {"id": "m2", "visible": False}],
+            [PROXY_NAMESPACE, metric, "ProxyName", proxy_name, {"id": query_id, "visible": False, **PROXY_POOL_OPTIONS}]
+            for query_id, metric in PROXY_POOL_QUERIES
         ]
     threshold = {"horizontal": [{"label": "alarm", "value": settings.pool_use_threshold_percent}]}
     widgets = [
@@ -280,8 +286,8 @@ class Monitoring(pulumi.ComponentResource):
                     namespace=PROXY_NAMESPACE,
                     metric_name=metric,
                     dimensions={"ProxyName": proxy_name},
-                    stat="Maximum",
-                    period=60,
+                    stat=PROXY_POOL_STAT,
+                    period=PROXY_POOL_PERIOD,
                 ),
             )
 
@@ -290,8 +296,7 @@ class Monitoring(pulumi.ComponentResource):
             f"RDS Proxy has more than {self._settings.pool_use_threshold_percent} % of its database "
             "connections borrowed.",
             metric_queries=[
-                proxy_query("m1", PROXY_METRICS[0]),
-                proxy_query("m2", PROXY_METRICS[1]),
+                *(proxy_query(query_id, metric) for query_id, metric in PROXY_POOL_QUERIES),
                 aws.cloudwatch.MetricAlarmMetricQueryArgs(
                     id="e1", expression=POOL_EXPRESSION, label="proxy pool use %", return_data=True
                 ),

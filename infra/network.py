@@ -1,14 +1,36 @@
-"""Network: a VPC with private subnets in two AZs (database, proxy, NLB) and public subnets (dev's public
-database, the SSM tunnel host), or the existing VPC and subnets named in the stack settings."""
+"""Network: a VPC with private subnets (database, proxy, NLB) in the zones named by their zone IDs in the stack
+settings, and public subnets (dev's public database, the SSM tunnel host), or the existing VPC and subnets named
+in the stack settings.
+
+Zones are chosen by ID, not name: a zone name such as us-east-1a maps to a different physical zone in each AWS
+account, while PrivateLink serves a consumer only in the zones both sides have, which AWS identifies by zone ID
+(AWS PrivateLink Guide, "Create a service powered by AWS PrivateLink", considerations)."""
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 import pulumi
 import pulumi_aws as aws
 
-from infra.config import StackSettings
+from infra.config import PROJECT, SettingsError, StackSettings
 
-AZ_COUNT = 2
+# Dev's public database needs a subnet group in two zones; the tunnel host needs one public subnet.
+PUBLIC_ZONE_COUNT = 2
+
+
+def zone_names(
+    available_names: Sequence[str], available_ids: Sequence[str], wanted_ids: Sequence[str], region: str
+) -> list[str]:
+    """This account's zone names for the wanted zone IDs, in the wanted order."""
+    name_of = dict(zip(available_ids, available_names, strict=True))
+    unknown = [zone_id for zone_id in wanted_ids if zone_id not in name_of]
+    if unknown:
+        raise SettingsError(
+            f"{PROJECT}:privateLinkZoneIds: {', '.join(unknown)} is not an available zone in {region}; "
+            f"available zone IDs there: {', '.join(sorted(name_of))}"
+        )
+    return [name_of[zone_id] for zone_id in wanted_ids]
 
 
 class Network(pulumi.ComponentResource):
@@ -31,7 +53,10 @@ class Network(pulumi.ComponentResource):
 
     def _create(self, name: str, settings: StackSettings) -> None:
         child = pulumi.ResourceOptions(parent=self)
-        zones = aws.get_availability_zones_output(state="available", opts=pulumi.InvokeOptions(parent=self))
+        zones = aws.get_availability_zones(state="available", opts=pulumi.InvokeOptions(parent=self))
+        # Public mode without zone IDs (dev: no PrivateLink) takes the region's first two zones.
+        zone_ids = settings.private_link_zone_ids or tuple(zones.zone_ids[:PUBLIC_ZONE_COUNT])
+        names = zone_names(zones.names, zones.zone_ids, zone_ids, settings.region)
         vpc = aws.ec2.Vpc(
             f"{name}-vpc",
             cidr_block=str(settings.vpc_cidr),
@@ -44,8 +69,7 @@ class Network(pulumi.ComponentResource):
         aws.ec2.DefaultSecurityGroup(f"{name}-default-sg", vpc_id=vpc.id, opts=child)
         blocks = list(settings.vpc_cidr.subnets(new_prefix=24))
         private, public = [], []
-        for index in range(AZ_COUNT):
-            zone = zones.names[index]
+        for index, zone in enumerate(names):
             private.append(
                 aws.ec2.Subnet(
                     f"{name}-private-{index}",
@@ -57,6 +81,7 @@ class Network(pulumi.ComponentResource):
                     opts=child,
                 )
             )
+        for index, zone in enumerate(names[:PUBLIC_ZONE_COUNT]):
             public.append(
                 aws.ec2.Subnet(
                     f"{name}-public-{index}",

@@ -1,5 +1,7 @@
-"""Proxy: RDS Proxy in front of the database (TLS required, pooling from the stack settings), with an IAM role
-that may read only the database's master secret. Its CloudWatch metrics feed the pool-use alarm."""
+"""Proxy: RDS Proxy in front of the database (TLS required, pooling from the stack settings). It knows one login,
+the agent's own role (its secret is the only one its IAM role may read): the master user cannot log in through
+the proxy, and so not over the Private Link; migrations reach the instance through the SSM tunnel instead.
+Its CloudWatch metrics feed the pool-use alarm."""
 
 from __future__ import annotations
 
@@ -63,8 +65,8 @@ class Proxy(pulumi.ComponentResource):
         aws.iam.RolePolicy(
             f"{name}-proxy-read-secret",
             role=role.id,
-            policy=pulumi.Output.all(database.master_secret_arn, database.app_secret_arn, database.kms_key_arn).apply(
-                lambda arns: secret_reader_policy([arns[0], arns[1]], arns[2], settings.region)
+            policy=pulumi.Output.all(database.app_secret_arn, database.kms_key_arn).apply(
+                lambda arns: secret_reader_policy([arns[0]], arns[1], settings.region)
             ),
             opts=child,
         )
@@ -84,13 +86,6 @@ class Proxy(pulumi.ComponentResource):
             debug_logging=False,
             idle_client_timeout=settings.proxy_idle_client_timeout_seconds,
             auths=[
-                aws.rds.ProxyAuthArgs(
-                    auth_scheme="SECRETS",
-                    secret_arn=database.master_secret_arn,
-                    iam_auth="DISABLED",
-                    client_password_auth_type="POSTGRES_SCRAM_SHA_256",  # noqa: S106 (a mode, not a password)
-                    description="RDS-managed master secret",
-                ),
                 aws.rds.ProxyAuthArgs(
                     auth_scheme="SECRETS",
                     secret_arn=database.app_secret_arn,

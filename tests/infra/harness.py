@@ -20,6 +20,8 @@ from infra.config import PROJECT
 ROOT = Path(__file__).resolve().parents[2]
 PROGRAM = ROOT / "infra" / "__main__.py"
 REGION = "us-east-1"
+# This made-up account's zone names and the zone IDs they map to (names map to different zones in each account).
+ZONE_IDS = {"a": "use1-az4", "b": "use1-az6", "c": "use1-az1", "d": "use1-az2", "e": "use1-az3", "f": "use1-az5"}
 
 # Values an operator sets with `pulumi config set` (made up for tests).
 OPERATOR_VALUES = {
@@ -146,7 +148,7 @@ class AwsMocks(pulumi.runtime.Mocks):
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]]]:
         if args.token == "aws:index/getAvailabilityZones:getAvailabilityZones":
-            return {"names": [f"{REGION}a", f"{REGION}b", f"{REGION}c"], "zoneIds": ["use1-az1", "use1-az2"]}, []
+            return {"names": [f"{REGION}{n}" for n in ZONE_IDS], "zoneIds": list(ZONE_IDS.values())}, []
         if args.token == "aws:ssm/getParameter:getParameter":
             return {"name": args.args["name"], "value": "ami-0123456789abcdef0", "type": "String"}, []
         if args.token == "aws:index/getCallerIdentity:getCallerIdentity":

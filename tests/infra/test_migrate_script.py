@@ -9,6 +9,7 @@ import logging
 import os
 import subprocess
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -220,3 +221,67 @@ def _alive(pid: int) -> bool:
 
 def _keys() -> dict[str, str]:
     return {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+
+
+# Stand-in for `aws ssm start-session` whose session never opens the local port: like the real CLI, it starts a
+# child (the Session Manager plugin) and waits on it. Both pids go to TUNNEL_PID_FILE.
+HANGING_AWS_CLI = """#!/usr/bin/env bash
+sleep 300 &
+echo "$$ $!" > "$TUNNEL_PID_FILE"
+echo "Starting session with SessionId: stand-in"
+wait
+"""
+
+
+def test_migrate_script_fails_when_the_tunnel_port_never_opens(tmp_path: Path) -> None:
+    """`aws` stays alive but the port never opens: the script says so, fails, and stops aws and the plugin."""
+    from tests.support.postgres import free_port
+
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "aws").write_text(HANGING_AWS_CLI)
+    (bin_dir / "aws").chmod(0o755)
+    ca_file = tmp_path / "ca.pem"
+    ca_file.write_text("not needed: the script stops before it connects\n")
+    pid_file = tmp_path / "tunnel.pid"
+    env = {
+        **os.environ,
+        **FAKE_AWS,
+        "PATH": f"{bin_dir}:{os.environ['PATH']}",
+        "PYTHON": str(ROOT / ".venv" / "bin" / "python"),
+        "TUNNEL_PID_FILE": str(pid_file),
+        "APP_ENV": "staging",
+        "AWS_REGION": REGION,
+        "DB_HOST": "db.example.internal",
+        "DB_PORT": "5432",
+        "DB_NAME": "hospital",
+        "DB_SECRET_ARN": "arn:aws:secretsmanager:us-east-1:123456789012:secret:master",
+        "APP_DB_SECRET_ARN": "arn:aws:secretsmanager:us-east-1:123456789012:secret:app",
+        "SEED": "0",
+        "DATABASE_CA_BUNDLE_URL": ca_file.as_uri(),
+        "TUNNEL_INSTANCE_ID": "i-0tunnel",
+        "LOCAL_PORT": str(free_port()),
+        "TUNNEL_WAIT_SECONDS": "2",
+    }
+    started = time.monotonic()
+    result = subprocess.run(
+        ["bash", "infra/scripts/migrate.sh"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    elapsed = time.monotonic() - started
+    assert result.returncode == 1, result.stderr
+    assert f"did not open 127.0.0.1:{env['LOCAL_PORT']} within 2s" in result.stderr
+    assert "Starting session with SessionId: stand-in" in result.stderr, "the tunnel's own output is shown"
+    assert "tunnel to the database is up" not in result.stderr
+    assert elapsed < 30
+    aws_pid, plugin_pid = (int(pid) for pid in pid_file.read_text().split())
+    deadline = time.monotonic() + 5
+    while (_alive(aws_pid) or _alive(plugin_pid)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not _alive(aws_pid), "aws ssm start-session was left running"
+    assert not _alive(plugin_pid), "the Session Manager plugin (aws's child) was left running"

@@ -143,18 +143,18 @@ def test_target_sync_plan() -> None:
 
 
 @mock_aws
-def test_target_sync_against_stand_in_elb(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_target_sync_against_stand_in_elb() -> None:
     ec2 = boto3.client("ec2", region_name="us-east-1")
     vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
     elb = boto3.client("elbv2", region_name="us-east-1")
     group = elb.create_target_group(Name="proxy", Protocol="TCP", Port=5432, VpcId=vpc, TargetType="ip")
     arn = group["TargetGroups"][0]["TargetGroupArn"]
     elb.register_targets(TargetGroupArn=arn, Targets=[{"Id": "10.0.9.9", "Port": 5432}])
-    monkeypatch.setattr(sync_targets, "resolve", lambda host: {"10.0.0.5", "10.0.1.5"})
-    changed = sync_targets.sync(elb, "p.proxy-x.rds.amazonaws.com", arn, 5432)
+    changed = sync_targets.sync(
+        elb, "p.proxy-x.rds.amazonaws.com", arn, 5432, resolve=lambda host: {"10.0.0.5", "10.0.1.5"}
+    )
     assert changed == {"registered": ["10.0.0.5", "10.0.1.5"], "deregistered": ["10.0.9.9"]}
     health = elb.describe_target_health(TargetGroupArn=arn)["TargetHealthDescriptions"]
     assert {h["Target"]["Id"] for h in health} == {"10.0.0.5", "10.0.1.5"}
-    monkeypatch.setattr(sync_targets, "resolve", lambda host: set())
-    with pytest.raises(RuntimeError, match="resolved to no address"):
-        sync_targets.sync(elb, "p", arn, 5432)
+    with pytest.raises(sync_targets.TargetSyncError, match="resolved to no address"):
+        sync_targets.sync(elb, "p", arn, 5432, resolve=lambda host: set())
