@@ -32,6 +32,7 @@ import yaml
 
 from agent.metrics import METRIC_UNITS
 from infra.config import PROJECT, SettingsError, StackSettings, parse
+from infra.private_link import SYNC_ZONE_COUNT
 from infra.secret_store import AGENT_SECRETS, Source
 
 HOURS_PER_MONTH = 730
@@ -104,6 +105,9 @@ PRICES: dict[str, Price] = {
         SURVEY,
     ),
     "ebs.gp3": Price(0.08, "GB-month", _GENERAL, SURVEY),
+    "vpc.interface_endpoint": Price(
+        0.01, "endpoint zone-hour (+ $0.01 per GB processed)", "aws.amazon.com/privatelink/pricing; " + _GENERAL, SURVEY
+    ),
     "livekit.plan.build": Price(
         0.0,
         "plan-month (agents may sleep)",
@@ -184,6 +188,8 @@ AGENT_ALARM_METRICS = {
     "error-rate": 2,
 }
 PROXY_ALARM_METRICS = {"proxy-pool-use": 2}
+# The target-sync Lambda's error alarm (infra/private_link.py), in private-link stacks.
+PRIVATE_LINK_ALARM_METRICS = {"target-sync-errors": 1}
 # The log drain (infra/log_drain.py), in stacks that deploy the agent: its key, its error-line alarm and the
 # custom metric its filter publishes.
 LOG_DRAIN_ALARM_METRICS = {"log-errors": 1}
@@ -216,6 +222,7 @@ PRICED_TYPES: dict[str, str] = {
     "aws:lb/loadBalancer:LoadBalancer": "Network Load Balancer; public addresses if internet-facing",
     "aws:ec2/instance:Instance": "SSM tunnel host, its disk and its public address",
     "aws:ec2/eip:Eip": "public IPv4 address",
+    "aws:ec2/vpcEndpoint:VpcEndpoint": "interface endpoint, per zone-hour",
     "aws:secretsmanager/secret:Secret": "Secrets Manager",  # pragma: allowlist secret
     "aws:kms/key:Key": "KMS key and its rotation",
     "aws:cloudwatch/metricAlarm:MetricAlarm": "CloudWatch alarms (per metric)",
@@ -314,8 +321,9 @@ def kms_keys(settings: StackSettings) -> int:
 
 def alarm_metrics(settings: StackSettings) -> int:
     proxy = sum(PROXY_ALARM_METRICS.values()) if settings.proxy_enabled else 0
+    link = sum(PRIVATE_LINK_ALARM_METRICS.values()) if settings.private_link else 0
     drain = sum(LOG_DRAIN_ALARM_METRICS.values()) if settings.deploy_agent else 0
-    return sum(AGENT_ALARM_METRICS.values()) + proxy + drain
+    return sum(AGENT_ALARM_METRICS.values()) + proxy + link + drain
 
 
 def custom_metrics(settings: StackSettings) -> int:
@@ -366,6 +374,14 @@ def _network_lines(s: StackSettings) -> Iterator[Line]:
         host = f"ec2.{s.ssm_instance_type}"
         yield Line("fixed", f"SSM tunnel host ({s.ssm_instance_type})", _hourly(1), "instance-hour", _usd(host), host)
         yield Line("fixed", "SSM tunnel host disk (gp3)", TUNNEL_DISK_GB, "GB-month", _usd("ebs.gp3"), "ebs.gp3")
+        yield Line(
+            "fixed",
+            f"ELB API interface endpoint for the target sync ({SYNC_ZONE_COUNT} zones)",
+            _hourly(SYNC_ZONE_COUNT),
+            "endpoint zone-hour",
+            _usd("vpc.interface_endpoint"),
+            "vpc.interface_endpoint",
+        )
     addresses = public_ipv4_addresses(s)
     if addresses:
         yield Line(

@@ -141,6 +141,13 @@ RESOURCE_ACTIONS: dict[str, Permissions] = {
         ),
         "ec2:CreateVpc ec2:DeleteVpc ec2:ModifyVpcAttribute ec2:CreateTags ec2:DeleteTags",
     ),
+    "aws:ec2/vpcEndpoint:VpcEndpoint": actions(
+        "ec2:DescribeVpcEndpoints ec2:DescribePrefixLists",
+        (
+            "ec2:CreateVpcEndpoint ec2:DeleteVpcEndpoints ec2:ModifyVpcEndpoint ec2:CreateTags ec2:DeleteTags "
+            "route53:AssociateVPCWithHostedZone"
+        ),
+    ),
     "aws:ec2/vpcEndpointService:VpcEndpointService": actions(
         (
             "ec2:DescribeVpcEndpointServiceConfigurations ec2:DescribeVpcEndpointServicePermissions "
@@ -195,7 +202,9 @@ RESOURCE_ACTIONS: dict[str, Permissions] = {
         ),
         (
             "lambda:CreateFunction lambda:DeleteFunction lambda:UpdateFunctionCode lambda:UpdateFunctionConfiguration "
-            "lambda:TagResource lambda:UntagResource iam:PassRole"
+            "lambda:TagResource lambda:UntagResource iam:PassRole "
+            # A function in a VPC: Lambda checks the caller may see the subnets and security groups it names.
+            "ec2:DescribeSubnets ec2:DescribeSecurityGroups ec2:DescribeVpcs"
         ),
     ),
     "aws:lambda/invocation:Invocation": actions("", "lambda:InvokeFunction"),
@@ -408,14 +417,15 @@ def _statements(actions: set[str], sid: str) -> list[dict[str, object]]:
 
 
 def declared_invokes(program: Path = PROGRAM) -> set[str]:
-    """Invoke tokens the program's modules call, e.g. `aws.ec2.get_vpc_output(...)` -> aws:ec2/getVpc:getVpc."""
+    """Invoke tokens the program's modules call, e.g. `aws.ec2.get_vpc_output(...)` (or the plain `get_vpc`)
+    -> aws:ec2/getVpc:getVpc."""
     tokens = set()
     for path in program.glob("*.py"):
         for node in ast.walk(ast.parse(path.read_text())):
             if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)):
                 continue
             function, owner = node.func.attr, node.func.value
-            if not (function.startswith("get_") and function.endswith("_output")):
+            if not function.startswith("get_"):
                 continue
             parts = []
             while isinstance(owner, ast.Attribute):

@@ -223,6 +223,9 @@ def test_counts_match_the_program(stack_runs: dict[str, Run], stack: str) -> Non
     assert _quantity(result, "kms.key") == len(keys)
     rotated = sum(1 for key in keys if key.inputs.get("enableKeyRotation"))
     assert _quantity(result, "kms.rotated_key") == rotated * costs.ROTATED_KEYS_PRICED
+    endpoints = run.of_type("aws:ec2/vpcEndpoint:VpcEndpoint")
+    endpoint_zones = sum(len(e.inputs["subnetIds"]) for e in endpoints)
+    assert _quantity(result, "vpc.interface_endpoint") == 730 * endpoint_zones
     balancers = run.of_type("aws:lb/loadBalancer:LoadBalancer")
     assert _quantity(result, "nlb.hour") == 730 * len(balancers)
     assert _quantity(result, "rds.proxy") == 730 * 2 * len(run.of_type("aws:rds/proxy:Proxy"))

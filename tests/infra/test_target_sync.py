@@ -52,7 +52,7 @@ def target_group(moto_url: str, monkeypatch: pytest.MonkeyPatch) -> tuple[object
     for key, value in {
         "AWS_ENDPOINT_URL": moto_url,
         "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",  # pragma: allowlist secret
         "AWS_DEFAULT_REGION": REGION,
         "PROXY_ENDPOINT": HOST,
         "TARGET_GROUP_ARN": group,
