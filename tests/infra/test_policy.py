@@ -118,25 +118,3 @@ def _stack_violations(resources: list[PolicyResource]) -> list[str]:
     found: list[str] = []
     POLICY["alarms-present"].validate(StackValidationArgs(resources), lambda m, urn=None: found.append(m))
     return found
-
-
-def test_policy_pack_program_starts_and_serves() -> None:
-    """`pulumi preview --policy-pack infra/policy` starts this program; it must print the analyzer's port."""
-    import subprocess
-    import sys
-
-    from tests.infra.harness import ROOT
-
-    pack = subprocess.Popen(
-        [sys.executable, str(ROOT / "infra" / "policy" / "__main__.py")],
-        cwd=ROOT / "infra" / "policy",
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        port = pack.stdout.readline().strip()
-        assert port.isdigit(), pack.stderr.read() if pack.poll() is not None else port
-    finally:
-        pack.terminate()
-        pack.wait(timeout=10)
