@@ -10,8 +10,9 @@ from pathlib import Path
 import pulumi
 import pulumi_aws as aws
 
-from infra.config import StackSettings
+from infra.config import PROJECT, StackSettings
 from infra.database import POSTGRES_PORT
+from infra.naming import elb_name_prefix
 
 SYNC_SCHEDULE = "rate(5 minutes)"
 SYNC_SOURCE = Path(__file__).parent / "lambdas" / "sync_targets.py"
@@ -102,6 +103,7 @@ class PrivateLink(pulumi.ComponentResource):
         )
         balancer = aws.lb.LoadBalancer(
             f"{name}-nlb",
+            name_prefix=elb_name_prefix(PROJECT, pulumi.get_stack()),
             load_balancer_type="network",
             internal=True,
             subnets=subnet_ids,
@@ -114,6 +116,7 @@ class PrivateLink(pulumi.ComponentResource):
         )
         targets = aws.lb.TargetGroup(
             f"{name}-proxy-targets",
+            name_prefix=elb_name_prefix(PROJECT, pulumi.get_stack()),
             port=POSTGRES_PORT,
             protocol="TCP",
             target_type="ip",
