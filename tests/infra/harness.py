@@ -1,9 +1,12 @@
 """Run the Pulumi program under `pulumi.runtime.set_mocks` with a stack file's settings, and record every
 resource's inputs (which ones are secret, what each depends on) and the stack's exports.
 
-The program is started the way Pulumi's Python language host starts it (see tests.infra.language_host, which cites
-pulumi's source): from Pulumi.yaml's `main` folder as working directory, `runpy.run_path(".", run_name="__main__")`,
-the host's `sys.path` and a fresh set of modules. Only the resource monitor is a mock."""
+The program is started the way Pulumi's Python language host starts it (tests.infra.language_host has the details):
+from Pulumi.yaml's `main` folder as working directory, `runpy.run_path(".", run_name="__main__")`, the host's
+`sys.path` and a fresh set of modules. Sources: https://github.com/pulumi/pulumi, pkg/engine/project.go (`getPwdMain`:
+a folder `main` becomes pwd + entry point "."), sdk/python/cmd/pulumi-language-python/main.go (`constructArguments`)
+and sdk/python/cmd/pulumi-language-python-exec (`os.chdir(args.pwd)`, `runpy.run_path(args.PROGRAM,
+run_name="__main__")`). Only the resource monitor is a mock."""
 
 from __future__ import annotations
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.infra.harness import ROOT, Run, run_program
-from tests.infra.language_host import policy_pack_command, program_location
+from tests.infra.language_host import host_interpreter, policy_pack_command, program_location
 
 PROGRAM_DIR = ROOT / "infra"
 POLICY_PACK = ROOT / "infra" / "policy"
@@ -87,6 +87,19 @@ def test_harness_fails_like_the_host_on_a_stdlib_named_module(tmp_path: Path) ->
     host = subprocess.run(command, check=False, capture_output=True, text=True, cwd="/")
     assert host.returncode != 0
     assert PYDANTIC_SHADOWED in host.stderr.strip().splitlines()[-1]
+
+
+def test_program_needs_its_own_sys_path_line(tmp_path: Path) -> None:
+    """The host leaves the repository root off sys.path and CI installs only requirements into .venv, so
+    infra/__main__.py must add the root itself; the harness, like the host, fails without that line."""
+    assert str(ROOT) not in host_interpreter().path
+    project = project_copy(tmp_path)
+    main = project / "infra" / "__main__.py"
+    line = "sys.path.insert(0, str(Path(__file__).resolve().parent.parent))"
+    assert line in main.read_text()
+    main.write_text(main.read_text().replace(line, ""))
+    with pytest.raises(ModuleNotFoundError, match="No module named 'infra'"):
+        run_program("dev", project_root=project)
 
 
 def _start_pack(pack: Path) -> tuple[str, str]:
