@@ -245,15 +245,16 @@ RULES: dict[str, NameRule | None] = {
 }
 
 
-def elb_name_prefix(project: str, stack: str) -> str:
-    """A load balancer's or target group's name prefix (at most 6 characters, the provider appends 26): the project's
-    initials and the stack's first letters, so the console shows whose it is. The generated part keeps names unique,
-    and lets a replacement be created before the old one is deleted, which a fixed name would not.
+def elb_name_prefix(name: str, stack: str) -> str:
+    """A load balancer's or target group's name prefix (at most 6 characters, the provider appends 26) from the
+    component's name ("<project>-<stack>"): the project's initials and the stack's first letters, so the console
+    shows whose it is. The generated part keeps names unique, and lets a replacement be created before the old one
+    is deleted, which a fixed name would not.
 
     With a prefix set, Pulumi does not fill in its auto-name: the bridge drops defaults for properties that conflict
     with ones given (pulumi/pulumi-terraform-bridge pkg/tfbridge/schema.go, `buildConflictsWith`; `name` conflicts
     with `name_prefix` in terraform-provider-aws internal/service/elbv2, whose `validNamePrefix` allows 6)."""
-    initials = "".join(word[0] for word in project.split("-"))
+    initials = "".join(word[0] for word in name.removesuffix(f"-{stack}").split("-"))
     return (initials + re.sub(r"[^a-z0-9]", "", stack.lower()))[:5] + "-"
 
 

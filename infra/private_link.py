@@ -10,7 +10,7 @@ from pathlib import Path
 import pulumi
 import pulumi_aws as aws
 
-from infra.config import PROJECT, StackSettings
+from infra.config import StackSettings
 from infra.database import POSTGRES_PORT
 from infra.naming import elb_name_prefix
 
@@ -103,7 +103,7 @@ class PrivateLink(pulumi.ComponentResource):
         )
         balancer = aws.lb.LoadBalancer(
             f"{name}-nlb",
-            name_prefix=elb_name_prefix(PROJECT, pulumi.get_stack()),
+            name_prefix=elb_name_prefix(name, pulumi.get_stack()),
             load_balancer_type="network",
             internal=True,
             subnets=subnet_ids,
@@ -116,7 +116,7 @@ class PrivateLink(pulumi.ComponentResource):
         )
         targets = aws.lb.TargetGroup(
             f"{name}-proxy-targets",
-            name_prefix=elb_name_prefix(PROJECT, pulumi.get_stack()),
+            name_prefix=elb_name_prefix(name, pulumi.get_stack()),
             port=POSTGRES_PORT,
             protocol="TCP",
             target_type="ip",

@@ -114,7 +114,7 @@ def test_names_at_the_limit_pass() -> None:
 
 @pytest.mark.parametrize(("stack", "prefix"), [("dev", "hrdev-"), ("staging", "hrsta-"), ("prod", "hrpro-")])
 def test_elb_name_prefix(stack: str, prefix: str) -> None:
-    assert naming.elb_name_prefix("hospital-receptionist", stack) == prefix
+    assert naming.elb_name_prefix(f"hospital-receptionist-{stack}", stack) == prefix
     assert naming.violations(LOAD_BALANCER, "x", {"namePrefix": prefix}) == []
 
 
