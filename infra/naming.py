@@ -89,6 +89,13 @@ RULES: dict[str, NameRule | None] = {
         r"[\w+=,.@-]",
         "https://docs.aws.amazon.com/IAM/latest/APIReference/API_PutUserPolicy.html",
     ),
+    "aws:iam/policy:Policy": NameRule(
+        "name",
+        128,
+        IAM_NAME,
+        r"[\w+=,.@-]",
+        "https://docs.aws.amazon.com/IAM/latest/APIReference/API_CreatePolicy.html",
+    ),
     "aws:iam/instanceProfile:InstanceProfile": NameRule(
         "name",
         128,
@@ -170,6 +177,23 @@ RULES: dict[str, NameRule | None] = {
         "letters, digits, '.', '-', '_', '/' and '#'",
         "https://docs.aws.amazon.com/AmazonCloudWatchLogs/latest/APIReference/API_CreateLogGroup.html",
     ),
+    "aws:cloudwatch/logMetricFilter:LogMetricFilter": NameRule(
+        "name",
+        512,
+        r"[^:*]+",
+        "no ':' or '*'",
+        "https://docs.aws.amazon.com/AmazonCloudWatchLogs/latest/APIReference/API_PutMetricFilter.html",
+        prefix_prop=None,
+    ),
+    "aws:cloudwatch/queryDefinition:QueryDefinition": NameRule(
+        "name",
+        255,
+        r"[^\x00-\x1f\x7f]+",
+        "no control characters",
+        "https://docs.aws.amazon.com/AmazonCloudWatchLogs/latest/APIReference/API_PutQueryDefinition.html",
+        prefix_prop=None,
+        autonamed=False,
+    ),
     # AlarmName: 1-255 UTF-8 characters without ASCII control characters.
     "aws:cloudwatch/metricAlarm:MetricAlarm": NameRule(
         "name",
@@ -229,6 +253,7 @@ RULES: dict[str, NameRule | None] = {
     "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup": None,
     "aws:ec2/instance:Instance": None,
     "aws:ec2/vpcEndpointService:VpcEndpointService": None,
+    "aws:ec2/vpcEndpoint:VpcEndpoint": None,
     "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule": None,
     "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule": None,
     "aws:iam/accessKey:AccessKey": None,

@@ -118,6 +118,13 @@ def test_elb_name_prefix(stack: str, prefix: str) -> None:
     assert naming.violations(LOAD_BALANCER, "x", {"namePrefix": prefix}) == []
 
 
+def test_every_rule_cites_the_aws_api_reference() -> None:
+    for resource_type, rule in naming.RULES.items():
+        if rule is not None:
+            assert rule.source.startswith("https://docs.aws.amazon.com/"), resource_type
+            assert rule.max_length > 0, resource_type
+
+
 def test_unknown_type_is_refused() -> None:
     with pytest.raises(naming.UnknownType, match="aws:s3/bucket:Bucket has no naming rule"):
         naming.violations("aws:s3/bucket:Bucket", "bucket", {})
