@@ -28,6 +28,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from types import ModuleType
 
 import yaml
 from pulumi.runtime import rpc
@@ -70,6 +71,26 @@ def program_location(project_root: Path) -> tuple[Path, str]:
     return target.parent, target.name
 
 
+@dataclass
+class _Libraries:
+    """What a successful run of one program folder imported from the host's own paths (stdlib, site-packages), and
+    what those imports registered with pulumi's runtime."""
+
+    modules: dict[str, ModuleType]
+    registries: list[dict]
+
+
+# A later run of the same folder (with the same entries) starts with these: a fresh host would import exactly the
+# same files for them, so only the program's own modules are imported again (this keeps the stacks' runs fast).
+_warm_libraries: dict[tuple[Path, frozenset[str]], _Libraries] = {}
+_REGISTRIES = (rpc._RESOURCE_PACKAGES, rpc._RESOURCE_MODULES)
+
+
+def _from_host_path(module: ModuleType, host_path: tuple[str, ...]) -> bool:
+    locations = [getattr(module, "__file__", None), *(getattr(module, "__path__", None) or [])]
+    return all(any(Path(place).is_relative_to(entry) for entry in host_path) for place in locations if place)
+
+
 @contextmanager
 def as_language_host(pwd: Path, entry: str) -> Iterator[None]:
     """Run the body as the shim does: fresh modules, the host's `sys.path`, `sys.argv`, working directory.
@@ -80,12 +101,17 @@ def as_language_host(pwd: Path, entry: str) -> Iterator[None]:
     saved_modules, saved_path, saved_argv, saved_cwd = dict(sys.modules), list(sys.path), list(sys.argv), os.getcwd()
     saved_finders = dict(sys.path_importer_cache)
     # Provider SDKs register their packages with pulumi's runtime on import; a fresh host has none yet.
-    saved_registries = [(registry, dict(registry)) for registry in (rpc._RESOURCE_PACKAGES, rpc._RESOURCE_MODULES)]
+    saved_registries = [dict(registry) for registry in _REGISTRIES]
     host = host_interpreter()
     for name in saved_modules.keys() - host.modules:
         del sys.modules[name]
-    for registry, _ in saved_registries:
+    folder = (pwd, frozenset(os.listdir(pwd)))
+    warm = _warm_libraries.get(folder)
+    for registry, registered in zip(_REGISTRIES, warm.registries if warm else [{}, {}], strict=True):
         registry.clear()
+        registry.update(registered)
+    if warm:
+        sys.modules.update(warm.modules)
     # Finders are cached per path string: "." must be listed afresh in this working directory.
     sys.path_importer_cache.clear()
     sys.path[:] = host.path
@@ -93,6 +119,13 @@ def as_language_host(pwd: Path, entry: str) -> Iterator[None]:
     os.chdir(pwd)
     try:
         yield
+        if not warm:
+            libraries = {
+                name: module
+                for name, module in sys.modules.items()
+                if name not in host.modules and _from_host_path(module, host.path)
+            }
+            _warm_libraries[folder] = _Libraries(libraries, [dict(registry) for registry in _REGISTRIES])
     finally:
         os.chdir(saved_cwd)
         sys.argv[:] = saved_argv
@@ -101,7 +134,7 @@ def as_language_host(pwd: Path, entry: str) -> Iterator[None]:
         sys.modules.update(saved_modules)
         sys.path_importer_cache.clear()
         sys.path_importer_cache.update(saved_finders)
-        for registry, saved in saved_registries:
+        for registry, saved in zip(_REGISTRIES, saved_registries, strict=True):
             registry.clear()
             registry.update(saved)
 
