@@ -139,6 +139,29 @@ def as_language_host(pwd: Path, entry: str) -> Iterator[None]:
             registry.update(saved)
 
 
-def policy_pack_command(pack: Path, engine_address: str) -> tuple[list[str], Path]:
-    """The analyzer's command line and working directory for a Python policy pack."""
-    return [sys.executable, "-u", "-m", "pulumi.policy", engine_address, str(pack)], pack
+@dataclass
+class StartedPack:
+    """A policy pack's first line on stdout (its gRPC port when it started) and, if it did not start, its stderr."""
+
+    first_line: str
+    errors: str = ""
+
+    @property
+    def port(self) -> int | None:
+        return int(self.first_line) if self.first_line.isdigit() else None
+
+
+@contextmanager
+def running_policy_pack(pack: Path) -> Iterator[StartedPack]:
+    """Start a Python policy pack with the analyzer's command line and working directory (engine address unused
+    here), and stop it afterwards."""
+    command = [sys.executable, "-u", "-m", "pulumi.policy", "127.0.0.1:1", str(pack)]
+    process = subprocess.Popen(command, cwd=pack, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        started = StartedPack(process.stdout.readline().strip())
+        if started.port is None:
+            started.errors = process.communicate(timeout=30)[1]
+        yield started
+    finally:
+        process.terminate()
+        process.communicate(timeout=10)

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.infra.harness import ROOT, Run, run_program
-from tests.infra.language_host import host_interpreter, policy_pack_command, program_location
+from tests.infra.language_host import host_interpreter, program_location, running_policy_pack
 
 PROGRAM_DIR = ROOT / "infra"
 POLICY_PACK = ROOT / "infra" / "policy"
@@ -102,27 +102,15 @@ def test_program_needs_its_own_sys_path_line(tmp_path: Path) -> None:
         run_program("dev", project_root=project)
 
 
-def _start_pack(pack: Path) -> tuple[str, str]:
-    """Start the pack as `pulumi preview --policy-pack` does; return its first stdout line (the port) and stderr."""
-    command, cwd = policy_pack_command(pack, engine_address="127.0.0.1:1")
-    started = subprocess.Popen(command, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        first_line = started.stdout.readline().strip()
-    finally:
-        started.terminate()
-        _, errors = started.communicate(timeout=10)
-    return first_line, errors
-
-
 def test_policy_pack_starts_under_the_analyzer_host() -> None:
-    port, errors = _start_pack(POLICY_PACK)
-    assert port.isdigit(), errors
+    with running_policy_pack(POLICY_PACK) as pack:
+        assert pack.port, pack.errors
 
 
 def test_policy_pack_with_a_stdlib_named_module_fails_to_start(tmp_path: Path) -> None:
     shutil.copytree(PROGRAM_DIR / "policy", tmp_path / "infra" / "policy", ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copy(PROGRAM_DIR / "__init__.py", tmp_path / "infra" / "__init__.py")
     (tmp_path / "infra" / "policy" / "json.py").write_text("raise ImportError('the pack shadowed json')\n")
-    port, errors = _start_pack(tmp_path / "infra" / "policy")
-    assert not port.isdigit()
-    assert "the pack shadowed json" in errors
+    with running_policy_pack(tmp_path / "infra" / "policy") as pack:
+        assert pack.port is None
+        assert "the pack shadowed json" in pack.errors

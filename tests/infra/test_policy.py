@@ -3,7 +3,6 @@ through the running pack as `pulumi preview --policy-pack` reaches it)."""
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import Iterator
 
 import grpc
@@ -20,7 +19,7 @@ from pulumi_policy import (
 
 from infra.policy.rules import POLICIES
 from tests.infra.harness import ROOT
-from tests.infra.language_host import policy_pack_command
+from tests.infra.language_host import running_policy_pack
 
 POLICY = {p.name: p for p in POLICIES}
 RDS = "aws:rds/instance:Instance"
@@ -80,9 +79,9 @@ def _violations(policy: str, resource_type: str, props: dict, name: str = "x") -
             {"parameters": [{"name": "rds.force_ssl", "value": "1"}]},
             {"parameters": [{"name": "rds.force_ssl", "value": "0"}]},
         ),
-        ("aws-name-limits", LOAD_BALANCER, {"name": "a" * 32}, {"name": "a" * 33}),
-        ("aws-name-limits", LOAD_BALANCER, {"namePrefix": "hrsta-"}, {"namePrefix": "hrstag-"}),
-        ("aws-name-limits", RDS, {**GOOD_DB, "identifier": "db-1"}, {**GOOD_DB, "identifier": "DB--1"}),
+        (NAMES_POLICY, LOAD_BALANCER, {"name": "a" * 32}, {"name": "a" * 33}),
+        (NAMES_POLICY, LOAD_BALANCER, {"namePrefix": "hrsta-"}, {"namePrefix": "hrstag-"}),
+        (NAMES_POLICY, RDS, {**GOOD_DB, "identifier": "db-1"}, {**GOOD_DB, "identifier": "DB--1"}),
         (
             "postgres-not-open-to-internet",
             "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule",
@@ -151,19 +150,10 @@ def test_names_policy_computes_auto_names_and_refuses_unknown_types() -> None:
 @pytest.fixture(scope="module")
 def analyzer() -> Iterator[analyzer_pb2_grpc.AnalyzerStub]:
     """The policy pack started as `pulumi preview --policy-pack infra/policy` starts it, reached over its gRPC port."""
-    command, cwd = policy_pack_command(ROOT / "infra" / "policy", engine_address="127.0.0.1:1")
-    pack = subprocess.Popen(command, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    channel = None
-    try:
-        port = pack.stdout.readline().strip()
-        assert port.isdigit(), pack.stderr.read() if pack.poll() is not None else port
-        channel = grpc.insecure_channel(f"127.0.0.1:{port}")
-        yield analyzer_pb2_grpc.AnalyzerStub(channel)
-    finally:
-        if channel is not None:
-            channel.close()
-        pack.terminate()
-        pack.communicate(timeout=10)
+    with running_policy_pack(ROOT / "infra" / "policy") as pack:
+        assert pack.port, pack.errors
+        with grpc.insecure_channel(f"127.0.0.1:{pack.port}") as channel:
+            yield analyzer_pb2_grpc.AnalyzerStub(channel)
 
 
 def _analyze(stub: analyzer_pb2_grpc.AnalyzerStub, resource_type: str, name: str, props: dict) -> list[tuple]:
