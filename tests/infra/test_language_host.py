@@ -22,15 +22,15 @@ PYDANTIC_SHADOWED = "cannot import name 'SecretStr' from 'pydantic'"
 
 
 def module_names(folder: Path) -> set[str]:
-    """Names importable from a folder on `sys.path`: modules, extension modules, packages and namespace folders."""
+    """Names a folder on `sys.path` answers for: modules, extension modules and packages (a folder without
+    `__init__.py` is only a namespace portion, which never hides a module found later on the path)."""
     names = set()
     for entry in folder.iterdir():
-        name = entry.name.split(".", 1)[0] if entry.is_file() else entry.name
-        if entry.is_file() and entry.suffix not in (".py", ".pyc", ".so", ".pyd"):
-            continue
-        if name.isidentifier() and not name.startswith("__"):
-            names.add(name)
-    return names
+        if entry.is_file() and entry.suffix in (".py", ".pyc", ".so", ".pyd"):
+            names.add(entry.name.split(".", 1)[0])
+        elif (entry / "__init__.py").is_file():
+            names.add(entry.name)
+    return {name for name in names if name.isidentifier() and not name.startswith("__")}
 
 
 def shadowing(folder: Path) -> list[str]:
@@ -61,6 +61,8 @@ def test_shadowing_check_sees_planted_modules(tmp_path: Path) -> None:
     for planted in ("secrets.py", "pydantic.py", "json.cpython-311-x86_64-linux-gnu.so"):
         (tmp_path / planted).touch()
     (tmp_path / "yaml").mkdir()
+    (tmp_path / "yaml" / "__init__.py").touch()
+    (tmp_path / "google").mkdir()
     (tmp_path / "costs.py").touch()
     assert shadowing(tmp_path) == ["json", "pydantic", "secrets", "yaml"]
 
