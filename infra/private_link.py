@@ -12,6 +12,7 @@ import pulumi_aws as aws
 
 from infra.config import PROJECT, StackSettings
 from infra.database import POSTGRES_PORT
+from infra.naming import elb_name_prefix
 
 SYNC_SCHEDULE = "rate(5 minutes)"
 # Managed policy that lets a function create and delete its network interfaces in the VPC.
@@ -145,6 +146,7 @@ class PrivateLink(pulumi.ComponentResource):
         )
         balancer = aws.lb.LoadBalancer(
             f"{name}-nlb",
+            name_prefix=elb_name_prefix(name, pulumi.get_stack()),
             load_balancer_type="network",
             internal=True,
             subnets=subnet_ids,
@@ -157,6 +159,7 @@ class PrivateLink(pulumi.ComponentResource):
         )
         targets = aws.lb.TargetGroup(
             f"{name}-proxy-targets",
+            name_prefix=elb_name_prefix(name, pulumi.get_stack()),
             port=POSTGRES_PORT,
             protocol="TCP",
             target_type="ip",

@@ -15,6 +15,8 @@ from pulumi_policy import (
     StackValidationPolicy,
 )
 
+from infra import naming
+
 RDS_INSTANCE = "aws:rds/instance:Instance"
 PARAMETER_GROUP = "aws:rds/parameterGroup:ParameterGroup"
 INGRESS_RULE = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
@@ -102,6 +104,19 @@ def _force_ssl(args: ResourceValidationArgs, report: ReportViolation) -> None:
         report("the parameter group must set rds.force_ssl = 1", None)
 
 
+def _aws_name_limits(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """The engine analyzes a resource's inputs after the provider's Check (pulumi/pulumi
+    pkg/resource/deploy/step_generator.go: the analyzers get the checked `inputs`), so an auto-name the provider
+    filled in is `name` here; without it (a prefix, or no Check) infra.naming computes the name from the logical one."""
+    logical_name = args.name or args.urn.rsplit("::", 1)[-1]
+    try:
+        problems = naming.violations(args.resource_type, logical_name, args.props)
+    except naming.UnknownType as unknown:
+        problems = [str(unknown.args[0])]
+    for problem in problems:
+        report(problem, None)
+
+
 def _alarms_present(args: StackValidationArgs, report: ReportViolation) -> None:
     names = [str(r.props.get("name") or r.name) for r in args.resources if r.resource_type == METRIC_ALARM]
     required = list(REQUIRED_ALARMS)
@@ -154,6 +169,12 @@ POLICIES = [
         description="The PostgreSQL parameter group forces TLS.",
         enforcement_level=MANDATORY,
         validate=_force_ssl,
+    ),
+    ResourceValidationPolicy(
+        name="aws-name-limits",
+        description="Each physical name fits its AWS service's length and character rules (infra/naming.py).",
+        enforcement_level=MANDATORY,
+        validate=_aws_name_limits,
     ),
     StackValidationPolicy(
         name="alarms-present",

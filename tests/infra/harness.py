@@ -1,5 +1,12 @@
 """Run the Pulumi program under `pulumi.runtime.set_mocks` with a stack file's settings, and record every
-resource's inputs (which ones are secret, what each depends on) and the stack's exports."""
+resource's inputs (which ones are secret, what each depends on) and the stack's exports.
+
+The program is started the way Pulumi's Python language host starts it (tests.infra.language_host has the details):
+from Pulumi.yaml's `main` folder as working directory, `runpy.run_path(".", run_name="__main__")`, the host's
+`sys.path` and a fresh set of modules. Sources: https://github.com/pulumi/pulumi, pkg/engine/project.go (`getPwdMain`:
+a folder `main` becomes pwd + entry point "."), sdk/python/cmd/pulumi-language-python/main.go (`constructArguments`)
+and sdk/python/cmd/pulumi-language-python-exec (`os.chdir(args.pwd)`, `runpy.run_path(args.PROGRAM,
+run_name="__main__")`). Only the resource monitor is a mock."""
 
 from __future__ import annotations
 
@@ -16,9 +23,9 @@ from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime import rpc, settings
 
 from infra.config import PROJECT
+from tests.infra.language_host import as_language_host, program_location
 
 ROOT = Path(__file__).resolve().parents[2]
-PROGRAM = ROOT / "infra" / "__main__.py"
 REGION = "us-east-1"
 # This made-up account's zone names and the zone IDs they map to (names map to different zones in each account).
 ZONE_IDS = {"a": "use1-az4", "b": "use1-az6", "c": "use1-az1", "d": "use1-az2", "e": "use1-az3", "f": "use1-az5"}
@@ -184,10 +191,12 @@ def run_program(
     overrides: dict[str, Any] | None = None,
     secrets: dict[str, str] | None = None,
     run: Run | None = None,
+    project_root: Path = ROOT,
 ) -> Run:
-    """Run infra/__main__.py fresh under mocks with the stack file's settings plus operator values.
+    """Run the project's program fresh under mocks with the stack file's settings plus operator values.
 
-    Pass `run` to keep what was recorded when the program fails."""
+    Pass `run` to keep what was recorded when the program fails, `project_root` to run another copy of the project
+    (its Pulumi.yaml says where the program is)."""
     values = {**stack_values(stack), **OPERATOR_VALUES, **(overrides or {})}
     secrets = FAKE_SECRETS if secrets is None else secrets
     run = Run() if run is None else run
@@ -198,16 +207,19 @@ def run_program(
     config.update({f"{PROJECT}:{key}": value for key, value in secrets.items()})
     pulumi.runtime.set_all_config(config, [f"{PROJECT}:{key}" for key in secrets])
 
+    pwd, entry = program_location(project_root)
+
     @pulumi.runtime.test
     def program() -> pulumi.Output[Any]:
-        runpy.run_path(str(PROGRAM), run_name="__main__")
+        runpy.run_path(entry, run_name="__main__")
         outputs = settings.get_root_resource().outputs
         run.secret_exports.update(name for name, value in outputs.items() if _is_secret(value))
         return pulumi.Output.all(**{k: pulumi.Output.from_input(v) for k, v in outputs.items()}).apply(
             run.exports.update
         )
 
-    program()
+    with as_language_host(pwd, entry):
+        program()
     return run
 
 

@@ -79,9 +79,12 @@ def test_bad_settings_fail_clearly(stack: str, changes: dict[str, object], messa
 
 
 def test_bad_setting_stops_the_program_before_any_resource() -> None:
+    # The program's modules are its own fresh imports, as under the language host: its SettingsError is matched
+    # by name, not by this test's class object.
     run = Run()
-    with pytest.raises(SettingsError, match="dbInstanceClass"):
+    with pytest.raises(Exception, match="dbInstanceClass") as bad_class:
         run_program("prod", {"dbInstanceClass": "db.r99.mega"}, run=run)
+    assert bad_class.type.__name__ == SettingsError.__name__
     assert run.resources == []
 
 

@@ -1,8 +1,14 @@
-"""Each policy flags a violating resource and passes a compliant one (validate called directly)."""
+"""Each policy flags a violating resource and passes a compliant one (validate called directly, and the names rule
+through the running pack as `pulumi preview --policy-pack` reaches it)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
+import grpc
 import pytest
+from google.protobuf import struct_pb2
+from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc
 from pulumi_policy import (
     PolicyCustomTimeouts,
     PolicyResource,
@@ -12,9 +18,13 @@ from pulumi_policy import (
 )
 
 from infra.policy.rules import POLICIES
+from tests.infra.harness import ROOT
+from tests.infra.language_host import running_policy_pack
 
 POLICY = {p.name: p for p in POLICIES}
 RDS = "aws:rds/instance:Instance"
+LOAD_BALANCER = "aws:lb/loadBalancer:LoadBalancer"
+NAMES_POLICY = "aws-name-limits"
 GOOD_DB = {
     "storageEncrypted": True,
     "kmsKeyId": "arn:aws:kms:us-east-1:123456789012:key/k",
@@ -32,9 +42,13 @@ def _options() -> PolicyResourceOptions:
     return PolicyResourceOptions(False, [], None, [], timeouts, [])
 
 
-def _violations(policy: str, resource_type: str, props: dict) -> list[str]:
+def _urn(resource_type: str, name: str) -> str:
+    return f"urn:pulumi:staging::hospital-receptionist::{resource_type}::{name}"
+
+
+def _violations(policy: str, resource_type: str, props: dict, name: str = "x") -> list[str]:
     found: list[str] = []
-    args = ResourceValidationArgs(resource_type, props, f"urn:{resource_type}::x", "x", _options(), None)
+    args = ResourceValidationArgs(resource_type, props, _urn(resource_type, name), name, _options(), None)
     POLICY[policy].validate(args, lambda message, urn=None: found.append(message))
     return found
 
@@ -65,6 +79,9 @@ def _violations(policy: str, resource_type: str, props: dict) -> list[str]:
             {"parameters": [{"name": "rds.force_ssl", "value": "1"}]},
             {"parameters": [{"name": "rds.force_ssl", "value": "0"}]},
         ),
+        (NAMES_POLICY, LOAD_BALANCER, {"name": "a" * 32}, {"name": "a" * 33}),
+        (NAMES_POLICY, LOAD_BALANCER, {"namePrefix": "hrsta-"}, {"namePrefix": "hrstag-"}),
+        (NAMES_POLICY, RDS, {**GOOD_DB, "identifier": "db-1"}, {**GOOD_DB, "identifier": "DB--1"}),
         (
             "postgres-not-open-to-internet",
             "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule",
@@ -110,7 +127,8 @@ def test_program_resources_pass_every_policy(stack_runs) -> None:
         for resource in run.resources:
             for policy in POLICIES:
                 if hasattr(policy, "validate") and policy.name != "alarms-present":
-                    assert _violations(policy.name, resource.type, resource.inputs) == [], (stack, resource.name)
+                    found = _violations(policy.name, resource.type, resource.inputs, resource.name)
+                    assert found == [], (stack, resource.name, found)
         assert _stack_violations([_resource(r.type, r.name, r.inputs) for r in run.resources]) == [], stack
 
 
@@ -120,23 +138,37 @@ def _stack_violations(resources: list[PolicyResource]) -> list[str]:
     return found
 
 
-def test_policy_pack_program_starts_and_serves() -> None:
-    """`pulumi preview --policy-pack infra/policy` starts this program; it must print the analyzer's port."""
-    import subprocess
-    import sys
+def test_names_policy_computes_auto_names_and_refuses_unknown_types() -> None:
+    """Without `name` (no Check yet, or a prefix) the rule reckons with the auto-name from the logical name."""
+    assert _violations(NAMES_POLICY, LOAD_BALANCER, {}, name="hospital-receptionist-staging-nlb")
+    assert _violations(NAMES_POLICY, LOAD_BALANCER, {}, name="short-nlb") == []
+    assert _violations(NAMES_POLICY, "aws:s3/bucket:Bucket", {}) == [
+        "aws:s3/bucket:Bucket has no naming rule in infra/naming.py RULES"
+    ]
 
-    from tests.infra.harness import ROOT
 
-    pack = subprocess.Popen(
-        [sys.executable, str(ROOT / "infra" / "policy" / "__main__.py")],
-        cwd=ROOT / "infra" / "policy",
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
+@pytest.fixture(scope="module")
+def analyzer() -> Iterator[analyzer_pb2_grpc.AnalyzerStub]:
+    """The policy pack started as `pulumi preview --policy-pack infra/policy` starts it, reached over its gRPC port."""
+    with running_policy_pack(ROOT / "infra" / "policy") as pack:
+        assert pack.port, pack.errors
+        with grpc.insecure_channel(f"127.0.0.1:{pack.port}") as channel:
+            yield analyzer_pb2_grpc.AnalyzerStub(channel)
+
+
+def _analyze(stub: analyzer_pb2_grpc.AnalyzerStub, resource_type: str, name: str, props: dict) -> list[tuple]:
+    """The engine's Analyze call: the resource's checked inputs as a Struct, its URN and logical name."""
+    properties = struct_pb2.Struct()
+    properties.update(props)
+    request = analyzer_pb2.AnalyzeRequest(
+        type=resource_type, properties=properties, urn=_urn(resource_type, name), name=name
     )
-    try:
-        port = pack.stdout.readline().strip()
-        assert port.isdigit(), pack.stderr.read() if pack.poll() is not None else port
-    finally:
-        pack.terminate()
-        pack.wait(timeout=10)
+    response = stub.Analyze(request, timeout=10)
+    return [(d.policyName, d.enforcementLevel, d.message) for d in response.diagnostics]
+
+
+def test_running_pack_blocks_a_33_character_load_balancer_name(analyzer) -> None:
+    found = _analyze(analyzer, LOAD_BALANCER, "hospital-receptionist-staging-nlb", {"name": "a" * 33})
+    assert [(policy, level) for policy, level, _ in found] == [(NAMES_POLICY, analyzer_pb2.MANDATORY)]
+    assert "is 33 characters; AWS allows 32" in found[0][2]
+    assert _analyze(analyzer, LOAD_BALANCER, "hospital-receptionist-staging-nlb", {"name": "a" * 32}) == []
