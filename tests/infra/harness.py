@@ -12,11 +12,14 @@ from __future__ import annotations
 
 import json
 import runpy
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pulumi
+import pytest
 import yaml
 from google.protobuf import json_format
 from pulumi.runtime import mocks as pulumi_mocks
@@ -229,3 +232,12 @@ def _is_secret(value: Any) -> bool:
     if isinstance(value, dict):
         return any(_is_secret(v) for v in value.values())
     return False
+
+
+@contextmanager
+def program_raises(error: type[BaseException], match: str | None = None) -> Iterator[pytest.ExceptionInfo]:
+    """`pytest.raises` for an error the program raises. Its modules are its own fresh imports, as under the
+    language host, so its error class is a different object from the test's: match it by name."""
+    with pytest.raises(Exception, match=match) as caught:
+        yield caught
+    assert caught.type.__name__ == error.__name__, f"expected {error.__name__}, got {caught.type.__name__}"

@@ -20,6 +20,7 @@ The policy pack (`pulumi preview --policy-pack infra/policy`; main.go, `RunPlugi
 from __future__ import annotations
 
 import ast
+import importlib.machinery
 import os
 import subprocess
 import sys
@@ -91,6 +92,14 @@ def _from_host_path(module: ModuleType, host_path: tuple[str, ...]) -> bool:
     return all(any(Path(place).is_relative_to(entry) for entry in host_path) for place in locations if place)
 
 
+def _is_compiled(module: ModuleType) -> bool:
+    """An extension or built-in module: importing one a second time in a process breaks its C state (e.g.
+    `_zoneinfo`: "SystemError: null argument to internal routine"), so it stays loaded. A `.py` file cannot shadow
+    a built-in, and test_language_host.py checks statically that none in the program's folder has such a name."""
+    loader = getattr(module, "__loader__", None)
+    return isinstance(loader, importlib.machinery.ExtensionFileLoader) or loader is importlib.machinery.BuiltinImporter
+
+
 @contextmanager
 def as_language_host(pwd: Path, entry: str) -> Iterator[None]:
     """Run the body as the shim does: fresh modules, the host's `sys.path`, `sys.argv`, working directory.
@@ -104,7 +113,8 @@ def as_language_host(pwd: Path, entry: str) -> Iterator[None]:
     saved_registries = [dict(registry) for registry in _REGISTRIES]
     host = host_interpreter()
     for name in saved_modules.keys() - host.modules:
-        del sys.modules[name]
+        if not _is_compiled(saved_modules[name]):
+            del sys.modules[name]
     folder = (pwd, frozenset(os.listdir(pwd)))
     warm = _warm_libraries.get(folder)
     for registry, registered in zip(_REGISTRIES, warm.registries if warm else [{}, {}], strict=True):

@@ -8,7 +8,7 @@ import pytest
 
 from infra.config import SettingsError, StackSettings, parse, setting_keys
 from infra.secret_store import AGENT_SECRETS, LOG_DRAIN_SECRETS, Source, check_coverage, settings_secret_names
-from tests.infra.harness import OPERATOR_VALUES, ROOT, Run, run_program, stack_values
+from tests.infra.harness import OPERATOR_VALUES, ROOT, Run, program_raises, run_program, stack_values
 
 STACKS = ("dev", "staging", "prod")
 
@@ -79,12 +79,9 @@ def test_bad_settings_fail_clearly(stack: str, changes: dict[str, object], messa
 
 
 def test_bad_setting_stops_the_program_before_any_resource() -> None:
-    # The program's modules are its own fresh imports, as under the language host: its SettingsError is matched
-    # by name, not by this test's class object.
     run = Run()
-    with pytest.raises(Exception, match="dbInstanceClass") as bad_class:
+    with program_raises(SettingsError, match="dbInstanceClass"):
         run_program("prod", {"dbInstanceClass": "db.r99.mega"}, run=run)
-    assert bad_class.type.__name__ == SettingsError.__name__
     assert run.resources == []
 
 

@@ -23,6 +23,7 @@ from tests.infra.harness import (
     OPERATOR_VERSION_ID,
     ROOT,
     Run,
+    program_raises,
     run_program,
     stack_values,
 )
@@ -50,7 +51,7 @@ def test_no_stack_file_holds_or_asks_for_a_provider_key(stack: str) -> None:
 
 def test_a_provider_key_as_pulumi_config_is_refused_before_any_resource() -> None:
     run = Run()
-    with pytest.raises(SettingsError) as caught:
+    with program_raises(SettingsError) as caught:
         run_program("staging", secrets={"openaiApiKey": FAKE_PROVIDER_KEYS["openaiApiKey"]}, run=run)
     assert "hospital-receptionist:openaiApiKey: provider keys never go into Pulumi config" in str(caught.value)
     assert "Secrets Manager" in str(caught.value)

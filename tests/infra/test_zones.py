@@ -14,7 +14,7 @@ import pytest
 
 from infra.config import SettingsError, parse
 from infra.network import zone_names
-from tests.infra.harness import OPERATOR_VALUES, REGION, ZONE_IDS, Run, run_program, stack_values
+from tests.infra.harness import OPERATOR_VALUES, REGION, ZONE_IDS, Run, program_raises, run_program, stack_values
 
 SUBNET = "aws:ec2/subnet:Subnet"
 NAME_OF = {zone_id: f"{REGION}{letter}" for letter, zone_id in ZONE_IDS.items()}
@@ -46,7 +46,7 @@ def test_dev_without_zone_ids_takes_the_first_two_zones(stack_runs: dict[str, Ru
 
 
 def test_unknown_zone_id_fails_with_a_clear_message() -> None:
-    with pytest.raises(SettingsError) as caught:
+    with program_raises(SettingsError) as caught:
         run_program("staging", {"privateLinkZoneIds": ["use1-az1", "use1-az9"]})
     message = str(caught.value)
     assert "hospital-receptionist:privateLinkZoneIds: use1-az9 is not an available zone in us-east-1" in message
