@@ -37,7 +37,7 @@ class SettingsError(Exception):
 
 
 _TTL_PATTERN = re.compile(r"^(\d+)\s*(s|m|h)$")
-_TTL_UNITS = {"s": "seconds", "m": "minutes", "h": "hours"}
+_TTL_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600}
 MAX_TOKEN_TTL = timedelta(hours=24)
 
 
@@ -46,13 +46,16 @@ def parse_ttl(text: str) -> timedelta:
     match = _TTL_PATTERN.match(text.strip().lower())
     if not match:
         raise ValueError("not a positive duration like 90s, 15m or 1h (at most 24h)")
-    amount, unit = int(match[1]), match[2]
-    ttl = timedelta(**{_TTL_UNITS[unit]: amount})
-    if ttl <= timedelta(0):
-        raise ValueError("a token lifetime must be longer than zero")
-    if ttl > MAX_TOKEN_TTL:
+    # Bounded as digits and integers first: timedelta overflows past 999999999 days, and int() refuses
+    # numbers of thousands of digits.
+    if len(match[1].lstrip("0")) > len(str(int(MAX_TOKEN_TTL.total_seconds()))):
         raise ValueError("a token lifetime must be at most 24h")
-    return ttl
+    seconds = int(match[1]) * _TTL_UNIT_SECONDS[match[2]]
+    if seconds <= 0:
+        raise ValueError("a token lifetime must be longer than zero")
+    if seconds > MAX_TOKEN_TTL.total_seconds():
+        raise ValueError("a token lifetime must be at most 24h")
+    return timedelta(seconds=seconds)
 
 
 def _valid_time_zone(name: str) -> str:
