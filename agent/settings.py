@@ -12,7 +12,7 @@ from datetime import timedelta
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, TypeVar
-from urllib.parse import unquote, urlsplit
+from urllib.parse import unquote, unquote_plus, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
@@ -72,6 +72,9 @@ def _valid_postgres_url(url: SecretStr) -> SecretStr:
     return url
 
 
+# Connection parameters that hold a password when given in a PostgreSQL URL's query string.
+_PASSWORD_PARAMETERS = frozenset({"password", "sslpassword"})
+
 TimeZoneName = Annotated[str, AfterValidator(_valid_time_zone)]
 # The URL carries the password, so it is a secret too.
 PostgresUrl = Annotated[SecretStr, AfterValidator(_valid_postgres_url)]
@@ -125,6 +128,17 @@ class DatabaseSettings(_EnvironmentSettings):
     hospital_timezone: TimeZoneName = Field(
         "America/New_York", description="IANA time zone the hospital's calendar lives in."
     )
+
+    def secret_values(self) -> list[str]:
+        """The database password wherever the URL carries it (user info or a `password` query parameter, which
+        libpq and asyncpg both read), as written and percent-decoded, for the log redaction layer."""
+        url = urlsplit(self.database_url.get_secret_value())
+        written = [url.password] if url.password else []
+        for pair in url.query.split("&"):
+            key, _, value = pair.partition("=")
+            if unquote_plus(key).lower() in _PASSWORD_PARAMETERS and value:
+                written.append(value)
+        return list({form: None for value in written for form in (value, unquote(value), unquote_plus(value))})
 
     @field_validator("database_ca_file")
     @classmethod
@@ -237,7 +251,7 @@ class Settings(DatabaseSettings, TokenSettings):
 
     def secret_values(self) -> list[str]:
         """Every configured secret (the database password included), for the log redaction layer."""
-        values = [
+        return super().secret_values() + [
             value.get_secret_value()
             for value in (
                 self.livekit_api_secret,
@@ -250,10 +264,6 @@ class Settings(DatabaseSettings, TokenSettings):
             )
             if value is not None and value.get_secret_value()
         ]
-        password = urlsplit(self.database_url.get_secret_value()).password
-        if password:
-            values += [password, unquote(password)]
-        return values
 
 
 SettingsT = TypeVar("SettingsT", bound=_EnvironmentSettings)
