@@ -221,7 +221,7 @@ class Receptionist(Agent):
         zone = self._config.zone
         return " ".join(
             f"Option {number}: {slot.doctor_name} ({slot.specialty}, doctor_id {slot.doctor_id}), "
-            f"{self._say(state, slot.starts_at)} [starts_at {slot.starts_at.astimezone(zone):%Y-%m-%dT%H:%M}]."
+            f"{self._say(state, slot.starts_at)} [starts_at {speech.tool_time(slot.starts_at, zone)}]."
             for number, slot in enumerate(slots, start=1)
         )
 
@@ -369,9 +369,9 @@ class Receptionist(Agent):
             if wanted is None and doctor is None:
                 raise ToolError("Ask which specialty or doctor the caller needs first.")
             now = state.clock()
-            start = tool_args.moment(earliest, "earliest", self._config.zone) if earliest else now
+            start = tool_args.moment(earliest, "earliest", self._config.zone, now=now) if earliest else now
             start = max(start, now)
-            end = tool_args.moment(latest, "latest", self._config.zone) if latest else start
+            end = tool_args.moment(latest, "latest", self._config.zone, now=now) if latest else start
             if end <= start:
                 end = start + timedelta(days=SLOT_SEARCH_DAYS)
             if end - start > timedelta(days=92):
@@ -451,7 +451,7 @@ class Receptionist(Agent):
         async with self._step(ctx, "book_appointment") as state:
             patient_id = await self._verified_patient(state, "appointment")
             doctor = tool_args.record_id(doctor_id, "doctor_id")
-            start = tool_args.moment(starts_at, "starts_at", self._config.zone)
+            start = tool_args.moment(starts_at, "starts_at", self._config.zone, now=state.clock())
             why = tool_args.free_text(reason, "reason", tool_args.REASON_MAX, required=False)
             change = PendingChange("book", doctor_id=doctor, starts_at=start, reason=why)
             pending = self._confirmed_change(state, change) if confirmed else None
@@ -500,7 +500,7 @@ class Receptionist(Agent):
         async with self._step(ctx, "reschedule_appointment") as state:
             patient_id = await self._verified_patient(state, "appointment")
             appointment = tool_args.record_id(appointment_id, "appointment_id")
-            start = tool_args.moment(new_starts_at, "new_starts_at", self._config.zone)
+            start = tool_args.moment(new_starts_at, "new_starts_at", self._config.zone, now=state.clock())
             doctor = tool_args.record_id(new_doctor_id, "new_doctor_id") if new_doctor_id is not None else None
             change = PendingChange("reschedule", doctor_id=doctor, starts_at=start, appointment_id=appointment)
             pending = self._confirmed_change(state, change) if confirmed else None
