@@ -9,6 +9,7 @@ import time
 MODULES = [
     "bench.db",
     "bench.agent",
+    "bench.emergency",
 ]
 
 
