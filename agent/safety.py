@@ -389,10 +389,15 @@ def detect_emergency(text: str) -> Emergency | None:
     return None
 
 
-def emergency_message(emergency_number: str) -> str:
-    """What the receptionist says at once: short, direct, nothing booked."""
-    return (
+def emergency_message(emergency_number: str, *, can_transfer: bool = False) -> str:
+    """What the receptionist says at once: short, direct, nothing booked; a live transfer where the line has one.
+
+    The line stays open after it: the caller's answer (yes to a transfer, or anything else) is heard.
+    """
+    advice = (
         f"This sounds like an emergency. Please hang up now and call {emergency_number} right away. "
-        f"If you can't call, ask someone near you to call {emergency_number}. I can't help with emergencies "
-        "on this line, and I won't book anything."
+        f"If you can't call, ask someone near you to call {emergency_number}."
     )
+    if can_transfer:
+        return f"{advice} Or I can put you through to a member of our staff right now. Shall I?"
+    return f"{advice} I can't help with emergencies on this line, and I won't book anything."
