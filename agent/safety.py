@@ -35,7 +35,7 @@ class Emergency(StrEnum):
     SEIZURE = "seizure"
     ALLERGIC_REACTION = "allergic_reaction"
     SEVERE_PAIN = "severe_pain"
-    HEAD_INJURY = "head_injury"
+    INJURY = "injury"
     PREGNANCY = "pregnancy"
 
 
@@ -66,6 +66,8 @@ _ACUTE: dict[Emergency, list[str]] = {
         rf"\bpain{_FILLER} (?:going|spreading|radiating|shooting) (?:in)?(?:to|down|up)"
         rf" {_POSSESSIVE} (?:jaw|left arm|arm)\b",
         rf"\bsitting on {_POSSESSIVE} chest\b",
+        r"\b(?:heart|chest) (?:is |feels )?(?:being |like its being |like it is being )?(?:squeezed|crushed)\b",
+        r"\bpecho apretado\b",
         rf"\b(?:crushing|severe|terrible|horrible|unbearable|really bad|bad|sharp) (?:chest )?pains?"
         rf" in {_POSSESSIVE} chest\b",
         rf"\b(?:pain|pressure|tightness|weight|squeezing|crushing|heavy|tight|burning)(?: \w+){{0,2}} (?:in|on|across)"
@@ -97,6 +99,8 @@ _ACUTE: dict[Emergency, list[str]] = {
         r"\bno (?:esta |estan )?respira(?:r|ndo|n)?\b",
         r"\b(?:me|se|te) (?:esta |estoy )?ahog(?:o|a|ando)\b",
         r"\blabios (?:morados|azules)\b",
+        r"\b(?:me|le|nos|les) falta (?:el )?aire\b",
+        r"\b(?:poniendo|puso|esta|se ve) (?:azul|morad[oa])\b",
     ],
     Emergency.STROKE: [
         rf"\bhaving a stroke\b{_NOT_A_SERVICE}",
@@ -131,6 +135,8 @@ _ACUTE: dict[Emergency, list[str]] = {
         r"\b(?:coughing|throwing|spitting) up blood\b",
         r"\bvomiting blood\b",
         r"\bsangr(?:ando|a) (?:mucho|sin parar|muchisimo)\b",
+        r"\bno (?:para|deja) de (?:salir(?:le|me)? sangre|sangrar)\b",
+        r"\bsale mucha sangre\b",
         r"\bhemorragia\b",
         r"\b(?:vomitando|tosiendo) sangre\b",
     ],
@@ -147,6 +153,7 @@ _ACUTE: dict[Emergency, list[str]] = {
         r"\bno (?:reason|point) (?:to|in) (?:live|living|go on|going on)\b",
         r"\bcant go on\b",
         r"\bend it all\b",
+        r"\b(?:thoughts|thinking) (?:of|about) (?:ending it|ending (?:my|his|her) life|dying|suicide)\b",
         r"\b(?:going|want|wants|planning) to end it\b",
         r"\bno quiero (?:vivir|seguir viviendo|estar vivo|estar viva)\b",
         r"\b(?:me|se|te) quiere?o? (?:matar|morir)\b",
@@ -168,6 +175,8 @@ _ACUTE: dict[Emergency, list[str]] = {
         r"\btom(?:o|e|aron) (?:muchas|demasiadas|todas las|un monton de)(?: \w+){0,2}"
         r" (?:pastillas|pildoras|medicinas)\b",
         r"\bpastillas del frasco\b",
+        rf"\bgot into {_POSSESSIVE}(?: \w+){{0,2}} {_PILLS}\b",
+        r"\b(?:ate|swallowed|took) a (?:whole )?handful\b",
         r"\b(?:frasco|bote|caja) (?:entero |entera )?de (?:pastillas|pildoras)\b",
         r"\b(?:drank|swallowed|ate|drunk)(?: some of)? (?:the |some )?"
         r"(?:stuff|cleaner|cleaning \w+|chemicals?|something) (?:under|from under) the sink\b",
@@ -176,6 +185,8 @@ _ACUTE: dict[Emergency, list[str]] = {
     ],
     Emergency.UNCONSCIOUS: [
         r"\bunconscious\b",
+        r"\b(?:not|isnt|is not|no longer) conscious\b",
+        r"\bno esta consciente\b",
         r"\bunresponsive\b",
         rf"\b{_PERSON}s?\b(?: \w+){{0,4}} (?:not|isnt|is not|arent|wont|will not|doesnt|does not)"
         r" (?:responding|respond|moving|talking|making (?:any )?sense)\b",
@@ -200,6 +211,7 @@ _ACUTE: dict[Emergency, list[str]] = {
         r"\bconvuls(?:ing|ionando)\b",
         r"\bhaving (?:a )?fits?\b",
         r"\bfitting\b",
+        r"\btemblando (?:en el suelo|sin parar|todo el cuerpo|toda)\b",
     ],
     Emergency.ALLERGIC_REACTION: [
         r"\banaphyla(?:xis|ctic)\b",
@@ -218,7 +230,12 @@ _ACUTE: dict[Emergency, list[str]] = {
         r"\bappendix (?:burst|has burst|ruptured)\b",
         r"\bdolor (?:insoportable|inaguantable)\b",
     ],
-    Emergency.HEAD_INJURY: [
+    Emergency.INJURY: [
+        r"\b(?:hit|knocked down|run over) by a (?:car|truck|bus|van|motorbike|train)\b",
+        r"\b(?:been|was|got|is|were|are) (?:stabbed|shot)\b",
+        r"\bfell (?:off|from) (?:a|the) (?:roof|ladder|balcony|window|scaffolding)\b",
+        r"\batropellad[oa]\b",
+        r"\b(?:lo|la|le) atropello\b",
         rf"\b(?:hit|banged|bumped) {_POSSESSIVE} head\b.{{0,60}}\b(?:throwing up|vomiting|drowsy|sleepy|confused|"
         r"not making sense|passed out|unconscious)\b",
         r"\b(?:se pego|se golpeo|golpe) (?:en )?la cabeza\b.{0,60}\b(?:vomit\w*|dormid[oa]|somnolient[oa]|"
@@ -262,6 +279,7 @@ _NAMED: dict[Emergency, list[str]] = {
     Emergency.SEIZURE: [
         rf"\b(?:had|has|have|having) (?:a |another )?seizures?\b{_NOT_A_SERVICE}",
         r"\bconvulsion(?:es)?\b",
+        r"\ble (?:dio|dan|da) (?:un ataque|ataques)\b",
     ],
     Emergency.ALLERGIC_REACTION: [
         r"\ballergic reaction\b",
@@ -294,7 +312,7 @@ _SETTLED = re.compile(
     r"|when (?:i|he|she|they|we) (?:\w+ )?(?:climbs?|walks?|runs?|exercises?|works? out|plays?|gets? (?:a cold|upset))"
     r"|every (?:day|morning|night|afternoon)|at night|in (?:the )?cold|during (?:sports?|exercise|gym|pe)"
     r"|sometimes|on and off|comes and goes|for (?:weeks|months|years)"
-    r"|hace (?:\w+ )?(?:anos?|meses|semanas|tiempo)|el (?:ano|mes) pasado|la semana pasada|en (?:19|20)\d\d"
+    r"|hace (?:\w+ )?(?:anos?|mes|meses|semanas?|dias|tiempo)|el (?:ano|mes) pasado|la semana pasada|en (?:19|20)\d\d"
     r"|de (?:nino|nina|pequeno|pequena|chico|chica)|despues del?|desde (?:el|la|mi|su)"
     r"|citas?|seguimiento|revision|control|chequeo|recetas?|consulta|fisioterapia|resultados"
     r"|si (?:mi|me|le|tiene|tengo|vuelve|el|la|tu|su)|en caso de|que hago|(?:doctor|doctora|medico) dijo"

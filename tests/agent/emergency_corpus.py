@@ -5,7 +5,7 @@ tests/agent/data/emergency_corpus.jsonl holds one caller utterance per line: `te
 `label` (emergency: the caller must be told to call the emergency number now; routine: anything else),
 `category` (first_person, second_person, third_person, negation, reported_speech, past_event, follow_up,
 hypothetical, asr: lower case without punctuation as speech-to-text writes it, idiom, general) and `batch`.
-Batch 1 was written before the screen was reworked; batches 2 to 4 were each written afterwards without looking
+Batch 1 was written before the screen was reworked; batches 2 to 5 were each written afterwards without looking
 at the rules, measured as unseen phrasings (docs/security.md has those figures), then kept in the corpus.
 """
 
