@@ -645,7 +645,7 @@ class Receptionist(Agent):
 
         Args:
             kind: The closest of chest_pain, breathing, stroke, bleeding, suicidal, overdose, unconscious, seizure,
-                allergic_reaction, severe_pain, head_injury, pregnancy; other when none fits.
+                allergic_reaction, severe_pain, injury, pregnancy; other when none fits.
         """
         async with self._step(ctx, "report_emergency") as state:
             # Never refused for a badly named kind: the caller's safety does not wait for a valid argument.

@@ -4,12 +4,15 @@ searched, booked, moved or cancelled for the rest of the call, whatever the mode
 
 from __future__ import annotations
 
+import re
+
 from livekit.agents import AgentSession
+from livekit.agents.llm.utils import build_legacy_openai_schema
 
 from agent.call import CallConfig, CallState
 from agent.receptionist import Receptionist
-from agent.safety import detect_emergency, emergency_message
-from tests.agent.conftest import ZONE, Conversation, offered_slot, reply_text, tool_outputs
+from agent.safety import Emergency, detect_emergency, emergency_message
+from tests.agent.conftest import CONFIG, ZONE, Conversation, offered_slot, reply_text, tool_outputs
 from tests.agent.scripted import Call, ScriptedLLM
 from tests.agent.test_conversations import offer_patel_slots, verify_maria
 
@@ -144,3 +147,11 @@ def test_without_a_transfer_the_message_offers_none() -> None:
     message = emergency_message("112")
     assert "put you through" not in message
     assert "won't book anything" in message
+
+
+def test_the_tool_names_every_kind_the_screen_knows() -> None:
+    """The model picks a kind from the tool's schema; it lists the same kinds as agent/safety.py."""
+    schema = build_legacy_openai_schema(Receptionist(CONFIG).report_emergency)
+    described = schema["function"]["parameters"]["properties"]["kind"]["description"]
+    listed = set(re.findall(r"[a-z_]+", described.split("closest of", 1)[1].split(";", 1)[0]))
+    assert listed == {kind.value for kind in Emergency}
