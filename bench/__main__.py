@@ -7,9 +7,9 @@ import sys
 import time
 
 MODULES = [
+    "bench.emergency",
     "bench.db",
     "bench.agent",
-    "bench.emergency",
 ]
 
 
