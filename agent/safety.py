@@ -2,7 +2,8 @@
 
 Two kinds of phrase, English and Spanish:
 - *acute* phrases say something is happening now ("he isn't breathing", "my chest hurts", "no respira");
-  they count unless directly negated ("I'm not choking", "no me duele el pecho");
+  they count unless directly negated ("I'm not choking", "no me duele el pecho"); one followed by a habit
+  ("can't breathe when he runs", "at night") is weighed like a named condition;
 - *named* conditions ("a heart attack", "had a stroke", "chest pain", "infarto") are often history, a
   follow-up, a question or an idiom; they count unless directly negated, or unless their sentence reads as
   settled (years ago, a follow-up, "if", a doctor's verdict, "nearly") with nothing saying it is going on now
