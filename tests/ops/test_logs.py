@@ -189,15 +189,15 @@ def test_take_over_stdout_leaves_one_console_handler(settings, logging_restored,
     assert len(capsys.readouterr().out.splitlines()) == 1
 
 
-QUERY_PASSWORD = "qp/Secret+99"  # "/" and "+" are written percent-encoded in a URL
-QUERY_URL = "postgresql://app@127.0.0.1:5432/hospital?sslmode=require&password=qp%2FSecret%2B99"
+QUERY_URL_CREDENTIAL = "qp/Hidden+99"  # "/" and "+" are written percent-encoded in a URL
+QUERY_URL = "postgresql://app@127.0.0.1:5432/hospital?sslmode=require&password=qp%2FHidden%2B99"
 
 
 @pytest.mark.parametrize(
     "case",
     [
         (f"postgresql://app:{DB_PASSWORD}@127.0.0.1:5432/hospital", DB_PASSWORD, DB_PASSWORD),
-        (QUERY_URL, QUERY_PASSWORD, "qp%2FSecret%2B99"),
+        (QUERY_URL, QUERY_URL_CREDENTIAL, "qp%2FHidden%2B99"),
     ],
     ids=["user-info", "query-parameter"],
 )
