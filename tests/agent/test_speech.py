@@ -197,3 +197,34 @@ def test_birth_dates_must_be_past_and_real() -> None:
     for text in ("2027-01-01", "1899-12-31", "1985-02-30", "12/04/1985", "0001-01-01", "9999-12-31"):
         with pytest.raises(ToolError, match="date_of_birth"):
             tool_args.birth_date(text, today=today)
+
+
+ANY_TIME_TEXT = st.one_of(
+    st.text(max_size=60),
+    st.datetimes(timezones=st.none() | st.timezones()).map(datetime.isoformat),
+    st.datetimes().map(lambda moment: f"{moment:%Y-%m-%dT%H:%M}"),
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(text=ANY_TIME_TEXT)
+def test_any_time_argument_is_a_moment_in_the_window_or_a_tool_error(text: str) -> None:
+    """Whatever the model passes: a moment from today to a year ahead, or a ToolError; never another exception."""
+    try:
+        moment = tool_args.moment(text, "starts_at", NEW_YORK, now=NOW)
+    except ToolError as error:
+        assert error.message.startswith("starts_at")  # noqa: PT017 - the refusal names the argument
+        return
+    local_day = datetime.fromisoformat(text.strip()).date()
+    assert date(2026, 12, 1) <= local_day <= date(2027, 12, 2)
+    assert moment.tzinfo is UTC
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=st.one_of(st.text(max_size=30), st.dates().map(date.isoformat)))
+def test_any_birth_date_argument_is_a_plausible_date_or_a_tool_error(text: str) -> None:
+    try:
+        born = tool_args.birth_date(text, today=date(2026, 12, 1))
+    except ToolError:
+        return
+    assert date(1900, 1, 1) <= born <= date(2026, 12, 1)
