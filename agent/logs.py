@@ -45,6 +45,7 @@ _SHAPES = re.compile(
             r"\b(?:AKIA|ASIA)[A-Z0-9]{16}\b",  # AWS access key ids
             r"\bAPI[A-Za-z0-9]{10,}\b",  # LiveKit API keys
             r"(?<=://)[^/\s:@\"']+:[^@\s\"']+(?=@)",  # user:password@ in URLs
+            r"(?i:(?:(?<=\bpassword=)|(?<=sslpassword=))[^&\s\"'#]+)",  # ?password=... in URLs, password=... in DSNs
             r"\b[0-9a-f]{40}\b",  # 40-hex keys (Deepgram)
         ]
     )
@@ -150,7 +151,7 @@ def _redacting_factory(previous: Any) -> Any:
 
 def install_record_factory(settings: DatabaseSettings | None = None) -> None:
     """Scrub and stamp every record of this process at creation; idempotent. Enough for a job process."""
-    if isinstance(settings, Settings):
+    if settings is not None:
         redact.set_secrets(settings.secret_values())
     if not getattr(logging.getLogRecordFactory(), "redacting", False):
         logging.setLogRecordFactory(_redacting_factory(logging.getLogRecordFactory()))

@@ -4,7 +4,9 @@ Rules the tools enforce whatever the model does:
 - nothing about a patient is read or changed before the caller is verified (a refusal is audited);
 - a change is read back and only made on a second call with `confirmed=true` for the same request;
 - every failure becomes a short ToolError the model can act on; the call never dies from a tool.
-Emergencies are caught in `llm_node` before the model is asked anything (see agent/safety.py).
+Emergencies are caught in `llm_node` before the model is asked anything (see agent/safety.py), or reported by the
+model (report_emergency) when the phrase screen missed one; either way the call is recorded as an emergency and no
+appointment is searched, booked, moved or cancelled for the rest of it.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from livekit.agents import (
     ModelSettings,
     RunContext,
     ToolError,
+    ToolResult,
     function_tool,
     llm,
 )
@@ -91,7 +94,10 @@ same tool again with confirmed=true. After the change, confirm it in one sentenc
 If a time was just taken, say so and offer the next free times the tool gives you.
 Practical questions: answer only from hospital_information; if it has no answer, say you don't know and offer
 a message for the front desk. Never invent opening hours, prices, medical advice or diagnoses.
-Emergencies: if the caller describes one, tell them to hang up and call {config.emergency_number} now.
+Emergencies: if the caller describes a medical emergency happening now and you were not already told one was
+handled, call report_emergency at once, before anything else; it tells the caller what to do. After an emergency,
+don't book, move or cancel anything: repeat that they should call {config.emergency_number} now, put them through
+to staff (transfer_to_human) if they say yes to that, and stay on the line until they end the call.
 If the caller wants a person, or things keep failing, transfer them (transfer_to_human) or take a message
 (request_callback). When the caller is done, say goodbye and call end_call."""
 
@@ -112,6 +118,8 @@ class Receptionist(Agent):
     def __init__(self, config: CallConfig) -> None:
         self._config = config
         self._screened: tuple[str | None, Emergency | None] = (None, None)
+        self._emergency: str | None = None
+        """The kind of the first emergency described in this call, by the screen or the model."""
         self._closing: asyncio.Future[None] | None = None
         self._state: CallState | None = None
         super().__init__(
@@ -133,12 +141,8 @@ class Receptionist(Agent):
         if message is not None and (kind := self._screen(message.text_content or "")) is not None:
             if message.id not in state.emergency_turns:
                 state.emergency_turns.add(message.id)
-                state.outcome = "emergency"
-                state.record("emergency", detail={"kind": kind.value})
-                logger.warning(
-                    "emergency described", extra={"call_session_id": state.call_session_id, "kind": kind.value}
-                )
-            return emergency_message(self._config.emergency_number)
+                self._declare_emergency(state, kind.value, source="screen")
+            return self._emergency_reply(state)
         # The framework hands each generation step its own copy of the context, so it is edited in place
         # (no second copy per step); the previous step's clock line is replaced, not repeated. Appended, not
         # put in the instructions: the instructions prefix stays cacheable across turns.
@@ -146,7 +150,10 @@ class Receptionist(Agent):
         stale = next((index for index in range(len(items) - 1, -1, -1) if items[index].id == CLOCK_ID), None)
         if stale is not None:
             del items[stale]
-        chat_ctx.add_message(role="system", content=[speech.clock_line(state.clock(), self._config.zone)], id=CLOCK_ID)
+        situation = [speech.clock_line(state.clock(), self._config.zone)]
+        if self._emergency is not None:
+            situation.append(self._after_emergency(state))
+        chat_ctx.add_message(role="system", content=situation, id=CLOCK_ID)
         return Agent.default.llm_node(self, chat_ctx, tools, model_settings)
 
     def _record_turn(self, event: ConversationItemAddedEvent) -> None:
@@ -167,6 +174,40 @@ class Receptionist(Agent):
         if self._screened[0] != text:
             self._screened = (text, detect_emergency(text))
         return self._screened[1]
+
+    def _declare_emergency(self, state: CallState, kind: str, *, source: Literal["screen", "model"]) -> None:
+        """The one handling of an emergency, whoever noticed it: a staff-visible event and the call's outcome."""
+        if self._emergency is None:
+            self._emergency = kind
+        state.outcome = "emergency"
+        state.record("emergency", detail={"kind": kind, "source": source})
+        logger.warning(
+            "emergency described", extra={"call_session_id": state.call_session_id, "kind": kind, "source": source}
+        )
+
+    def _can_transfer(self, state: CallState) -> bool:
+        return self._config.transfer_number is not None and state.transfer is not None
+
+    def _emergency_reply(self, state: CallState) -> str:
+        return emergency_message(self._config.emergency_number, can_transfer=self._can_transfer(state))
+
+    def _after_emergency(self, state: CallState) -> str:
+        """What the model is told for the rest of a call in which an emergency was described."""
+        person = (
+            "if they say yes to being put through, call transfer_to_human"
+            if self._can_transfer(state)
+            else "if they want a person later, offer a message for the front desk (request_callback)"
+        )
+        return (
+            f"The caller described an emergency ({self._emergency}) earlier in this call and was told to call "
+            f"{self._config.emergency_number}. Nothing is searched, booked, moved or cancelled for the rest of this "
+            f"call. Remind them to call {self._config.emergency_number} now, ask whether someone is with them, "
+            f"{person}, and stay on the line until they end the call."
+        )
+
+    def _no_appointments_after_emergency(self, state: CallState) -> None:
+        if self._emergency is not None:
+            raise ToolError("Not done. " + self._after_emergency(state))
 
     async def _on_end_call(self, _event: object) -> None:
         state: CallState = self.session.userdata
@@ -221,7 +262,7 @@ class Receptionist(Agent):
         zone = self._config.zone
         return " ".join(
             f"Option {number}: {slot.doctor_name} ({slot.specialty}, doctor_id {slot.doctor_id}), "
-            f"{self._say(state, slot.starts_at)} [starts_at {slot.starts_at.astimezone(zone):%Y-%m-%dT%H:%M}]."
+            f"{self._say(state, slot.starts_at)} [starts_at {speech.tool_time(slot.starts_at, zone)}]."
             for number, slot in enumerate(slots, start=1)
         )
 
@@ -364,14 +405,15 @@ class Receptionist(Agent):
             latest: Latest acceptable start, ISO 8601 in hospital time. Default two weeks after earliest.
         """
         async with self._step(ctx, "find_free_slots") as state:
+            self._no_appointments_after_emergency(state)
             wanted = tool_args.optional_text(specialty, "specialty", tool_args.TOPIC_MAX)
             doctor = tool_args.record_id(doctor_id, "doctor_id") if doctor_id is not None else None
             if wanted is None and doctor is None:
                 raise ToolError("Ask which specialty or doctor the caller needs first.")
             now = state.clock()
-            start = tool_args.moment(earliest, "earliest", self._config.zone) if earliest else now
+            start = tool_args.moment(earliest, "earliest", self._config.zone, now=now) if earliest else now
             start = max(start, now)
-            end = tool_args.moment(latest, "latest", self._config.zone) if latest else start
+            end = tool_args.moment(latest, "latest", self._config.zone, now=now) if latest else start
             if end <= start:
                 end = start + timedelta(days=SLOT_SEARCH_DAYS)
             if end - start > timedelta(days=92):
@@ -449,9 +491,10 @@ class Receptionist(Agent):
             confirmed: True only after the caller agreed to the read-back.
         """
         async with self._step(ctx, "book_appointment") as state:
+            self._no_appointments_after_emergency(state)
             patient_id = await self._verified_patient(state, "appointment")
             doctor = tool_args.record_id(doctor_id, "doctor_id")
-            start = tool_args.moment(starts_at, "starts_at", self._config.zone)
+            start = tool_args.moment(starts_at, "starts_at", self._config.zone, now=state.clock())
             why = tool_args.free_text(reason, "reason", tool_args.REASON_MAX, required=False)
             change = PendingChange("book", doctor_id=doctor, starts_at=start, reason=why)
             pending = self._confirmed_change(state, change) if confirmed else None
@@ -498,9 +541,10 @@ class Receptionist(Agent):
             confirmed: True only after the caller agreed to the read-back.
         """
         async with self._step(ctx, "reschedule_appointment") as state:
+            self._no_appointments_after_emergency(state)
             patient_id = await self._verified_patient(state, "appointment")
             appointment = tool_args.record_id(appointment_id, "appointment_id")
-            start = tool_args.moment(new_starts_at, "new_starts_at", self._config.zone)
+            start = tool_args.moment(new_starts_at, "new_starts_at", self._config.zone, now=state.clock())
             doctor = tool_args.record_id(new_doctor_id, "new_doctor_id") if new_doctor_id is not None else None
             change = PendingChange("reschedule", doctor_id=doctor, starts_at=start, appointment_id=appointment)
             pending = self._confirmed_change(state, change) if confirmed else None
@@ -537,6 +581,7 @@ class Receptionist(Agent):
             confirmed: True only after the caller agreed to the read-back.
         """
         async with self._step(ctx, "cancel_appointment") as state:
+            self._no_appointments_after_emergency(state)
             patient_id = await self._verified_patient(state, "appointment")
             appointment = tool_args.record_id(appointment_id, "appointment_id")
             change = PendingChange("cancel", appointment_id=appointment)
@@ -567,7 +612,8 @@ class Receptionist(Agent):
             request_id = await state.hospital.add_callback_request(
                 state.actor, caller_name=name, callback_phone=number, message=text, patient_id=state.patient_id
             )
-            state.outcome = "handed_off"
+            if state.outcome != "emergency":
+                state.outcome = "handed_off"
             state.record("handoff", detail={"kind": "callback", "callback_request_id": request_id})
             return "Message taken. Tell them the front desk will call them back, usually within one working day."
 
@@ -580,8 +626,34 @@ class Receptionist(Agent):
                     "A live transfer isn't possible on this line. Offer to take a message instead: ask for their "
                     "name, a callback number and what it's about, then call request_callback."
                 )
-            state.outcome = "handed_off"
+            if state.outcome != "emergency":
+                state.outcome = "handed_off"
             state.record("handoff", detail={"kind": "transfer"})
             await ctx.wait_for_playout()
             await state.transfer(self._config.transfer_number)
             return "Transferring now. Tell them you're putting them through to the front desk."
+
+    # -- emergencies the phrase screen missed ----------------------------------------------------------------
+
+    @function_tool
+    async def report_emergency(self, ctx: RunContext[CallState], kind: str) -> ToolResult:
+        """Call this at once, before anything else, when the caller describes a medical emergency happening now, in
+        any words or language: someone not breathing or choking, chest pain, signs of a stroke, heavy bleeding,
+        collapse or not waking, a seizure, an overdose or poisoning, a severe allergic reaction, a bad head injury,
+        thoughts of suicide or self-harm. Not for past events, follow-ups or questions. It tells the caller what to
+        do itself; don't repeat it.
+
+        Args:
+            kind: The closest of chest_pain, breathing, stroke, bleeding, suicidal, overdose, unconscious, seizure,
+                allergic_reaction, severe_pain, injury, pregnancy; other when none fits.
+        """
+        async with self._step(ctx, "report_emergency") as state:
+            # Never refused for a badly named kind: the caller's safety does not wait for a valid argument.
+            named = kind.strip().lower() if isinstance(kind, str) else ""
+            self._declare_emergency(
+                state, named if named in {known.value for known in Emergency} else "other", source="model"
+            )
+            message = self._emergency_reply(state)
+            # The same fixed words as the screen's path, spoken as they are, not paraphrased by the model.
+            ctx.session.say(message)
+            return ToolResult(f"Said to the caller: {message} Now wait for their answer.", reply_required=False)

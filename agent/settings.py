@@ -12,7 +12,7 @@ from datetime import timedelta
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Literal, TypeVar
-from urllib.parse import unquote, urlsplit
+from urllib.parse import unquote, unquote_plus, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
@@ -37,7 +37,7 @@ class SettingsError(Exception):
 
 
 _TTL_PATTERN = re.compile(r"^(\d+)\s*(s|m|h)$")
-_TTL_UNITS = {"s": "seconds", "m": "minutes", "h": "hours"}
+_TTL_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600}
 MAX_TOKEN_TTL = timedelta(hours=24)
 
 
@@ -46,13 +46,16 @@ def parse_ttl(text: str) -> timedelta:
     match = _TTL_PATTERN.match(text.strip().lower())
     if not match:
         raise ValueError("not a positive duration like 90s, 15m or 1h (at most 24h)")
-    amount, unit = int(match[1]), match[2]
-    ttl = timedelta(**{_TTL_UNITS[unit]: amount})
-    if ttl <= timedelta(0):
-        raise ValueError("a token lifetime must be longer than zero")
-    if ttl > MAX_TOKEN_TTL:
+    # Bounded as digits and integers first: timedelta overflows past 999999999 days, and int() refuses
+    # numbers of thousands of digits.
+    if len(match[1].lstrip("0")) > len(str(int(MAX_TOKEN_TTL.total_seconds()))):
         raise ValueError("a token lifetime must be at most 24h")
-    return ttl
+    seconds = int(match[1]) * _TTL_UNIT_SECONDS[match[2]]
+    if seconds <= 0:
+        raise ValueError("a token lifetime must be longer than zero")
+    if seconds > MAX_TOKEN_TTL.total_seconds():
+        raise ValueError("a token lifetime must be at most 24h")
+    return timedelta(seconds=seconds)
 
 
 def _valid_time_zone(name: str) -> str:
@@ -68,6 +71,9 @@ def _valid_postgres_url(url: SecretStr) -> SecretStr:
         raise ValueError("must start with postgresql://")
     return url
 
+
+# Connection parameters that hold a password when given in a PostgreSQL URL's query string.
+_PASSWORD_PARAMETERS = frozenset({"password", "sslpassword"})
 
 TimeZoneName = Annotated[str, AfterValidator(_valid_time_zone)]
 # The URL carries the password, so it is a secret too.
@@ -122,6 +128,17 @@ class DatabaseSettings(_EnvironmentSettings):
     hospital_timezone: TimeZoneName = Field(
         "America/New_York", description="IANA time zone the hospital's calendar lives in."
     )
+
+    def secret_values(self) -> list[str]:
+        """The database password wherever the URL carries it (user info or a `password` query parameter, which
+        libpq and asyncpg both read), as written and percent-decoded, for the log redaction layer."""
+        url = urlsplit(self.database_url.get_secret_value())
+        written = [url.password] if url.password else []
+        for pair in url.query.split("&"):
+            key, _, value = pair.partition("=")
+            if unquote_plus(key).lower() in _PASSWORD_PARAMETERS and value:
+                written.append(value)
+        return list({form: None for value in written for form in (value, unquote(value), unquote_plus(value))})
 
     @field_validator("database_ca_file")
     @classmethod
@@ -239,7 +256,7 @@ class Settings(DatabaseSettings, TokenSettings):
 
     def secret_values(self) -> list[str]:
         """Every configured secret (the database password included), for the log redaction layer."""
-        values = [
+        return super().secret_values() + [
             value.get_secret_value()
             for value in (
                 self.livekit_api_secret,
@@ -252,10 +269,6 @@ class Settings(DatabaseSettings, TokenSettings):
             )
             if value is not None and value.get_secret_value()
         ]
-        password = urlsplit(self.database_url.get_secret_value()).password
-        if password:
-            values += [password, unquote(password)]
-        return values
 
 
 SettingsT = TypeVar("SettingsT", bound=_EnvironmentSettings)

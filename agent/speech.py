@@ -6,7 +6,7 @@ ISO 8601 and read a time without an offset as wall-clock time in the hospital's 
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 _ORDINAL_SUFFIX = {1: "st", 2: "nd", 3: "rd"}
@@ -50,9 +50,32 @@ def say_birth_date(day: date) -> str:
 
 
 def say_when(moment: datetime, zone: ZoneInfo, *, now: datetime) -> str:
-    """A moment in the hospital's time zone, relative to now: 'tomorrow at 2:30 in the afternoon'."""
+    """A moment in the hospital's time zone, relative to now: 'tomorrow at 2:30 in the afternoon'.
+
+    A wall-clock time the night the clocks go back happens twice; the read-back says which one it is.
+    """
     local = moment.astimezone(zone)
-    return f"{say_date(local.date(), today=now.astimezone(zone).date())} at {say_time(local)}"
+    spoken = f"{say_date(local.date(), today=now.astimezone(zone).date())} at {say_time(local)}"
+    if is_repeated(local):
+        clock = say_time(local).split(" ", 1)[0]
+        spoken += (
+            f" (the second {clock} that night, after the clocks go back)"
+            if local.fold
+            else f" (the first {clock} that night, before the clocks go back)"
+        )
+    return spoken
+
+
+def is_repeated(local: datetime) -> bool:
+    """Whether this wall-clock time happens twice in its zone (the hour repeated when the clocks go back)."""
+    return local.replace(fold=1 - local.fold).utcoffset() != local.utcoffset()
+
+
+def tool_time(moment: datetime, zone: ZoneInfo) -> str:
+    """How tools hand a time to the model: wall-clock ISO 8601, with the offset only when the wall-clock time
+    happens twice, so the model passes back exactly the moment it was offered."""
+    local = moment.astimezone(zone)
+    return local.isoformat(timespec="minutes") if is_repeated(local) else f"{local:%Y-%m-%dT%H:%M}"
 
 
 def clock_line(now: datetime, zone: ZoneInfo) -> str:
@@ -66,8 +89,14 @@ def clock_line(now: datetime, zone: ZoneInfo) -> str:
     )
 
 
-def parse_moment(text: str, zone: ZoneInfo) -> datetime:
-    """ISO 8601 date-time; without an offset it is hospital time. Raises ValueError with a fixable reason."""
+def parse_moment(text: str, zone: ZoneInfo, *, first_day: date, last_day: date) -> datetime:
+    """ISO 8601 date-time whose date (as written) lies between first_day and last_day; without an offset it is
+    wall-clock time in the hospital's zone. Returns the moment in UTC; raises ValueError with a fixable reason.
+
+    The window is checked before any arithmetic, so no year 1 or 9999 reaches a time-zone conversion. A
+    wall-clock time the zone skips (the clocks go forward) is refused; one it has twice (the clocks go back)
+    is its first occurrence (fold=0), which is also how asyncpg stores it and how `say_when` reads it back.
+    """
     text = text.strip()
     if not text or len(text) > 40:
         raise ValueError("a time must be an ISO 8601 date and time such as 2026-12-02T14:30")
@@ -75,9 +104,19 @@ def parse_moment(text: str, zone: ZoneInfo) -> datetime:
         moment = datetime.fromisoformat(text)
     except ValueError:
         raise ValueError(f"{text!r} is not an ISO 8601 date and time such as 2026-12-02T14:30") from None
+    if not first_day <= moment.date() <= last_day:
+        raise ValueError(f"{moment.date()} is outside the dates this can be, {first_day} to {last_day}")
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=zone)
-    return moment
+        wall = moment
+        moment = wall.replace(tzinfo=zone)
+        if moment.astimezone(UTC).astimezone(zone).replace(tzinfo=None) != wall:
+            raise ValueError(
+                f"{wall:%H:%M} on {wall:%Y-%m-%d} does not exist in hospital time: the clocks go forward "
+                "that night. Ask the caller for another time"
+            )
+    # In UTC: datetimes in one zone compare by wall-clock time, fold ignored, so two moments an hour apart
+    # would compare equal (PEP 495).
+    return moment.astimezone(UTC)
 
 
 def parse_day(text: str) -> date:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from livekit.agents import ToolError
@@ -18,6 +18,9 @@ NAME_MAX = 120
 REASON_MAX = 300
 MESSAGE_MAX = 1000
 TOPIC_MAX = 80
+# How far ahead an appointment can be booked or searched for; beyond it a date is a mistake, not a plan.
+APPOINTMENT_DAYS_AHEAD = 366
+OLDEST_BIRTH_DATE = date(1900, 1, 1)
 _MAX_ID = 2**31 - 1
 
 # Letters (any script), spaces, apostrophes, hyphens and periods: "Mary-Jane O'Neil Jr."
@@ -80,14 +83,18 @@ def birth_date(value: str, *, today: date) -> date:
         day = speech.parse_day(_clean(value, "date_of_birth", 20))
     except ValueError as exc:
         raise ToolError(f"date_of_birth: {exc}") from None
-    if day > today or day.year < 1900:
-        raise ToolError("date_of_birth is not a plausible birth date; ask the caller to repeat it")
+    if day > today or day < OLDEST_BIRTH_DATE:
+        raise ToolError(f"date_of_birth must be between {OLDEST_BIRTH_DATE} and today; ask the caller to repeat it")
     return day
 
 
-def moment(value: str, field: str, zone: ZoneInfo) -> datetime:
+def moment(value: str, field: str, zone: ZoneInfo, *, now: datetime) -> datetime:
+    """An appointment time or search bound: from today to a year ahead, in hospital time."""
+    today = now.astimezone(zone).date()
     try:
-        return speech.parse_moment(_clean(value, field, 40), zone)
+        return speech.parse_moment(
+            _clean(value, field, 40), zone, first_day=today, last_day=today + timedelta(days=APPOINTMENT_DAYS_AHEAD)
+        )
     except ValueError as exc:
         raise ToolError(f"{field}: {exc}") from None
 

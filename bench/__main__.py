@@ -7,6 +7,7 @@ import sys
 import time
 
 MODULES = [
+    "bench.emergency",
     "bench.db",
     "bench.agent",
 ]

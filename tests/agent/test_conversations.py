@@ -34,6 +34,15 @@ def next_weekday_morning() -> str:
     return f"{monday + timedelta(days=1)}T09:00"
 
 
+def next_skipped_wall_time() -> str:
+    """The first wall-clock time the hospital's clocks skip (spring forward) from now on, as a model would pass it."""
+    hour = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    while (hour + timedelta(hours=1)).astimezone(ZONE).utcoffset() <= hour.astimezone(ZONE).utcoffset():
+        hour += timedelta(hours=1)
+    skipped = hour.astimezone(ZONE).replace(tzinfo=None) + timedelta(hours=1, minutes=30)
+    return f"{skipped:%Y-%m-%dT%H:%M}"
+
+
 async def verify_maria(conversation: Conversation) -> None:
     result = await conversation.say(
         "It's Maria Garcia, born April 12th 1985.",
@@ -372,6 +381,9 @@ HOSTILE = [
     ("register_patient", {"full_name": "Sam Rivera", "date_of_birth": "2999-01-01", "phone": "+15550001111"}),
     ("register_patient", {"full_name": "Sam Rivera", "date_of_birth": "1990-01-01", "phone": "1 OR 1=1"}),
     ("find_free_slots", {"specialty": "Cardiology", "earliest": "next tuesday"}),
+    ("find_free_slots", {"specialty": "Cardiology", "earliest": "9999-12-31T23:00"}),
+    ("find_free_slots", {"specialty": "Cardiology", "earliest": "0001-01-01T00:00"}),
+    ("find_free_slots", {"specialty": "Cardiology", "latest": "9999-12-31T23:59"}),
     ("find_free_slots", {"specialty": "x" * 10_000}),
     ("request_callback", {"caller_name": "Jo Lee", "callback_phone": "+15550104477", "message": "m" * 10_000}),
     ("request_callback", {"caller_name": "Jo Lee", "callback_phone": "'; DELETE FROM x;--", "message": "hi"}),
@@ -396,10 +408,18 @@ async def test_hostile_booking_arguments_while_verified(conversation: Conversati
         {"doctor_id": 1, "starts_at": "2026-13-45T99:00", "reason": "x"},
         {"doctor_id": -5, "starts_at": next_weekday_morning(), "reason": "x"},
         {"doctor_id": 1, "starts_at": next_weekday_morning(), "reason": "r" * 10_000},
+        {"doctor_id": 1, "starts_at": "9999-12-31T23:00", "reason": "x"},
+        {"doctor_id": 1, "starts_at": "0001-01-01T00:00", "reason": "x"},
+        {"doctor_id": 1, "starts_at": "0001-01-01T00:00+14:00", "reason": "x", "confirmed": True},
+        {"doctor_id": 1, "starts_at": next_skipped_wall_time(), "reason": "x"},
     ):
         result = await conversation.say("Book it.", Call("book_appointment", arguments), "Let me check that.")
-        assert tool_outputs(result)[0][2] is True
+        _, output, is_error = tool_outputs(result)[0]
+        assert is_error
+        assert "isn't answering" not in output  # the caller's mistake, not a broken booking system
     assert conversation.state.pending is None
+    outcomes = sql("SELECT outcome FROM call_events WHERE kind = 'tool_call' AND tool = 'book_appointment'")
+    assert set(outcomes) == {("refused",)}
     assert sql("SELECT count(*) FROM appointments WHERE booked_by = 'agent'") == [(0,)]
 
 

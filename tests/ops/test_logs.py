@@ -9,7 +9,7 @@ import logging
 import pytest
 
 from agent import logs
-from agent.settings import Settings, load
+from agent.settings import DatabaseSettings, Settings, load
 from tests.ops.conftest import FAKE_SECRETS
 
 DB_PASSWORD = "db-Pa55word-0123"
@@ -187,3 +187,45 @@ def test_take_over_stdout_leaves_one_console_handler(settings, logging_restored,
     logs.take_over_stdout()
     logs.log_event("once")
     assert len(capsys.readouterr().out.splitlines()) == 1
+
+
+QUERY_URL_CREDENTIAL = "qp/Hidden+99"  # "/" and "+" are written percent-encoded in a URL
+QUERY_URL = "postgresql://app@127.0.0.1:5432/hospital?sslmode=require&password=qp%2FHidden%2B99"
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        (f"postgresql://app:{DB_PASSWORD}@127.0.0.1:5432/hospital", DB_PASSWORD, DB_PASSWORD),
+        (QUERY_URL, QUERY_URL_CREDENTIAL, "qp%2FHidden%2B99"),
+    ],
+    ids=["user-info", "query-parameter"],
+)
+@pytest.mark.parametrize("kind", [DatabaseSettings, Settings])
+@pytest.mark.usefixtures("settings", "logging_restored")
+def test_the_database_password_is_registered_from_any_settings(capsys, clean_env, case, kind):
+    """`python -m agent.db` configures logging with the database settings alone; the password may sit in the
+    URL's user info or in its query string (libpq and asyncpg read both)."""
+    database_url, password, written = case
+    clean_env.setenv("DATABASE_URL", database_url)
+    logs.configure_logging(load(kind))
+    log = logging.getLogger("agent.db")
+    log.error("connect failed, password %s", password)
+    log.error("connect failed, as written %s", written)
+    log.warning("url", extra={"url": database_url})
+    out = capsys.readouterr().out
+    assert len(_lines(out)) == 3
+    for leak in (password, written):
+        assert leak not in out, f"{leak[:4]}... leaked"
+
+
+def test_a_password_query_parameter_is_scrubbed_without_being_told(logging_restored, capsys):
+    logs.configure_logging(None)
+    log = logging.getLogger("agent.db")
+    log.error("could not connect to %s", "postgres://u@db.internal/hospital?password=Unknown-Pw-42&sslmode=require")
+    log.error("dsn was %s", "host=db.internal user=u password=Other-Pw-43 sslpassword=Key-Pw-44 dbname=h")
+    out = capsys.readouterr().out
+    for leak in ("Unknown-Pw-42", "Other-Pw-43", "Key-Pw-44"):
+        assert leak not in out
+    assert "sslmode=require" in out
+    assert "dbname=h" in out

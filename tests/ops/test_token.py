@@ -76,7 +76,12 @@ def test_token_is_refused_once_expired(livekit_only, capsys):
         ("", "not a positive duration like 90s, 15m or 1h"),
         ("0s", "a token lifetime must be longer than zero"),
         ("25h", "a token lifetime must be at most 24h"),
+        ("86401s", "a token lifetime must be at most 24h"),
+        # Past timedelta's range (999999999 days), and past int()'s digit limit.
+        ("99999999999999h", "a token lifetime must be at most 24h"),
+        ("9" * 5000 + "s", "a token lifetime must be at most 24h"),
     ],
+    ids=lambda value: value[:20],
 )
 def test_bad_ttl_is_refused_with_a_clear_message(livekit_only, capsys, ttl, reason):
     with pytest.raises(SystemExit) as exited:
@@ -93,6 +98,21 @@ def test_bad_ttl_setting_is_refused(livekit_only, capsys):
     captured = capsys.readouterr()
     assert captured.out == ""
     assert "TOKEN_TTL: not a positive duration" in captured.err
+
+
+@pytest.mark.parametrize("ttl", ["99999999999999h", "25h"])
+def test_too_long_ttl_setting_is_refused_in_one_line(livekit_only, capsys, ttl):
+    livekit_only.setenv("TOKEN_TTL", ttl)
+    assert token.main(["--room", "r", "--identity", "i"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert "TOKEN_TTL: a token lifetime must be at most 24h" in captured.err
+    assert "Traceback" not in captured.err
+
+
+def test_the_longest_allowed_ttl_is_issued(livekit_only, capsys):
+    claims = _issue(capsys, "--ttl", "24h")
+    assert claims["exp"] - claims["_issued_at"] in range(24 * 3600 - 5, 24 * 3600 + 5)
 
 
 def test_missing_credentials_are_named(clean_env, capsys):
