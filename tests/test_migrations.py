@@ -41,7 +41,8 @@ ROLLED_BACK = {
             + [
                 "function identity_claim(full_name text)",
                 "function identity_gate(claimed bytea, in_session bigint)",
-                "function identity_outcome(claimed bytea, in_session bigint, attempt text, result text, patient bigint)",
+                "function identity_outcome(claimed bytea, in_session bigint, attempt text, result text, "
+                "patient bigint)",
                 "function patient_name_key(full_name text)",
                 "function register_new_patient(name_given text, born date, phone_given text, new_mrn text, "
                 "email_given text, in_session bigint, acting text)",
@@ -236,8 +237,10 @@ def test_verify_reports_pending_migrations(empty_database: str) -> None:
     migrations.rollback(params, 1)
     differences = verify.verify(params)
     assert differences[0] == f"migration {LATEST_MIGRATION}: pending (not applied)"
-    assert "function slot_facts(with_doctor integer, slot_start timestamp with time zone, slot_length interval, " \
+    assert (
+        "function slot_facts(with_doctor integer, slot_start timestamp with time zone, slot_length interval, "
         "except_appointment bigint): missing" in differences
+    )
 
 
 # --- rules the database itself enforces ----------------------------------------------------------------------
