@@ -117,7 +117,7 @@ class Workload:
 
     async def op_find_patient(self) -> None:
         patient = self.rng.choice(self.patients)
-        await self.hospital.find_patient(
+        await self.hospital.verify_patient(
             self._actor(), full_name=patient["full_name"], date_of_birth=patient["date_of_birth"]
         )
 

@@ -20,9 +20,13 @@ from agent.hospital import (
     Booked,
     BookingRefused,
     InvalidInput,
+    NoMatch,
     NotFound,
     PostgresHospital,
+    Registered,
     SlotTaken,
+    Verified,
+    name_key,
 )
 from agent.settings import DatabaseSettings
 from tests.support.factories import (
@@ -93,21 +97,22 @@ async def audit_rows(pool: asyncpg.Pool, session: int) -> list[asyncpg.Record]:
 # -- patients -----------------------------------------------------------------------------------------------
 
 
-async def test_find_patient_by_name_and_birth_date_or_phone_and_audit_each_read(hospital, pool, call):
+async def test_verify_patient_by_name_and_birth_date_or_phone_and_audit_each_read(hospital, pool, call):
     async with pool.acquire() as conn:
         patient_id = await add_patient(
             conn, full_name="Mary-Jane O'Neil", date_of_birth=date(1971, 2, 3), phone="+15550001111"
         )
-    by_birth = await hospital.find_patient(call, full_name="  mary-jane   o'neil ", date_of_birth=date(1971, 2, 3))
-    by_phone = await hospital.find_patient(call, full_name="MARY-JANE O'NEIL", phone="+1 (555) 000-1111")
-    assert by_birth is not None
-    assert by_birth.id == patient_id
+    by_birth = await hospital.verify_patient(call, full_name="  mary-jane   o'neil ", date_of_birth=date(1971, 2, 3))
+    by_phone = await hospital.verify_patient(call, full_name="MARY-JANE O'NEIL", phone="+1 (555) 000-1111")
+    assert isinstance(by_birth, Verified)
+    assert by_birth.patient.id == patient_id
     assert by_phone == by_birth
-    assert by_birth.full_name == "Mary-Jane O'Neil"
-    assert by_birth.mrn.startswith("MRN")
+    assert by_birth.patient.full_name == "Mary-Jane O'Neil"
+    assert by_birth.patient.mrn.startswith("MRN")
 
-    assert await hospital.find_patient(call, full_name="Mary-Jane O'Neil", date_of_birth=date(1971, 2, 4)) is None
-    assert await hospital.find_patient(call, full_name="Mary O'Neil", phone="+15550001111") is None
+    wrong_birth = await hospital.verify_patient(call, full_name="Mary-Jane O'Neil", date_of_birth=date(1971, 2, 4))
+    assert wrong_birth == NoMatch()
+    assert await hospital.verify_patient(call, full_name="Mary O'Neil", phone="+15550001111") == NoMatch()
 
     rows = await audit_rows(pool, call.call_session_id)
     assert [(r["action"], r["entity"], r["patient_id"]) for r in rows] == [
@@ -127,25 +132,31 @@ async def test_two_patients_with_the_same_name_and_birth_date_identify_nobody(ho
     async with pool.acquire() as conn:
         await add_patient(conn, full_name=name, date_of_birth=date(1990, 1, 1))
         await add_patient(conn, full_name=name, date_of_birth=date(1990, 1, 1))
-    assert await hospital.find_patient(call, full_name=name, date_of_birth=date(1990, 1, 1)) is None
+    assert await hospital.verify_patient(call, full_name=name, date_of_birth=date(1990, 1, 1)) == NoMatch()
 
 
-async def test_find_patient_needs_a_second_fact(hospital, call):
+async def test_verify_patient_needs_a_second_fact(hospital, call):
     with pytest.raises(InvalidInput, match="date of birth or the phone"):
-        await hospital.find_patient(call, full_name="Ann Smith")
+        await hospital.verify_patient(call, full_name="Ann Smith")
 
 
 async def test_register_patient_creates_once_and_audits(hospital, pool, call):
     name = "Zoë " + unique("angstrom")
-    first = await hospital.register_patient(
+    registered = await hospital.register_patient(
         call, full_name=name, date_of_birth=date(2000, 2, 29), phone="+44 20 7946 0958", email="zoe@example.org"
     )
-    # Case folding of non-ASCII letters depends on the database's locale (the test server's is C), so only
-    # spacing and ASCII case vary here.
+    # Spacing and case (non-ASCII too, whatever the database's locale) don't make another person.
     again = await hospital.register_patient(
-        call, full_name=f"  {name[:3]}   {name[4:].upper()} ", date_of_birth=date(2000, 2, 29), phone="+442079460958"
+        call,
+        full_name=f"  {name[:3].upper()}   {name[4:].upper()} ",
+        date_of_birth=date(2000, 2, 29),
+        phone="+442079460958",
+        email="someone.else@example.org",
     )
-    assert again.id == first.id  # a retried registration finds the record instead of duplicating it
+    assert not registered.on_file
+    first = registered.patient
+    # A retried registration finds the record instead of duplicating it, and changes nothing on it.
+    assert again == Registered(first, on_file=True)
     assert first.full_name == name
     assert first.phone == "+442079460958"
     assert first.email == "zoe@example.org"
@@ -826,9 +837,9 @@ async def test_awkward_names_round_trip_exactly(hospital, pool, name):
     created = await hospital.register_patient(
         actor, full_name=name, date_of_birth=date(1960, 6, 1), phone="+15550004444"
     )
-    found = await hospital.find_patient(actor, full_name=name, phone="+15550004444")
-    assert found == created
-    assert found.full_name == name
+    found = await hospital.verify_patient(actor, full_name=name, phone="+15550004444")
+    assert found == Verified(created.patient)
+    assert found.patient.full_name == name
     assert await pool.fetchval("SELECT to_regclass('patients') IS NOT NULL")
 
 
@@ -851,8 +862,13 @@ async def test_any_name_and_birth_date_is_stored_exactly_or_refused(hospital, po
     before = await pool.fetchval("SELECT count(*) FROM patients")
     actor = Actor(call_session_id=None, name="property-test")
     try:
-        patient = await hospital.register_patient(actor, full_name=name, date_of_birth=birth, phone="+15550009999")
+        registration = await hospital.register_patient(actor, full_name=name, date_of_birth=birth, phone="+15550009999")
     except InvalidInput:
+        assert await pool.fetchval("SELECT count(*) FROM patients") == before
+        return
+    patient = registration.patient
+    if registration.on_file:  # an earlier example stored a name with the same key and birth date
+        assert (name_key(patient.full_name), patient.date_of_birth) == (name_key(name.strip()), birth)
         assert await pool.fetchval("SELECT count(*) FROM patients") == before
         return
     event("stored")
@@ -861,8 +877,7 @@ async def test_any_name_and_birth_date_is_stored_exactly_or_refused(hospital, po
     assert date(1900, 1, 1) <= birth <= TODAY
     stored = await pool.fetchrow("SELECT full_name, date_of_birth FROM patients WHERE id = $1", patient.id)
     assert tuple(stored) == (name.strip(), birth)
-    found = await hospital.find_patient(actor, full_name=name, date_of_birth=birth)
-    assert found is None or found.id == patient.id  # None only when an earlier example stored the same person
+    assert await hospital.verify_patient(actor, full_name=name, date_of_birth=birth) == Verified(patient)
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -201,9 +201,13 @@ async def test_slot_taken_between_offer_and_booking(conversation: Conversation, 
     new_doctor, new_start = offered_slot(conversation.model.requests[-1])
     assert new_start != starts_at
 
-    done = await conversation.say(
+    await conversation.say(
         "The next one is fine.",
         Call("book_appointment", {"doctor_id": new_doctor, "starts_at": new_start, "reason": "check-up"}),
+        "That's with Doctor Patel. Shall I go ahead?",
+    )
+    done = await conversation.say(
+        "Yes.",
         Call(
             "book_appointment",
             {"doctor_id": new_doctor, "starts_at": new_start, "reason": "check-up", "confirmed": True},
@@ -225,18 +229,14 @@ async def book_first_patel_slot(conversation: Conversation) -> int:
     await offer_patel_slots(conversation)
     doctor_id, starts_at = offered_slot(conversation.model.requests[-1])
     arguments = {"doctor_id": doctor_id, "starts_at": starts_at, "reason": "check-up"}
-    result = await conversation.say(
-        "The first, yes please.",
-        Call("book_appointment", arguments),
-        Call("book_appointment", {**arguments, "confirmed": True}),
-        "Booked.",
-    )
+    await conversation.say("The first, please.", Call("book_appointment", arguments), "Shall I go ahead?")
+    result = await conversation.say("Yes.", Call("book_appointment", {**arguments, "confirmed": True}), "Booked.")
     return mentioned_id(conversation.model.requests[-1], "appointment_id") if result else 0
 
 
 async def test_reschedule(conversation: Conversation, sql) -> None:
     appointment_id = await book_first_patel_slot(conversation)
-    doctor_id, new_start = offered_slot(conversation.model.requests[-4], 2)
+    doctor_id, new_start = offered_slot(conversation.model.requests[-5], 2)
 
     def move(confirmed: bool):
         return Call(
