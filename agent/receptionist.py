@@ -367,17 +367,14 @@ class Receptionist(Agent):
             state.registered = True
             state.record("patient_registered", detail={"patient_id": result.patient.id, "on_file": result.on_file})
             # Only what the caller said: a record on file is not read out to whoever knows its name and birth date.
-            said = (
-                f"name {name}, born {speech.say_birth_date(born)}, phone {number}"
-                + (f", email {address}" if address else "")
-                + "."
-            )
+            said = f"name {name}, born {speech.say_birth_date(born)}, phone {number}"
             if result.on_file:
+                unsaved = " (the email they gave was not saved; the front desk can update it)" if address else ""
                 return (
-                    "These details match a record already on file, so the caller is verified and nothing was "
-                    f"changed{' (the email was not saved; the front desk can update it)' if address else ''}. "
-                    f"Read back only what they told you: {said}"
+                    f"These details match a record already on file, so the caller is verified and nothing on it was "
+                    f"changed{unsaved}. Read back only what they told you: {said}."
                 )
+            said += f", email {address}." if address else "."
             return f"Registered and verified. Read back what was recorded: {said} Ask them to say if anything is wrong."
 
     def _identity_failed(

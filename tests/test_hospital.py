@@ -32,6 +32,7 @@ from agent.hospital import (
     PostgresHospital,
     Registered,
     RegistrationRefused,
+    Slot,
     SlotTaken,
     Verified,
     name_key,
@@ -850,6 +851,40 @@ async def book_one(hospital, call, clinic, hour: int, *, patient: int = 0, docto
     )
     assert isinstance(result, Booked)
     return result.appointment
+
+
+async def test_a_slot_is_checked_before_it_is_read_back(hospital, pool, clinic, call, clock):
+    doctor = clinic.doctor_ids[0]
+    async with pool.acquire() as conn:
+        inactive = await add_doctor(conn, clinic.department_id, active=False)
+        await add_shift(conn, inactive, local(TODAY, 9), local(TODAY, 17))
+        name, specialty = await conn.fetchrow("SELECT full_name, specialty FROM doctors WHERE id = $1", doctor)
+    free = await hospital.bookable_slot(doctor_id=doctor, starts_at=local(TODAY, 10))
+    assert free == Slot(doctor, name, specialty, local(TODAY, 10), local(TODAY, 10, 30))
+
+    refusals = [
+        (local(TODAY, 6, 30), doctor, BookingRefused, "in the past"),
+        (datetime(1, 1, 1, 9), doctor, InvalidInput, "not a plausible date"),
+        (local(TODAY + timedelta(days=1), 3), doctor, BookingRefused, "outside the doctor's working hours"),
+        (local(TODAY, 10, 10), doctor, BookingRefused, "30-minute grid"),
+        (local(TODAY, 10), 2**30, NotFound, "no such doctor"),
+        (local(TODAY, 10), inactive, BookingRefused, "not taking appointments"),
+    ]
+    for starts_at, doctor_id, error, message in refusals:
+        with pytest.raises(error, match=message):
+            await hospital.bookable_slot(doctor_id=doctor_id, starts_at=starts_at)
+
+    booked = await book_one(hospital, call, clinic, 10)
+    taken = await hospital.bookable_slot(doctor_id=doctor, starts_at=local(TODAY, 10))
+    assert isinstance(taken, SlotTaken)
+    assert [slot.starts_at for slot in taken.alternatives] == [
+        local(TODAY, 10, 30),
+        local(TODAY, 11),
+        local(TODAY, 11, 30),
+    ]
+    # The appointment being moved does not take the time it is moved within.
+    moving = await hospital.bookable_slot(doctor_id=doctor, starts_at=local(TODAY, 10), moving_appointment=booked.id)
+    assert isinstance(moving, Slot)
 
 
 async def test_reschedule_moves_atomically(hospital, pool, clinic, call):
