@@ -553,7 +553,7 @@ async def test_a_change_read_back_for_one_patient_is_dropped_when_another_is_ver
     assert booked_by_agent(sql) == []
 
 
-async def test_a_change_read_back_survives_no_reverification_even_as_the_same_patient(conversation: Conversation, sql):
+async def test_verifying_again_even_as_the_same_patient_drops_the_read_back(conversation: Conversation, sql):
     arguments = await offered_arguments(conversation)
     await conversation.say("The first one.", Call("book_appointment", arguments), "Shall I go ahead?")
     await verify_maria(conversation)
