@@ -435,10 +435,11 @@ def _doctor(row: asyncpg.Record) -> Doctor:
 
 # -- SQL ----------------------------------------------------------------------------------------------------
 # Parameters are always bound, never formatted in. The frequent patient and appointment statements are database
-# functions (migrations/0004_free_slots.sql, 0005_call_functions.sql, where their rules are commented): planned
-# once per server connection there, where a statement sent as text is planned on every call behind a pooler.
-# Shift lookups use the (doctor_id, starts_at) index, bounded below by the 24-hour maximum shift length; races
-# between bookings are settled by the exclusion constraint, not by a read before the write.
+# functions (migrations/0004_free_slots.sql, 0005_call_functions.sql, 0006_identity_and_schedule_locks.sql, where
+# their rules are commented): planned once per server connection there, where a statement sent as text is planned
+# on every call behind a pooler. Shift lookups use the (doctor_id, starts_at) index, bounded below by the 24-hour
+# maximum shift length; races between bookings are settled by the exclusion constraint, not by a read before the
+# write, and a booking and a shift change of one doctor by the doctor's row lock their triggers take.
 
 _VERIFY_PATIENT = """
 SELECT * FROM verify_patient(name_given => $1, born => $2, phone_given => $3, in_session => $4, acting => $5,

@@ -384,6 +384,9 @@ class Receptionist(Agent):
         if isinstance(result, IdentityClosed):
             state.identity_closed = True
             state.record("verification_failed", detail={"refused": result.reason})
+            logger.warning(
+                "identity check refused", extra={"call_session_id": state.call_session_id, "reason": result.reason}
+            )
             return IDENTITY_CLOSED
         state.failed_identity_checks += 1
         state.record("verification_failed")

@@ -527,6 +527,23 @@ async def test_a_read_back_and_its_confirmation_in_one_model_step_change_nothing
     assert tool_outputs(done)[0][1].startswith("Booked:")
 
 
+async def test_a_cancellation_read_back_and_confirmed_in_one_step_changes_nothing(conversation: Conversation, sql):
+    await verify_maria(conversation)
+    ((appointment,),) = sql(
+        "SELECT a.id FROM appointments a JOIN patients p ON p.id = a.patient_id "
+        "WHERE p.mrn = 'MRN100001' AND a.status = 'booked'"
+    )
+    cancel = {"appointment_id": appointment}
+    result = await conversation.say(
+        "Cancel my appointment.",
+        [Call("cancel_appointment", cancel), Call("cancel_appointment", {**cancel, "confirmed": True})],
+        Call("cancel_appointment", {**cancel, "confirmed": True}),
+        "Shall I cancel it?",
+    )
+    assert all(output.startswith("Not done yet") for _, output, _ in tool_outputs(result))
+    assert sql("SELECT status FROM appointments WHERE id = %s", appointment) == [("booked",)]
+
+
 async def test_a_confirmation_in_a_later_step_of_the_same_caller_turn_changes_nothing(conversation: Conversation, sql):
     arguments = await offered_arguments(conversation)
     result = await conversation.say(
