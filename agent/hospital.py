@@ -918,7 +918,7 @@ class PostgresHospital:
                 raise refusal
             return await self._read_appointment(connection, appointment, session, who, "read back")
 
-        return await self._run("own_appointment", work, safe_to_repeat=False)
+        return await self._run("own_appointment", work, safe_to_repeat=True)
 
     async def _refuse_change(
         self, connection: asyncpg.Connection, appointment_id: int, patient: int, session: int | None, who: str
