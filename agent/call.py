@@ -47,7 +47,7 @@ class CallConfig:
 class PendingChange:
     """A change read back to the caller and waiting for their yes, for the patient it was read back for. It counts
     as agreed only after a caller turn later than `read_back_turn` (the caller message the model was answering
-    when it asked). The key makes a retried write idempotent."""
+    when it called for the read-back). The key makes a retried write idempotent."""
 
     action: Literal["book", "reschedule", "cancel"]
     patient_id: int
@@ -83,8 +83,8 @@ class CallState:
 
     call_session_id: int | None = None
     patient_id: int | None = None
-    caller_turn: str | None = None
-    """Id of the latest caller message the model has been given (a read-back's answer must come after it)."""
+    call_turns: dict[str, str | None] = field(default_factory=dict)
+    """For each tool call (by call id), the caller message the model was answering when it made the call."""
     pending: PendingChange | None = None
     failed_identity_checks: int = 0
     identity_closed: bool = False

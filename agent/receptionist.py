@@ -16,8 +16,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncGenerator, AsyncIterator
+from contextlib import aclosing, asynccontextmanager
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Literal
@@ -125,6 +125,19 @@ def _last_user_message(chat_ctx: llm.ChatContext) -> llm.ChatMessage | None:
     return None
 
 
+async def _tag_tool_calls(
+    chunks: AsyncGenerator[object, None], state: CallState, turn: str | None
+) -> AsyncIterator[object]:
+    """The model's output as it is, noting which caller message each tool call answers: a confirmation counts only
+    if it answers a later caller message than its read-back did."""
+    async with aclosing(chunks):
+        async for chunk in chunks:
+            if isinstance(chunk, llm.ChatChunk) and chunk.delta is not None:
+                for call in chunk.delta.tool_calls:
+                    state.call_turns[call.call_id] = turn
+            yield chunk
+
+
 def _spoken_reason(error: HospitalError) -> str:
     """The data layer's reason is fit for the caller (no PHI, no SQL); keep a generic fallback."""
     return str(error) or "that request can't be done"
@@ -152,8 +165,6 @@ class Receptionist(Agent):
         """Emergency check before the model, then the model with today's date and time (refreshed every turn)."""
         state: CallState = self.session.userdata
         message = _last_user_message(chat_ctx)
-        if message is not None:
-            state.caller_turn = message.id
         if message is not None and (kind := self._screen(message.text_content or "")) is not None:
             if message.id not in state.emergency_turns:
                 state.emergency_turns.add(message.id)
@@ -171,7 +182,8 @@ class Receptionist(Agent):
         if stale is not None:
             del items[stale]
         chat_ctx.add_message(role="system", content=[speech.clock_line(state.clock(), self._config.zone)], id=CLOCK_ID)
-        return Agent.default.llm_node(self, chat_ctx, tools, model_settings)
+        turn = None if message is None else message.id
+        return _tag_tool_calls(Agent.default.llm_node(self, chat_ctx, tools, model_settings), state, turn)
 
     def _record_turn(self, event: ConversationItemAddedEvent) -> None:
         """The call's interaction log: one event per turn with its id and latency, never its words."""
@@ -265,8 +277,10 @@ class Receptionist(Agent):
             f"{self._say(state, appointment.starts_at)}"
         )
 
-    def _change(self, state: CallState, action: str, patient_id: int, **details: object) -> PendingChange:
-        return PendingChange(action, patient_id=patient_id, read_back_turn=state.caller_turn, **details)
+    def _change(self, ctx: RunContext[CallState], action: str, patient_id: int, **details: object) -> PendingChange:
+        """The change this tool call asks for, with the caller message the model was answering when it called."""
+        turn = ctx.userdata.call_turns.get(ctx.function_call.call_id)
+        return PendingChange(action, patient_id=patient_id, read_back_turn=turn, **details)
 
     def _confirmation_needed(self, state: CallState, change: PendingChange, read_back: str, confirmed: bool) -> str:
         pending = state.pending
@@ -533,7 +547,7 @@ class Receptionist(Agent):
             doctor = tool_args.record_id(doctor_id, "doctor_id")
             start = tool_args.moment(starts_at, "starts_at", self._config.zone)
             why = tool_args.free_text(reason, "reason", tool_args.REASON_MAX, required=False)
-            change = self._change(state, "book", patient_id, doctor_id=doctor, starts_at=start, reason=why)
+            change = self._change(ctx, "book", patient_id, doctor_id=doctor, starts_at=start, reason=why)
             pending = self._confirmed_change(state, change) if confirmed else None
             if pending is None:
                 slot = await state.hospital.bookable_slot(doctor_id=doctor, starts_at=start)
@@ -586,7 +600,7 @@ class Receptionist(Agent):
             start = tool_args.moment(new_starts_at, "new_starts_at", self._config.zone)
             doctor = tool_args.record_id(new_doctor_id, "new_doctor_id") if new_doctor_id is not None else None
             change = self._change(
-                state, "reschedule", patient_id, doctor_id=doctor, starts_at=start, appointment_id=appointment
+                ctx, "reschedule", patient_id, doctor_id=doctor, starts_at=start, appointment_id=appointment
             )
             pending = self._confirmed_change(state, change) if confirmed else None
             if pending is None:
@@ -634,7 +648,7 @@ class Receptionist(Agent):
         async with self._step(ctx, "cancel_appointment") as state:
             patient_id = await self._verified_patient(state, "appointment")
             appointment = tool_args.record_id(appointment_id, "appointment_id")
-            change = self._change(state, "cancel", patient_id, appointment_id=appointment)
+            change = self._change(ctx, "cancel", patient_id, appointment_id=appointment)
             if not confirmed or self._confirmed_change(state, change) is None:
                 current = await state.hospital.own_appointment(
                     state.actor, patient_id=patient_id, appointment_id=appointment
