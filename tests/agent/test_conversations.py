@@ -7,11 +7,11 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from livekit.agents import AgentSession
+from livekit.agents import AgentSession, llm
 from livekit.agents.testing import fake_job_context
 
 from agent.call import CallConfig, CallState
-from agent.receptionist import Receptionist
+from agent.receptionist import Receptionist, _tag_tool_calls
 from tests.agent.conftest import (
     CONFIG,
     ZONE,
@@ -746,3 +746,34 @@ async def test_a_look_alike_letter_from_another_script_does_not_match(conversati
     result = await conversation.say("...", Call("verify_identity", arguments), "No match.")
     assert tool_outputs(result)[0][2] is True
     assert conversation.state.patient_id is None
+
+
+async def test_a_call_the_database_could_not_record_still_gets_three_identity_checks(conversation: Conversation):
+    conversation.state.call_session_id = None  # as when the call session row could not be written at the start
+    for day in (1, 2, 3):
+        wrong = {"full_name": "Maria Garcia", "date_of_birth": f"1985-01-0{day}"}
+        await conversation.say("...", Call("verify_identity", wrong), "No match, sorry.")
+    result = await conversation.say("It's April 12th.", Call("verify_identity", MARIA), "I'm sorry.")
+    assert "can't be checked on this call" in tool_outputs(result)[0][1]
+    assert conversation.state.patient_id is None
+
+
+async def test_each_tool_call_is_tagged_with_the_caller_message_it_answers() -> None:
+    async def model_output():
+        yield "Let me check. "
+        yield llm.ChatChunk(
+            id="step",
+            delta=llm.ChoiceDelta(
+                role="assistant",
+                tool_calls=[
+                    llm.FunctionToolCall(name="book_appointment", arguments="{}", call_id="call_a"),
+                    llm.FunctionToolCall(name="book_appointment", arguments="{}", call_id="call_b"),
+                ],
+            ),
+        )
+
+    state = CallState(hospital=None, config=CONFIG)
+    passed = [chunk async for chunk in _tag_tool_calls(model_output(), state, "caller-message-1")]
+    assert passed[0] == "Let me check. "
+    assert len(passed) == 2
+    assert state.call_turns == {"call_a": "caller-message-1", "call_b": "caller-message-1"}
