@@ -23,6 +23,10 @@ logger = logging.getLogger("agent.call")
 # After this many failed steps (no identity match, a refused change, the database away) the
 # receptionist offers a human instead of trying again.
 FAILURES_BEFORE_HANDOFF = 3
+# Failed identity checks (and refused registrations) a call gets before only a transfer or a message is left.
+# The database counts the same per call session (identity_gate in migrations/0006_identity_and_schedule_locks.sql);
+# this count covers a call whose session could not be recorded.
+IDENTITY_CHECKS_PER_CALL = 3
 
 
 def utc_now() -> datetime:
@@ -41,9 +45,13 @@ class CallConfig:
 
 @dataclass(frozen=True)
 class PendingChange:
-    """A change read back to the caller and waiting for their yes. The key makes a retried write idempotent."""
+    """A change read back to the caller and waiting for their yes, for the patient it was read back for. It counts
+    as agreed only after a caller turn later than `read_back_turn` (the caller message the model was answering
+    when it called for the read-back). The key makes a retried write idempotent."""
 
     action: Literal["book", "reschedule", "cancel"]
+    patient_id: int
+    read_back_turn: str | None
     doctor_id: int | None = None
     starts_at: datetime | None = None
     appointment_id: int | None = None
@@ -75,7 +83,13 @@ class CallState:
 
     call_session_id: int | None = None
     patient_id: int | None = None
+    call_turns: dict[str, str | None] = field(default_factory=dict)
+    """For each tool call (by call id), the caller message the model was answering when it made the call."""
     pending: PendingChange | None = None
+    failed_identity_checks: int = 0
+    identity_closed: bool = False
+    """No more identity checks or registrations on this call: only a transfer or a message."""
+    registered: bool = False
     offered: list[Slot] = field(default_factory=list)
     failures: int = 0
     outcome: CallOutcome = "completed"

@@ -94,6 +94,43 @@ class SlotTaken:
 
 BookingResult = Booked | SlotTaken
 
+
+@dataclass(frozen=True)
+class Verified:
+    patient: Patient
+
+
+@dataclass(frozen=True)
+class NoMatch:
+    """No single record matches: none, or two that the details given can't tell apart."""
+
+
+@dataclass(frozen=True)
+class IdentityClosed:
+    """No identity check is made: this call failed too often ("call_limit") or the name is locked ("locked").
+    The caller must not be told which: a lock says nothing about whether the name is on file."""
+
+    reason: Literal["call_limit", "locked"]
+
+
+IdentityCheck = Verified | NoMatch | IdentityClosed
+
+
+@dataclass(frozen=True)
+class Registered:
+    """A new record, or (`on_file`) the one record with this name, birth date and phone: the caller is that patient."""
+
+    patient: Patient
+    on_file: bool = False
+
+
+@dataclass(frozen=True)
+class RegistrationRefused:
+    """The name and birth date are on file with other details: no second record, and a failed identity attempt."""
+
+
+Registration = Registered | RegistrationRefused | IdentityClosed
+
 CallEventKind = Literal[
     "call_started",
     "user_turn",
@@ -143,15 +180,16 @@ class Actor:
 class Hospital(Protocol):
     """The operations the receptionist needs. Times are timezone-aware; windows are [start, end)."""
 
-    async def find_patient(
+    async def verify_patient(
         self, actor: Actor, *, full_name: str, date_of_birth: date | None = None, phone: str | None = None
-    ) -> Patient | None:
-        """Identity check: full name plus date of birth, or full name plus phone. None unless exactly one matches."""
+    ) -> IdentityCheck:
+        """Identity check: full name plus date of birth, or full name plus phone, within the database's attempt
+        limits (per call and per name; see migrations/0006_identity_and_schedule_locks.sql)."""
 
     async def register_patient(
         self, actor: Actor, *, full_name: str, date_of_birth: date, phone: str, email: str | None = None
-    ) -> Patient:
-        """A new record, or the existing one with the same name, date of birth and phone (never a duplicate)."""
+    ) -> Registration:
+        """A new record; never a second one for a name and birth date on file (see `Registered`)."""
 
     async def list_departments(self) -> list[Department]: ...
 
@@ -198,6 +236,15 @@ class Hospital(Protocol):
 
     async def cancel(self, actor: Actor, *, patient_id: int, appointment_id: int) -> Appointment:
         """Cancel the patient's own booked future appointment; an already cancelled one is returned as it is."""
+
+    async def bookable_slot(
+        self, *, doctor_id: int, starts_at: datetime, moving_appointment: int | None = None
+    ) -> Slot | SlotTaken:
+        """The slot, if it can be booked now (active doctor, in a shift, on its grid, in the future, free; the
+        appointment being moved does not count as taking it), or SlotTaken with alternatives; else a refusal."""
+
+    async def own_appointment(self, actor: Actor, *, patient_id: int, appointment_id: int) -> Appointment:
+        """The patient's own booked future appointment (an audited read); anyone else's is refused and audited."""
 
     async def upcoming_appointments(self, actor: Actor, *, patient_id: int) -> list[Appointment]: ...
 
@@ -277,6 +324,30 @@ TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
     OSError,
     TimeoutError,
 )
+
+
+# -- names as people say them -------------------------------------------------------------------------------
+
+# migrations/0006_identity_and_schedule_locks.sql's patient_name_key, in Python (tests hold the two equal).
+_NAME_PUNCTUATION = str.maketrans("\u2019\u2018\u02bc\u2032`\u00b4\u2010\u2011", "''''''--")
+_NAME_SPACES = re.compile(r"[ \t\n\r\f\v]+")
+
+
+def _simple_lower(char: str) -> str:
+    """A letter's Unicode simple lowercase mapping: str.lower() one character for one (İ's full mapping is two)."""
+    lower = char.lower()
+    if len(lower) == 1:
+        return lower
+    return "i" if char == "\u0130" else char
+
+
+def name_key(full_name: str) -> str:
+    """The form identity checks compare names in: plain apostrophes and hyphens, NFKC, single spaces, lowercase.
+    "ZOË O\u2019CONNOR" (Ë as E + U+0308) and "Zoë O'Connor" have one key; "M\u0430ria" (a Cyrillic a) is not
+    "Maria"."""
+    text = unicodedata.normalize("NFKC", full_name.translate(_NAME_PUNCTUATION))
+    text = _NAME_SPACES.sub(" ", text).strip(" ")
+    return unicodedata.normalize("NFKC", "".join(map(_simple_lower, text)))
 
 
 # -- input checks: every argument is checked before any SQL runs --------------------------------------------
@@ -364,19 +435,19 @@ def _doctor(row: asyncpg.Record) -> Doctor:
 
 # -- SQL ----------------------------------------------------------------------------------------------------
 # Parameters are always bound, never formatted in. The frequent patient and appointment statements are database
-# functions (migrations/0004_free_slots.sql, 0005_call_functions.sql, where their rules are commented): planned
-# once per server connection there, where a statement sent as text is planned on every call behind a pooler.
-# Shift lookups use the (doctor_id, starts_at) index, bounded below by the 24-hour maximum shift length; races
-# between bookings are settled by the exclusion constraint, not by a read before the write.
+# functions (migrations/0004_free_slots.sql, 0005_call_functions.sql, 0006_identity_and_schedule_locks.sql, where
+# their rules are commented): planned once per server connection there, where a statement sent as text is planned
+# on every call behind a pooler. Shift lookups use the (doctor_id, starts_at) index, bounded below by the 24-hour
+# maximum shift length; races between bookings are settled by the exclusion constraint, not by a read before the
+# write, and a booking and a shift change of one doctor by the doctor's row lock their triggers take.
 
-_FIND_PATIENT = """
-SELECT * FROM find_patient(name_given => $1, born => $2, phone_given => $3, in_session => $4, acting => $5,
-                           lookup => $6)"""
+_VERIFY_PATIENT = """
+SELECT * FROM verify_patient(name_given => $1, born => $2, phone_given => $3, in_session => $4, acting => $5,
+                             lookup => $6)"""
 
-# Returns the record already on file for a retried registration (same name, birth date and phone).
 _REGISTER_PATIENT = """
-SELECT * FROM register_patient(name_given => $1, born => $2, phone_given => $3, new_mrn => $4, email_given => $5,
-                               in_session => $6, acting => $7)"""
+SELECT * FROM register_new_patient(name_given => $1, born => $2, phone_given => $3, new_mrn => $4,
+                                   email_given => $5, in_session => $6, acting => $7)"""
 
 _DEPARTMENTS = "SELECT id, name, location, phone_extension, description FROM departments ORDER BY name"
 
@@ -394,21 +465,9 @@ SELECT * FROM book_appointment(for_patient => $1, with_doctor => $2, slot_start 
                                visit_reason => $5, booked_via => $6, in_session => $7, request_key => $8,
                                acting => $9)"""
 
-# Why a booking or move wrote nothing (when it was no replay): an unknown or inactive doctor, no shift, or off
-# the slot grid; when none of these, another booking holds the time.
-_WHY_NOT_INSERTED = """
-WITH slot AS (
-    SELECT $2::timestamptz AS starts_at, $2::timestamptz + $3::interval AS ends_at
-), shift AS (
-    SELECT s.starts_at FROM shifts s, slot
-    WHERE s.doctor_id = $1 AND s.starts_at > slot.starts_at - interval '24 hours'
-      AND s.starts_at <= slot.starts_at AND s.ends_at >= slot.ends_at
-)
-SELECT (SELECT active FROM doctors WHERE id = $1) AS doctor_active,
-       EXISTS (SELECT 1 FROM shift) AS in_shift,
-       EXISTS (SELECT 1 FROM shift, slot WHERE date_bin($3, slot.starts_at, shift.starts_at) = slot.starts_at)
-           AS on_grid
-FROM slot"""
+# Whether a slot can be booked, and why not: an unknown or inactive doctor, no shift, off the slot grid, taken.
+_SLOT_FACTS = """
+SELECT * FROM slot_facts(with_doctor => $1, slot_start => $2, slot_length => $3, except_appointment => $4)"""
 
 _KEY_OWNER = (
     "SELECT id, patient_id, doctor_id, starts_at, rescheduled_from FROM appointments WHERE idempotency_key = $1"
@@ -444,6 +503,14 @@ _AUDIT_DENIED = """
 INSERT INTO audit_log (call_session_id, actor, action, patient_id, entity, entity_id, detail)
 VALUES ($1, $2, 'denied', NULL, $3, NULL, jsonb_build_object('reason', $4::text))"""
 
+# A verified caller reached for an appointment that is not theirs: recorded against the appointment and its
+# patient, so the owner's audit trail shows the attempt.
+_AUDIT_OTHERS_APPOINTMENT = """
+INSERT INTO audit_log (call_session_id, actor, action, patient_id, entity, entity_id, detail)
+SELECT $1, $2, 'denied', a.patient_id, 'appointment', $3,
+       jsonb_build_object('reason', 'not the caller''s appointment', 'caller_patient_id', $4::bigint)
+FROM (SELECT 1) one LEFT JOIN appointments a ON a.id = $3"""
+
 _START_CALL = "INSERT INTO call_sessions (room, job_id) VALUES ($1, $2) RETURNING id"
 
 _RECORD_EVENT = """
@@ -466,6 +533,14 @@ WITH request AS (
     FROM request WHERE request.patient_id IS NOT NULL
 )
 SELECT id FROM request"""
+
+
+def _identity_closed(outcome: str) -> IdentityClosed | None:
+    """verify_patient's and register_new_patient's refusals before any comparison."""
+    return {
+        "refused_call_limit": IdentityClosed("call_limit"),
+        "refused_locked": IdentityClosed("locked"),
+    }.get(outcome)
 
 
 def _booked_by(actor_name: str) -> str:
@@ -576,34 +651,40 @@ class PostgresHospital:
 
     # -- patients ---------------------------------------------------------------------------------------------
 
-    async def find_patient(
+    async def verify_patient(
         self, actor: Actor, *, full_name: str, date_of_birth: date | None = None, phone: str | None = None
-    ) -> Patient | None:
-        """Exactly one match or None: two records with the same name and birth date identify nobody."""
+    ) -> IdentityCheck:
+        """Exactly one match verifies: two records with the same name and birth date identify nobody."""
         session, who = self._actor(actor)
-        name = _name(full_name, "full_name")
+        name = name_key(_name(full_name, "full_name"))
         if date_of_birth is None and phone is None:
             raise InvalidInput("give the date of birth or the phone number with the name")
         birth = None if date_of_birth is None else self._birth_date(date_of_birth)
         number = None if phone is None else _phone(phone)
         lookup = "+".join(kind for kind, value in (("dob", birth), ("phone", number)) if value is not None)
 
-        async def work(connection: asyncpg.Connection) -> Patient | None:
-            rows = await connection.fetch(_FIND_PATIENT, name, birth, number, session, who, lookup)
-            return _patient(rows[0]) if len(rows) == 1 else None
+        async def work(connection: asyncpg.Connection) -> IdentityCheck:
+            try:
+                row = await connection.fetchrow(_VERIFY_PATIENT, name, birth, number, session, who, lookup)
+            except asyncpg.ForeignKeyViolationError as error:
+                raise _not_found_for(error) from None
+            if row["outcome"] == "verified":
+                return Verified(_patient(row))
+            return _identity_closed(row["outcome"]) or NoMatch()
 
-        return await self._run("find_patient", work, safe_to_repeat=True)
+        # Not repeated: each attempt counts against the limits, and a lost answer must not cost a second one.
+        return await self._run("verify_patient", work, safe_to_repeat=False)
 
     async def register_patient(
         self, actor: Actor, *, full_name: str, date_of_birth: date, phone: str, email: str | None = None
-    ) -> Patient:
+    ) -> Registration:
         session, who = self._actor(actor)
         name = _name(full_name, "full_name")
         birth = self._birth_date(date_of_birth)
         number = _phone(phone)
         mail = _email(email)
 
-        async def work(connection: asyncpg.Connection) -> Patient:
+        async def work(connection: asyncpg.Connection) -> Registration:
             for _ in range(3):
                 mrn = f"MRN{secrets.randbelow(9 * 10**9) + 10**9}"
                 try:
@@ -614,9 +695,12 @@ class PostgresHospital:
                     continue  # a random record number collided; draw another
                 except asyncpg.ForeignKeyViolationError as error:
                     raise _not_found_for(error) from None
-                return _patient(row)
+                if row["outcome"] in {"registered", "on_file"}:
+                    return Registered(_patient(row), on_file=row["outcome"] == "on_file")
+                return _identity_closed(row["outcome"]) or RegistrationRefused()
             raise DatabaseUnavailable("could not allocate a medical record number; try again")
 
+        # A retry finds the first attempt's record on file (same name, birth date and phone): safe to repeat.
         return await self._run("register_patient", work, safe_to_repeat=True)
 
     # -- directory --------------------------------------------------------------------------------------------
@@ -752,7 +836,10 @@ class PostgresHospital:
         self, connection: asyncpg.Connection, doctor: int, start: datetime
     ) -> HospitalError | None:
         """Why the time can't be booked with this doctor, or None when it could be but another booking holds it."""
-        facts = await connection.fetchrow(_WHY_NOT_INSERTED, doctor, start, self._slot)
+        return self._refusal(await connection.fetchrow(_SLOT_FACTS, doctor, start, self._slot, None))
+
+    def _refusal(self, facts: asyncpg.Record) -> HospitalError | None:
+        """slot_facts' reason the slot can't be booked with that doctor at all (a taken slot is no refusal)."""
         if facts["doctor_active"] is None:
             return NotFound("no such doctor")
         if not facts["doctor_active"]:
@@ -802,12 +889,45 @@ class PostgresHospital:
 
         return await self._run("book", work, safe_to_repeat=True)
 
+    async def bookable_slot(
+        self, *, doctor_id: int, starts_at: datetime, moving_appointment: int | None = None
+    ) -> Slot | SlotTaken:
+        doctor = _id(doctor_id, "doctor_id", INT4_MAX)
+        start = self._future_start(starts_at, "starts_at")
+        moving = None if moving_appointment is None else _id(moving_appointment, "moving_appointment")
+
+        async def work(connection: asyncpg.Connection) -> Slot | SlotTaken:
+            facts = await connection.fetchrow(_SLOT_FACTS, doctor, start, self._slot, moving)
+            if (refusal := self._refusal(facts)) is not None:
+                raise refusal
+            if facts["taken"]:
+                return SlotTaken(await self._alternatives(connection, doctor, start))
+            return Slot(
+                doctor, facts["doctor_name"], facts["specialty"], self._local(start), self._local(start + self._slot)
+            )
+
+        return await self._run("bookable_slot", work, safe_to_repeat=True)
+
+    async def own_appointment(self, actor: Actor, *, patient_id: int, appointment_id: int) -> Appointment:
+        session, who = self._actor(actor)
+        patient = _id(patient_id, "patient_id")
+        appointment = _id(appointment_id, "appointment_id")
+
+        async def work(connection: asyncpg.Connection) -> Appointment:
+            if (refusal := await self._refuse_change(connection, appointment, patient, session, who)) is not None:
+                raise refusal
+            return await self._read_appointment(connection, appointment, session, who, "read back")
+
+        return await self._run("own_appointment", work, safe_to_repeat=True)
+
     async def _refuse_change(
-        self, connection: asyncpg.Connection, appointment_id: int, patient: int
+        self, connection: asyncpg.Connection, appointment_id: int, patient: int, session: int | None, who: str
     ) -> HospitalError | None:
-        """Why the patient's appointment can't be changed, or None when it could be."""
+        """Why the patient's appointment can't be changed, or None when it could be. Reaching for an appointment
+        that is not the patient's (or does not exist) is audited as denied."""
         state = await connection.fetchrow(_APPOINTMENT_STATE, appointment_id)
         if state is None or state["patient_id"] != patient:
+            await connection.execute(_AUDIT_OTHERS_APPOINTMENT, session, who, appointment_id, patient)
             return NotFound("no such appointment for this patient")
         if state["status"] != "booked":
             return BookingRefused(f"that appointment is already {state['status'].replace('_', ' ')}")
@@ -862,7 +982,7 @@ class PostgresHospital:
                 return Booked(self._appointment(row))
             if (replayed := await self._replay(connection, key, same_request, *who)) is not None:
                 return replayed
-            if (refusal := await self._refuse_change(connection, old_id, patient)) is not None:
+            if (refusal := await self._refuse_change(connection, old_id, patient, *who)) is not None:
                 raise refusal
             old = await connection.fetchrow(_APPOINTMENT_STATE, old_id)
             refusal = await self._why_not_inserted(connection, new_doctor or old["doctor_id"], start)
@@ -883,7 +1003,7 @@ class PostgresHospital:
             state = await connection.fetchrow(_APPOINTMENT_STATE, appointment)
             if state is not None and state["patient_id"] == patient and state["status"] == "cancelled":
                 return await self._read_appointment(connection, appointment, session, who, "cancel again")
-            refusal = await self._refuse_change(connection, appointment, patient)
+            refusal = await self._refuse_change(connection, appointment, patient, session, who)
             raise refusal or BookingRefused("that appointment changed meanwhile; try again")
 
         return await self._run("cancel", work, safe_to_repeat=True)

@@ -2,7 +2,11 @@
 
 Rules the tools enforce whatever the model does:
 - nothing about a patient is read or changed before the caller is verified (a refusal is audited);
-- a change is read back and only made on a second call with `confirmed=true` for the same request;
+- a change is checked (the slot bookable, the appointment the caller's own), then read back naming the doctor,
+  and only made on a later call with `confirmed=true` for the same request and patient, after a caller turn
+  that came after the read-back; verifying anyone drops it;
+- identity checks are limited per call and per name by the database; after the limit, or for a locked name,
+  only a transfer or a message is left, in words that never say whether the name is on file;
 - every failure becomes a short ToolError the model can act on; the call never dies from a tool.
 Emergencies are caught in `llm_node` before the model is asked anything (see agent/safety.py), or reported by the
 model (report_emergency) when the phrase screen missed one; either way the call is recorded as an emergency and no
@@ -14,8 +18,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncGenerator, AsyncIterator
+from contextlib import aclosing, asynccontextmanager
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Literal
 
@@ -33,13 +38,17 @@ from livekit.agents import (
 from livekit.agents.beta import EndCallTool
 
 from agent import speech, tool_args
-from agent.call import CallConfig, CallState, PendingChange
+from agent.call import IDENTITY_CHECKS_PER_CALL, CallConfig, CallState, PendingChange
 from agent.hospital import (
     Appointment,
     Booked,
     DatabaseUnavailable,
     HospitalError,
+    IdentityClosed,
+    NoMatch,
+    RegistrationRefused,
     Slot,
+    SlotTaken,
 )
 from agent.safety import Emergency, detect_emergency, emergency_message
 
@@ -55,6 +64,19 @@ NOT_VERIFIED = (
     "The caller is not verified. Ask for their full name and date of birth (or the phone number on file) "
     "and call verify_identity first. Until then say nothing about any patient or appointment, not even "
     "whether the person is a patient."
+)
+IDENTITY_CLOSED = (
+    "Identity can't be checked on this call any more. Don't ask for more details and don't say whether anyone "
+    "is on file. Offer to transfer them to the front desk (transfer_to_human) or take a message (request_callback)."
+)
+NO_MATCH = (
+    "No match for those details. Say you couldn't find a match and ask them to check the spelling and date; "
+    "never say whether such a patient exists."
+)
+REGISTRATION_REFUSED = (
+    "Can't register with those details over the phone, and no record was made. Don't say whether anyone with "
+    "these details is on file. If they have been a patient here before, they can be verified (verify_identity); "
+    "otherwise offer to transfer them to the front desk (transfer_to_human) or take a message (request_callback)."
 )
 HUMAN_HINT = " This caller has had several problems: offer to transfer them or take a message for the front desk."
 
@@ -109,6 +131,19 @@ def _last_user_message(chat_ctx: llm.ChatContext) -> llm.ChatMessage | None:
     return None
 
 
+async def _tag_tool_calls(
+    chunks: AsyncGenerator[object, None], state: CallState, turn: str | None
+) -> AsyncIterator[object]:
+    """The model's output as it is, noting which caller message each tool call answers: a confirmation counts only
+    if it answers a later caller message than its read-back did."""
+    async with aclosing(chunks):
+        async for chunk in chunks:
+            if isinstance(chunk, llm.ChatChunk) and chunk.delta is not None:
+                for call in chunk.delta.tool_calls:
+                    state.call_turns[call.call_id] = turn
+            yield chunk
+
+
 def _spoken_reason(error: HospitalError) -> str:
     """The data layer's reason is fit for the caller (no PHI, no SQL); keep a generic fallback."""
     return str(error) or "that request can't be done"
@@ -154,7 +189,8 @@ class Receptionist(Agent):
         if self._emergency is not None:
             situation.append(self._after_emergency(state))
         chat_ctx.add_message(role="system", content=situation, id=CLOCK_ID)
-        return Agent.default.llm_node(self, chat_ctx, tools, model_settings)
+        turn = None if message is None else message.id
+        return _tag_tool_calls(Agent.default.llm_node(self, chat_ctx, tools, model_settings), state, turn)
 
     def _record_turn(self, event: ConversationItemAddedEvent) -> None:
         """The call's interaction log: one event per turn with its id and latency, never its words."""
@@ -266,25 +302,50 @@ class Receptionist(Agent):
             for number, slot in enumerate(slots, start=1)
         )
 
+    def _not_free(self, state: CallState, taken: SlotTaken) -> str:
+        """A slot found taken before its read-back: nothing is read back; the next free times are offered."""
+        state.offered = taken.alternatives
+        state.step_outcome = "slot_taken"
+        if not taken.alternatives:
+            return "That time is not free and nothing else is free nearby. Nothing was read back. Offer other dates."
+        return "That time is not free, so nothing was read back. Say so and offer these instead: " + (
+            self._describe_slots(state, taken.alternatives)
+        )
+
     def _describe_appointment(self, state: CallState, appointment: Appointment) -> str:
         return (
             f"appointment_id {appointment.id}: {appointment.doctor_name} ({appointment.specialty}), "
             f"{self._say(state, appointment.starts_at)}"
         )
 
-    def _confirmation_needed(self, state: CallState, change: PendingChange, read_back: str) -> str:
-        if state.pending is None or not state.pending.same_request(change):
+    def _change(self, ctx: RunContext[CallState], action: str, patient_id: int, **details: object) -> PendingChange:
+        """The change this tool call asks for, with the caller message the model was answering when it called."""
+        turn = ctx.userdata.call_turns.get(ctx.function_call.call_id)
+        return PendingChange(action, patient_id=patient_id, read_back_turn=turn, **details)
+
+    def _confirmation_needed(self, state: CallState, change: PendingChange, read_back: str, confirmed: bool) -> str:
+        pending = state.pending
+        if pending is None or not pending.same_request(change) or pending.patient_id != change.patient_id:
             state.pending = change
+        else:  # the same request read back again: the caller's answer must come after this read-back
+            state.pending = replace(pending, read_back_turn=change.read_back_turn)
+        unheard = (
+            "The caller hasn't answered a read-back of this yet, so it can't count as agreed. " if confirmed else ""
+        )
         return (
-            f"Not done yet. Read this back to the caller: {read_back} Ask if you should go ahead. Only after a "
-            "clear yes, call this tool again with the same details and confirmed=true."
+            f"Not done yet. {unheard}Read this back to the caller: {read_back} Ask if you should go ahead. Only after "
+            "their clear yes, in their next turn, call this tool again with the same details and confirmed=true."
         )
 
     def _confirmed_change(self, state: CallState, change: PendingChange) -> PendingChange | None:
-        """The pending change this confirmation is for, or None if it was never read back."""
-        if state.pending is not None and state.pending.same_request(change):
-            return state.pending
-        return None
+        """The pending change this confirmation is for: read back for this patient, with a caller turn since.
+        None when it was never read back, was read back for someone else, or the caller hasn't answered yet."""
+        pending = state.pending
+        if pending is None or not pending.same_request(change) or pending.patient_id != change.patient_id:
+            return None
+        if change.read_back_turn is None or change.read_back_turn == pending.read_back_turn:
+            return None
+        return pending
 
     # -- identity ------------------------------------------------------------------------------------------
 
@@ -304,19 +365,19 @@ class Receptionist(Agent):
             phone: The phone number on their record, international form like +15551234567.
         """
         async with self._step(ctx, "verify_identity") as state:
+            state.pending = None  # whatever was read back was for the identity held until now
+            if state.identity_closed:
+                raise ToolError(IDENTITY_CLOSED)
             name = tool_args.person_name(full_name)
             today = state.clock().astimezone(self._config.zone).date()
             born = tool_args.birth_date(date_of_birth, today=today) if date_of_birth else None
             number = tool_args.phone(phone) if phone else None
             if born is None and number is None:
                 raise ToolError("Ask for the date of birth (or the phone number on file) as well as the name.")
-            patient = await state.hospital.find_patient(state.actor, full_name=name, date_of_birth=born, phone=number)
-            if patient is None:
-                state.record("verification_failed")
-                raise ToolError(
-                    "No match for those details. Say you couldn't find a match and ask them to check the spelling "
-                    "and date; never say whether such a patient exists."
-                )
+            check = await state.hospital.verify_patient(state.actor, full_name=name, date_of_birth=born, phone=number)
+            if isinstance(check, IdentityClosed | NoMatch):
+                raise ToolError(self._identity_failed(state, check, NO_MATCH))
+            patient = check.patient
             state.patient_id = patient.id
             state.record("verified", detail={"patient_id": patient.id})
             return f"Verified. You may now help {patient.full_name} with their own appointments."
@@ -339,22 +400,55 @@ class Receptionist(Agent):
             email: Optional email address.
         """
         async with self._step(ctx, "register_patient") as state:
+            state.pending = None  # whatever was read back was for the identity held until now
+            if state.identity_closed:
+                raise ToolError(IDENTITY_CLOSED)
+            if state.registered:
+                raise ToolError(
+                    "A patient was already registered on this call; one per call. For anyone else, offer a message "
+                    "for the front desk (request_callback)."
+                )
             name = tool_args.person_name(full_name)
             today = state.clock().astimezone(self._config.zone).date()
             born = tool_args.birth_date(date_of_birth, today=today)
             number = tool_args.phone(phone)
             address = tool_args.email(email)
-            patient = await state.hospital.register_patient(
+            result = await state.hospital.register_patient(
                 state.actor, full_name=name, date_of_birth=born, phone=number, email=address
             )
-            state.patient_id = patient.id
-            state.record("patient_registered", detail={"patient_id": patient.id})
-            return (
-                f"Registered and verified. Read back what was recorded: name {patient.full_name}, born "
-                f"{speech.say_birth_date(patient.date_of_birth)}, phone {patient.phone}"
-                + (f", email {patient.email}" if patient.email else "")
-                + ". Ask them to say if anything is wrong."
+            if isinstance(result, IdentityClosed | RegistrationRefused):
+                raise ToolError(self._identity_failed(state, result, REGISTRATION_REFUSED))
+            state.patient_id = result.patient.id
+            state.registered = True
+            state.record("patient_registered", detail={"patient_id": result.patient.id, "on_file": result.on_file})
+            # Only what the caller said: a record on file is not read out to whoever knows its name and birth date.
+            said = f"name {name}, born {speech.say_birth_date(born)}, phone {number}"
+            if result.on_file:
+                unsaved = " (the email they gave was not saved; the front desk can update it)" if address else ""
+                return (
+                    f"These details match a record already on file, so the caller is verified and nothing on it was "
+                    f"changed{unsaved}. Read back only what they told you: {said}."
+                )
+            said += f", email {address}." if address else "."
+            return f"Registered and verified. Read back what was recorded: {said} Ask them to say if anything is wrong."
+
+    def _identity_failed(
+        self, state: CallState, result: IdentityClosed | NoMatch | RegistrationRefused, message: str
+    ) -> str:
+        """Count a failed identity attempt; what the model is told. A closed identity check says nothing more."""
+        if isinstance(result, IdentityClosed):
+            state.identity_closed = True
+            state.record("verification_failed", detail={"refused": result.reason})
+            logger.warning(
+                "identity check refused", extra={"call_session_id": state.call_session_id, "reason": result.reason}
             )
+            return IDENTITY_CLOSED
+        state.failed_identity_checks += 1
+        state.record("verification_failed")
+        if state.failed_identity_checks >= IDENTITY_CHECKS_PER_CALL:
+            state.identity_closed = True
+            return f"{message} That was the last try on this call. {IDENTITY_CLOSED}"
+        return message
 
     # -- directory (public, no verification needed) --------------------------------------------------------
 
@@ -496,11 +590,14 @@ class Receptionist(Agent):
             doctor = tool_args.record_id(doctor_id, "doctor_id")
             start = tool_args.moment(starts_at, "starts_at", self._config.zone, now=state.clock())
             why = tool_args.free_text(reason, "reason", tool_args.REASON_MAX, required=False)
-            change = PendingChange("book", doctor_id=doctor, starts_at=start, reason=why)
+            change = self._change(ctx, "book", patient_id, doctor_id=doctor, starts_at=start, reason=why)
             pending = self._confirmed_change(state, change) if confirmed else None
             if pending is None:
-                doctor_name = next((s.doctor_name for s in state.offered if s.doctor_id == doctor), "the doctor")
-                return self._confirmation_needed(state, change, f"{doctor_name}, {self._say(state, start)}.")
+                slot = await state.hospital.bookable_slot(doctor_id=doctor, starts_at=start)
+                if isinstance(slot, SlotTaken):
+                    return self._not_free(state, slot)
+                read_back = f"{slot.doctor_name} ({slot.specialty}), {self._say(state, start)}."
+                return self._confirmation_needed(state, change, read_back, confirmed)
             result = await state.hospital.book(
                 state.actor,
                 patient_id=patient_id,
@@ -546,12 +643,24 @@ class Receptionist(Agent):
             appointment = tool_args.record_id(appointment_id, "appointment_id")
             start = tool_args.moment(new_starts_at, "new_starts_at", self._config.zone, now=state.clock())
             doctor = tool_args.record_id(new_doctor_id, "new_doctor_id") if new_doctor_id is not None else None
-            change = PendingChange("reschedule", doctor_id=doctor, starts_at=start, appointment_id=appointment)
+            change = self._change(
+                ctx, "reschedule", patient_id, doctor_id=doctor, starts_at=start, appointment_id=appointment
+            )
             pending = self._confirmed_change(state, change) if confirmed else None
             if pending is None:
-                return self._confirmation_needed(
-                    state, change, f"moving that appointment to {self._say(state, start)}."
+                current = await state.hospital.own_appointment(
+                    state.actor, patient_id=patient_id, appointment_id=appointment
                 )
+                slot = await state.hospital.bookable_slot(
+                    doctor_id=doctor or current.doctor_id, starts_at=start, moving_appointment=appointment
+                )
+                if isinstance(slot, SlotTaken):
+                    return self._not_free(state, slot)
+                read_back = (
+                    f"moving the appointment with {current.doctor_name} {self._say(state, current.starts_at)} to "
+                    f"{slot.doctor_name} ({slot.specialty}), {self._say(state, start)}."
+                )
+                return self._confirmation_needed(state, change, read_back, confirmed)
             result = await state.hospital.reschedule(
                 state.actor,
                 patient_id=patient_id,
@@ -584,9 +693,16 @@ class Receptionist(Agent):
             self._no_appointments_after_emergency(state)
             patient_id = await self._verified_patient(state, "appointment")
             appointment = tool_args.record_id(appointment_id, "appointment_id")
-            change = PendingChange("cancel", appointment_id=appointment)
+            change = self._change(ctx, "cancel", patient_id, appointment_id=appointment)
             if not confirmed or self._confirmed_change(state, change) is None:
-                return self._confirmation_needed(state, change, "cancelling that appointment.")
+                current = await state.hospital.own_appointment(
+                    state.actor, patient_id=patient_id, appointment_id=appointment
+                )
+                read_back = (
+                    f"cancelling the appointment with {current.doctor_name} ({current.specialty}), "
+                    f"{self._say(state, current.starts_at)}."
+                )
+                return self._confirmation_needed(state, change, read_back, confirmed)
             cancelled = await state.hospital.cancel(state.actor, patient_id=patient_id, appointment_id=appointment)
             state.pending = None
             state.record("booking_cancelled", detail={"appointment_id": cancelled.id})

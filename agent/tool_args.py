@@ -42,7 +42,8 @@ def _clean(value: str, field: str, limit: int) -> str:
 
 
 def person_name(value: str, field: str = "full_name") -> str:
-    text = _clean(value, field, NAME_MAX)
+    # Composed, so a letter typed as base + combining mark ("Zoe\u0308") is a letter to the check below.
+    text = unicodedata.normalize("NFC", _clean(value, field, NAME_MAX))
     if not _NAME.match(text) or len(text.split()) < 2:
         raise ToolError(
             f"{field} must be the person's first and last name, letters only (hyphens and apostrophes allowed). "

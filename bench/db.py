@@ -47,7 +47,7 @@ BOOKING_P99_GOAL_MS = 10.0
 LOADED_P99_GOAL_MS = 20.0
 CLIENT_LAG = "(client wake-up lag)"
 READS = (
-    "find_patient",
+    "verify_patient",
     "find_doctors",
     "free_slots_doctor",
     "free_slots_specialty",
@@ -58,7 +58,7 @@ READS = (
 # How often each operation comes up in a call (weights), for the open-loop and mixed saturation phases.
 MIX = {
     "floor": 4,
-    "find_patient": 3,
+    "verify_patient": 3,
     "register_patient": 1,
     "find_doctors": 3,
     "departments": 1,
@@ -115,9 +115,9 @@ class Workload:
     async def op_floor(self) -> None:
         await self.pool.fetchval("SELECT id FROM patients WHERE id = $1", self.rng.choice(self.patients)["id"])
 
-    async def op_find_patient(self) -> None:
+    async def op_verify_patient(self) -> None:
         patient = self.rng.choice(self.patients)
-        await self.hospital.find_patient(
+        await self.hospital.verify_patient(
             self._actor(), full_name=patient["full_name"], date_of_birth=patient["date_of_birth"]
         )
 
@@ -340,7 +340,7 @@ async def measure(target: Target, work_for: Callable[[asyncpg.Pool], Workload]) 
         floor_rate = await saturation(work.op_floor)
         print(f"\n[{target.name}] saturation, {CALLS} sessions closed loop, {SATURATION_SECONDS:g} s each")
         print(f"  {'floor (primary-key SELECT)':<34}{floor_rate:>9.0f} ops/s   1.00x")
-        for name in ("find_patient", "free_slots_specialty", "book", "record_event"):
+        for name in ("verify_patient", "free_slots_specialty", "book", "record_event"):
             rate = await saturation(work.operations()[name])
             print(f"  {name:<34}{rate:>9.0f} ops/s   {rate / floor_rate:.2f}x")
         rate = await saturation(mixed(work))

@@ -166,3 +166,69 @@ async def test_the_booking_insert_lets_the_database_arbitrate_the_slot_as_well_a
     plans = await statement_plans(database_url, hospital_module._BOOK, *args)
     inserts = [clause for plan in plans for clause in _conflict_clauses(plan["Plan"])]
     assert inserts == [("NOTHING", None)]
+
+
+# -- a booking and a change to the doctor's shifts, in two transactions at once -----------------------------------
+
+OUTSIDE_EVERY_SHIFT = """
+SELECT count(*) FROM appointments a
+WHERE a.doctor_id = $1 AND a.status = 'booked'
+  AND NOT EXISTS (SELECT 1 FROM shifts s
+                  WHERE s.doctor_id = a.doctor_id AND s.starts_at <= a.starts_at AND s.ends_at >= a.ends_at)"""
+
+
+async def race(database_url: str, first, second) -> str | None:
+    """`first` runs in one transaction, then `second` in another while the first is still open; then the first
+    commits and the second commits if it can. The constraint that refused the second, or None if both committed."""
+    one, two = await asyncpg.connect(database_url), await asyncpg.connect(database_url)
+    try:
+        first_transaction, second_transaction = one.transaction(), two.transaction()
+        await first_transaction.start()
+        await second_transaction.start()
+        await first(one)
+        late = asyncio.create_task(second(two))
+        await asyncio.sleep(0.3)  # the second statement reaches the server and runs as far as it can
+        await first_transaction.commit()
+        try:
+            await late
+        except asyncpg.CheckViolationError as refused:
+            await second_transaction.rollback()
+            return refused.constraint_name
+        await second_transaction.commit()
+        return None
+    finally:
+        await one.close()
+        await two.close()
+
+
+@pytest.mark.parametrize("booking_first", [True, False], ids=["booking-first", "shift-change-first"])
+@pytest.mark.parametrize("change", ["shrink", "delete"])
+async def test_a_booking_and_a_shift_change_at_once_never_leave_an_appointment_outside_every_shift(
+    pool, database_url, booking_first, change
+):
+    async with pool.acquire() as conn:
+        clinic = await add_clinic(conn, first_day=DAY, days=1, doctors=1, patients=1)
+    doctor, patient = clinic.doctor_ids[0], clinic.patient_ids[0]
+
+    async def book(conn: asyncpg.Connection) -> None:
+        await conn.execute(
+            "INSERT INTO appointments (patient_id, doctor_id, starts_at, ends_at, booked_by) "
+            "VALUES ($1, $2, $3, $4, 'staff')",
+            patient,
+            doctor,
+            local(DAY, 16),
+            local(DAY, 16, 30),
+        )
+
+    async def change_shift(conn: asyncpg.Connection) -> None:
+        if change == "shrink":
+            await conn.execute("UPDATE shifts SET ends_at = $2 WHERE doctor_id = $1", doctor, local(DAY, 16))
+        else:
+            await conn.execute("DELETE FROM shifts WHERE doctor_id = $1", doctor)
+
+    first, second = (book, change_shift) if booking_first else (change_shift, book)
+    refused = await race(database_url, first, second)
+
+    assert await pool.fetchval(OUTSIDE_EVERY_SHIFT, doctor) == 0
+    # Whichever came second waited for the first, saw what it committed, and was refused.
+    assert refused == ("shifts_keep_appointments" if booking_first else "appointments_within_shift")

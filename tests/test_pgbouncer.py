@@ -14,7 +14,7 @@ import pytest
 import pytest_asyncio
 
 from agent.db.pool import create_pool
-from agent.hospital import Actor, Booked, PostgresHospital
+from agent.hospital import Actor, Booked, PostgresHospital, Verified
 from agent.settings import DatabaseSettings
 from tests.support.factories import ZONE, Clinic, add_clinic, create_migrated_database, local
 from tests.support.pgbouncer import PGBOUNCER_HINT, PgBouncer, pgbouncer_binary
@@ -68,14 +68,16 @@ async def one_call(hospital: PostgresHospital, clinic: Clinic, index: int) -> No
     """A whole call's worth of data operations, each slot unique to this session."""
     session = await hospital.start_call(room=f"room-{index}", job_id=f"job-{index}")
     actor = Actor(call_session_id=session)
-    patient = await hospital.register_patient(
+    registration = await hospital.register_patient(
         actor,
         full_name=f"Caller Number{index}",
         date_of_birth=date(1980, 1, 1 + index % 28),
         phone=f"+1555300{index:04d}",
     )
-    assert await hospital.find_patient(actor, full_name=patient.full_name, date_of_birth=patient.date_of_birth)
-    assert await hospital.find_patient(actor, full_name=patient.full_name, phone=patient.phone)
+    patient = registration.patient
+    by_birth = await hospital.verify_patient(actor, full_name=patient.full_name, date_of_birth=patient.date_of_birth)
+    by_phone = await hospital.verify_patient(actor, full_name=patient.full_name, phone=patient.phone)
+    assert by_birth == by_phone == Verified(patient)
     await hospital.list_departments()
     await hospital.hospital_info()
     doctors = await hospital.find_doctors(specialty=(await hospital.find_doctors(name=None))[0].specialty)

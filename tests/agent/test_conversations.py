@@ -7,11 +7,11 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from livekit.agents import AgentSession
+from livekit.agents import AgentSession, llm
 from livekit.agents.testing import fake_job_context
 
 from agent.call import CallConfig, CallState
-from agent.receptionist import Receptionist
+from agent.receptionist import Receptionist, _tag_tool_calls
 from tests.agent.conftest import (
     CONFIG,
     ZONE,
@@ -210,9 +210,13 @@ async def test_slot_taken_between_offer_and_booking(conversation: Conversation, 
     new_doctor, new_start = offered_slot(conversation.model.requests[-1])
     assert new_start != starts_at
 
-    done = await conversation.say(
+    await conversation.say(
         "The next one is fine.",
         Call("book_appointment", {"doctor_id": new_doctor, "starts_at": new_start, "reason": "check-up"}),
+        "That's with Doctor Patel. Shall I go ahead?",
+    )
+    done = await conversation.say(
+        "Yes.",
         Call(
             "book_appointment",
             {"doctor_id": new_doctor, "starts_at": new_start, "reason": "check-up", "confirmed": True},
@@ -234,18 +238,14 @@ async def book_first_patel_slot(conversation: Conversation) -> int:
     await offer_patel_slots(conversation)
     doctor_id, starts_at = offered_slot(conversation.model.requests[-1])
     arguments = {"doctor_id": doctor_id, "starts_at": starts_at, "reason": "check-up"}
-    result = await conversation.say(
-        "The first, yes please.",
-        Call("book_appointment", arguments),
-        Call("book_appointment", {**arguments, "confirmed": True}),
-        "Booked.",
-    )
+    await conversation.say("The first, please.", Call("book_appointment", arguments), "Shall I go ahead?")
+    result = await conversation.say("Yes.", Call("book_appointment", {**arguments, "confirmed": True}), "Booked.")
     return mentioned_id(conversation.model.requests[-1], "appointment_id") if result else 0
 
 
 async def test_reschedule(conversation: Conversation, sql) -> None:
     appointment_id = await book_first_patel_slot(conversation)
-    doctor_id, new_start = offered_slot(conversation.model.requests[-4], 2)
+    doctor_id, new_start = offered_slot(conversation.model.requests[-5], 2)
 
     def move(confirmed: bool):
         return Call(
@@ -296,6 +296,12 @@ async def test_cancel_someone_elses_appointment_is_refused(conversation: Convers
     assert "James" not in output
     assert "Dubois" not in output
     assert sql("SELECT status FROM appointments WHERE id = %s", other) == [("booked",)]
+    # Refused before the read-back and again at the "confirmation", each time on the record against its owner.
+    denied = sql(
+        "SELECT p.mrn, entity, entity_id FROM audit_log a JOIN patients p ON p.id = a.patient_id "
+        "WHERE action = 'denied'"
+    )
+    assert denied == [("MRN100002", "appointment", other)] * 2
 
 
 async def test_new_patient_registration(conversation: Conversation, sql) -> None:
@@ -511,3 +517,283 @@ async def test_end_call_closes_the_call_session(hospital, sql) -> None:
     kinds = [kind for (kind,) in sql("SELECT kind FROM call_events ORDER BY id")]
     assert kinds[0] == "call_started"
     assert kinds[-1] == "call_ended"
+
+
+# -- consent: a change needs the caller's answer to its read-back ----------------------------------------------
+
+
+def booked_by_agent(sql) -> list[tuple]:
+    return sql("SELECT patient_id, doctor_id, starts_at FROM appointments WHERE booked_by = 'agent'")
+
+
+async def offered_arguments(conversation: Conversation) -> dict:
+    await verify_maria(conversation)
+    await offer_patel_slots(conversation)
+    doctor_id, starts_at = offered_slot(conversation.model.requests[-1])
+    return {"doctor_id": doctor_id, "starts_at": starts_at, "reason": "check-up"}
+
+
+async def test_a_read_back_and_its_confirmation_in_one_model_step_change_nothing(conversation: Conversation, sql):
+    arguments = await offered_arguments(conversation)
+    # Both calls in one model step: the caller never had a turn to answer.
+    result = await conversation.say(
+        "The first one.",
+        [Call("book_appointment", arguments), Call("book_appointment", {**arguments, "confirmed": True})],
+        "Shall I go ahead?",
+    )
+    assert [output.startswith("Not done yet") for _, output, _ in tool_outputs(result)] == [True, True]
+    assert booked_by_agent(sql) == []
+    done = await conversation.say("Yes.", Call("book_appointment", {**arguments, "confirmed": True}), "Booked.")
+    assert tool_outputs(done)[0][1].startswith("Booked:")
+
+
+async def test_a_cancellation_read_back_and_confirmed_in_one_step_changes_nothing(conversation: Conversation, sql):
+    await verify_maria(conversation)
+    ((appointment,),) = sql(
+        "SELECT a.id FROM appointments a JOIN patients p ON p.id = a.patient_id "
+        "WHERE p.mrn = 'MRN100001' AND a.status = 'booked'"
+    )
+    cancel = {"appointment_id": appointment}
+    result = await conversation.say(
+        "Cancel my appointment.",
+        [Call("cancel_appointment", cancel), Call("cancel_appointment", {**cancel, "confirmed": True})],
+        Call("cancel_appointment", {**cancel, "confirmed": True}),
+        "Shall I cancel it?",
+    )
+    assert all(output.startswith("Not done yet") for _, output, _ in tool_outputs(result))
+    assert sql("SELECT status FROM appointments WHERE id = %s", appointment) == [("booked",)]
+
+
+async def test_a_confirmation_in_a_later_step_of_the_same_caller_turn_changes_nothing(conversation: Conversation, sql):
+    arguments = await offered_arguments(conversation)
+    result = await conversation.say(
+        "The first one.",
+        Call("book_appointment", arguments),
+        Call("book_appointment", {**arguments, "confirmed": True}),
+        "Shall I go ahead?",
+    )
+    confirmation = tool_outputs(result)[1][1]
+    assert confirmation.startswith("Not done yet. The caller hasn't answered")
+    assert booked_by_agent(sql) == []
+
+
+async def test_a_change_read_back_for_one_patient_is_dropped_when_another_is_verified(conversation: Conversation, sql):
+    arguments = await offered_arguments(conversation)
+    await conversation.say("The first one.", Call("book_appointment", arguments), "Shall I go ahead?")
+    await conversation.say(
+        "Actually, I'm James Smith, born November 3rd 1972.",
+        Call("verify_identity", {"full_name": "James Smith", "date_of_birth": "1972-11-03"}),
+        "Thanks James.",
+    )
+    result = await conversation.say("Yes, book it.", Call("book_appointment", {**arguments, "confirmed": True}), "Ok.")
+    assert tool_outputs(result)[0][1].startswith("Not done yet")
+    assert booked_by_agent(sql) == []
+
+
+async def test_verifying_again_even_as_the_same_patient_drops_the_read_back(conversation: Conversation, sql):
+    arguments = await offered_arguments(conversation)
+    await conversation.say("The first one.", Call("book_appointment", arguments), "Shall I go ahead?")
+    await verify_maria(conversation)
+    result = await conversation.say("Yes.", Call("book_appointment", {**arguments, "confirmed": True}), "Ok.")
+    assert tool_outputs(result)[0][1].startswith("Not done yet")
+    assert booked_by_agent(sql) == []
+
+
+def patel_and_retired(sql) -> tuple[int, int]:
+    ((patel,),) = sql("SELECT id FROM doctors WHERE full_name = 'Aisha Patel'")
+    ((retired,),) = sql("SELECT id FROM doctors WHERE NOT active LIMIT 1")
+    return patel, retired
+
+
+async def test_nothing_unbookable_is_read_back(conversation: Conversation, sql):
+    await verify_maria(conversation)
+    patel, retired = patel_and_retired(sql)
+    tuesday = next_weekday_morning()[:10]
+    unbookable = [
+        (patel, "2020-01-07T09:00", "past"),
+        (patel, "0001-01-02T09:00", ""),
+        (patel, f"{tuesday}T03:00", "working hours"),
+        (patel, f"{tuesday}T09:10", "grid"),
+        (999_999, f"{tuesday}T09:00", "no such doctor"),
+        (retired, f"{tuesday}T09:00", "not taking appointments"),
+    ]
+    for doctor_id, starts_at, reason in unbookable:
+        arguments = {"doctor_id": doctor_id, "starts_at": starts_at, "reason": "check-up"}
+        result = await conversation.say("Book that.", Call("book_appointment", arguments), "Let me check.")
+        _, output, is_error = tool_outputs(result)[0]
+        assert is_error, (starts_at, output)
+        assert reason in output
+        assert "Read this back" not in output
+        assert conversation.state.pending is None
+    # A bookable time never offered in this call is read back with its doctor named.
+    ((free,),) = sql(
+        "SELECT to_char(starts_at AT TIME ZONE 'America/New_York', 'YYYY-MM-DD\"T\"HH24:MI') "
+        "FROM free_slots(now(), now() + interval '14 days', %s, NULL, interval '30 minutes', now(), 1)",
+        patel,
+    )
+    arguments = {"doctor_id": patel, "starts_at": free, "reason": "check-up"}
+    result = await conversation.say(
+        "Book Tuesday half nine with Doctor Patel.", Call("book_appointment", arguments), "Ok?"
+    )
+    assert "Read this back to the caller: Aisha Patel (Cardiology)" in tool_outputs(result)[0][1]
+
+
+async def test_a_taken_time_is_not_read_back(conversation: Conversation, sql):
+    await verify_maria(conversation)
+    patel, _ = patel_and_retired(sql)
+    ((taken,),) = sql(
+        "SELECT to_char(a.starts_at AT TIME ZONE 'America/New_York', 'YYYY-MM-DD\"T\"HH24:MI') FROM appointments a "
+        "JOIN patients p ON p.id = a.patient_id WHERE p.mrn = 'MRN100001' AND a.status = 'booked'"
+    )
+    arguments = {"doctor_id": patel, "starts_at": taken, "reason": "check-up"}
+    result = await conversation.say("Wednesday at ten.", Call("book_appointment", arguments), "That one's taken.")
+    output = tool_outputs(result)[0][1]
+    assert output.startswith("That time is not free, so nothing was read back")
+    assert "Option 1" in output
+    assert conversation.state.pending is None
+
+
+async def test_a_move_and_a_cancellation_are_read_back_with_the_appointment_named(conversation: Conversation, sql):
+    await verify_maria(conversation)
+    ((appointment,),) = sql(
+        "SELECT a.id FROM appointments a JOIN patients p ON p.id = a.patient_id "
+        "WHERE p.mrn = 'MRN100001' AND a.status = 'booked'"
+    )
+    cancel = await conversation.say(
+        "Cancel my appointment.", Call("cancel_appointment", {"appointment_id": appointment}), "Cancel it?"
+    )
+    assert "cancelling the appointment with Aisha Patel (Cardiology)" in tool_outputs(cancel)[0][1]
+    tuesday = next_weekday_morning()[:10]
+    move = await conversation.say(
+        "Or move it to Tuesday at three am.",
+        Call("reschedule_appointment", {"appointment_id": appointment, "new_starts_at": f"{tuesday}T03:00"}),
+        "That's outside the doctor's hours.",
+    )
+    assert "working hours" in tool_outputs(move)[0][1]
+    assert conversation.state.pending.action == "cancel"  # the refused move left the earlier read-back alone
+
+
+# -- identity --------------------------------------------------------------------------------------------------
+
+
+async def test_three_failed_checks_leave_only_a_transfer_or_a_message(conversation: Conversation, sql):
+    for day in (1, 2, 3):
+        wrong = {"full_name": "Maria Garcia", "date_of_birth": f"1985-01-0{day}"}
+        await conversation.say("...", Call("verify_identity", wrong), "No match, sorry.")
+    result = await conversation.say("Oh, it's April 12th.", Call("verify_identity", MARIA), "I'm sorry.")
+    _, output, is_error = tool_outputs(result)[0]
+    assert is_error
+    assert "can't be checked on this call" in output
+    assert "request_callback" in output
+    assert conversation.state.patient_id is None
+    # Registering instead is closed too.
+    register = await conversation.say(
+        "Then register me.",
+        Call("register_patient", {**MARIA, "phone": "+15555550123"}),
+        "I can take a message instead.",
+    )
+    assert "can't be checked on this call" in tool_outputs(register)[0][1]
+    assert conversation.state.patient_id is None
+
+
+async def test_a_locked_name_is_neither_confirmed_nor_denied(conversation: Conversation, sql):
+    for name in ("Maria Garcia", "Nobody Onfile"):
+        sql(
+            "INSERT INTO identity_claims (claim, failures, last_failure_at, locked_until) "
+            "VALUES (identity_claim(%s), 5, now(), now() + interval '1 day')",
+            name,
+        )
+    outputs = []
+    for name in ("Maria Garcia", "Nobody Onfile"):
+        result = await conversation.say(
+            "...", Call("verify_identity", {"full_name": name, "date_of_birth": "1985-04-12"}), "I'm sorry."
+        )
+        outputs.append(tool_outputs(result)[0][1:])
+    assert outputs[0] == outputs[1]
+    assert outputs[0][1] is True
+    assert conversation.state.patient_id is None
+
+
+async def test_registering_someone_elses_name_and_birth_date_makes_no_record_and_locks_nobody_out(
+    conversation: Conversation, sql
+):
+    result = await conversation.say(
+        "I'm new. Maria Garcia, born April 12th 1985, 555 999 0000.",
+        Call("register_patient", {**MARIA, "phone": "+15559990000"}),
+        "I can't register you with those details.",
+    )
+    _, output, is_error = tool_outputs(result)[0]
+    assert is_error
+    assert "no record was made" in output
+    assert "Maria" not in output
+    assert "+1555555" not in output
+    assert sql("SELECT count(*) FROM patients WHERE name_key = 'maria garcia'") == [(1,)]
+    assert conversation.state.patient_id is None
+    await verify_maria(conversation)  # the real Maria still verifies
+
+
+async def test_re_registering_reads_back_only_what_the_caller_said(conversation: Conversation, sql):
+    result = await conversation.say(
+        "Register me: Maria Garcia, April 12th 1985, 555 555 0123, email new.address@example.org.",
+        Call("register_patient", {**MARIA, "phone": "+15555550123", "email": "new.address@example.org"}),
+        "You're already with us.",
+    )
+    _, output, is_error = tool_outputs(result)[0]
+    assert not is_error
+    assert "already on file" in output
+    assert "maria.garcia@example.com" not in output
+    assert "new.address@example.org" not in output  # not saved, so not read back as if it were
+    assert sql("SELECT email FROM patients WHERE mrn = 'MRN100001'") == [("maria.garcia@example.com",)]
+    assert sql("SELECT count(*) FROM patients WHERE name_key = 'maria garcia'") == [(1,)]
+
+
+@pytest.mark.parametrize(
+    "said",
+    ["ZOE\u0308 O\u2019CONNOR", "zoë o'connor", "Zoe\u0308  o'CONNOR"],
+    ids=["decomposed-typographic-capitals", "lowercase", "decomposed-mixed-case"],
+)
+async def test_names_match_as_people_say_them(conversation: Conversation, said):
+    result = await conversation.say(
+        "It's Zoë.", Call("verify_identity", {"full_name": said, "date_of_birth": "1999-12-31"}), "Thanks."
+    )
+    assert tool_outputs(result)[0][2] is False
+    assert conversation.state.patient_id is not None
+
+
+async def test_a_look_alike_letter_from_another_script_does_not_match(conversation: Conversation):
+    cyrillic_a = "\u0430"
+    arguments = {"full_name": f"M{cyrillic_a}ria Garcia", "date_of_birth": "1985-04-12"}
+    result = await conversation.say("...", Call("verify_identity", arguments), "No match.")
+    assert tool_outputs(result)[0][2] is True
+    assert conversation.state.patient_id is None
+
+
+async def test_a_call_the_database_could_not_record_still_gets_three_identity_checks(conversation: Conversation):
+    conversation.state.call_session_id = None  # as when the call session row could not be written at the start
+    for day in (1, 2, 3):
+        wrong = {"full_name": "Maria Garcia", "date_of_birth": f"1985-01-0{day}"}
+        await conversation.say("...", Call("verify_identity", wrong), "No match, sorry.")
+    result = await conversation.say("It's April 12th.", Call("verify_identity", MARIA), "I'm sorry.")
+    assert "can't be checked on this call" in tool_outputs(result)[0][1]
+    assert conversation.state.patient_id is None
+
+
+async def test_each_tool_call_is_tagged_with_the_caller_message_it_answers() -> None:
+    async def model_output():
+        yield "Let me check. "
+        yield llm.ChatChunk(
+            id="step",
+            delta=llm.ChoiceDelta(
+                role="assistant",
+                tool_calls=[
+                    llm.FunctionToolCall(name="book_appointment", arguments="{}", call_id="call_a"),
+                    llm.FunctionToolCall(name="book_appointment", arguments="{}", call_id="call_b"),
+                ],
+            ),
+        )
+
+    state = CallState(hospital=None, config=CONFIG)
+    passed = [chunk async for chunk in _tag_tool_calls(model_output(), state, "caller-message-1")]
+    assert passed[0] == "Let me check. "
+    assert len(passed) == 2
+    assert state.call_turns == {"call_a": "caller-message-1", "call_b": "caller-message-1"}

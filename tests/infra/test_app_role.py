@@ -50,6 +50,30 @@ def test_role_gets_dml_but_no_ddl_and_a_scram_password(migrated_database: str) -
             "SELECT * FROM free_slots(now(), now() + interval '1 day', NULL, 'Any', interval '30 minutes', now(), 3)"
         )
         conn.execute("SELECT * FROM find_patient('Nobody Here', NULL, '+15550000000', NULL, 'agent', 'phone')")
+        # The identity checks write their attempt records and the read-back's slot check reads the schedule.
+        conn.execute("SELECT * FROM verify_patient('Nobody Here', NULL, '+15550000000', NULL, 'agent', 'phone')")
+        conn.execute(
+            "SELECT * FROM register_new_patient('Nobody Here', '1980-01-01', '+15550000000', 'MRN999999999', NULL, "
+            "NULL, 'agent')"
+        )
+        conn.execute("SELECT * FROM slot_facts(1, now(), interval '30 minutes', NULL)")
+        # A real booking: its trigger locks the doctor's row (FOR NO KEY UPDATE), which the role's UPDATE grant allows.
+        conn.execute("RESET ROLE")
+        conn.execute("INSERT INTO departments (name, location) VALUES ('Role Test', 'Here')")
+        conn.execute(
+            "INSERT INTO doctors (full_name, specialty, department_id) SELECT 'Role Doctor', 'Any', id FROM departments"
+        )
+        conn.execute(
+            "INSERT INTO shifts (doctor_id, starts_at, ends_at) "
+            "SELECT id, date_trunc('hour', now()) + interval '1 day', "
+            "date_trunc('hour', now()) + interval '1 day 8 hours' FROM doctors"
+        )
+        conn.execute("SET ROLE hospital_app_t1")
+        booked = conn.execute(
+            "SELECT b.id FROM patients p, doctors d, book_appointment(p.id, d.id, date_trunc('hour', now()) + "
+            "interval '1 day', interval '30 minutes', '', 'agent', NULL, gen_random_uuid(), 'agent') b"
+        ).fetchall()
+        assert len(booked) == 1
         conn.execute(
             "SELECT * FROM book_appointment(1, 1, now() + interval '1 day', interval '30 minutes', '', 'agent', NULL, "
             "gen_random_uuid(), 'agent')"
