@@ -1,3 +1,6 @@
+-- A rollback removes what its migration added (a deliberate operator step), and puts back the previous
+-- comparison key, a rewrite of patients as in the migration:
+-- squawk-ignore-file ban-drop-table, ban-drop-function, ban-drop-view, ban-drop-column, adding-field-with-default, require-concurrent-index-creation, require-concurrent-index-deletion
 CREATE OR REPLACE FUNCTION shift_keeps_appointments() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     IF EXISTS (

@@ -80,9 +80,17 @@ END;
 END
 $$;
 
+-- The comparison key is recomputed for every patient: a rewrite of the patients table under its lock. Accepted
+-- for this migration: the table is a hospital's patient list (a rewrite of 10^5 rows takes about a second), the
+-- migration command gives up after 5 s without the lock (agent/db/migrations.py), and the column keeps its
+-- name, so the previous agent version's queries run unchanged before and after.
+-- squawk-ignore require-concurrent-index-deletion
 DROP INDEX patients_identity_idx;
+-- squawk-ignore ban-drop-column
 ALTER TABLE patients DROP COLUMN name_key;
+-- squawk-ignore adding-field-with-default
 ALTER TABLE patients ADD COLUMN name_key text GENERATED ALWAYS AS (patient_name_key(full_name)) STORED;
+-- squawk-ignore require-concurrent-index-creation
 CREATE INDEX patients_identity_idx ON patients (name_key, date_of_birth);
 
 -- Failed identity checks are counted per identity claimed (the name), under a keyed hash: the staff-visible
@@ -111,6 +119,8 @@ $$;
 -- One row per name ever claimed: its failures since the last success, and how long it stays locked.
 CREATE TABLE identity_claims (
     claim           bytea PRIMARY KEY CHECK (length(claim) = 32),
+    -- Reset by a success, and no longer counted once the name locks: integer is ample.
+    -- squawk-ignore prefer-bigint-over-int
     failures        integer NOT NULL DEFAULT 0 CHECK (failures >= 0),
     last_failure_at timestamptz,
     locked_until    timestamptz
