@@ -610,7 +610,7 @@ async def test_nothing_unbookable_is_read_back(conversation: Conversation, sql):
     patel, retired = patel_and_retired(sql)
     tuesday = next_weekday_morning()[:10]
     unbookable = [
-        (patel, "2020-01-07T09:00", "past"),
+        (patel, "2020-01-07T09:00", "outside the dates this can be"),
         (patel, "0001-01-02T09:00", ""),
         (patel, f"{tuesday}T03:00", "working hours"),
         (patel, f"{tuesday}T09:10", "grid"),
