@@ -14,8 +14,19 @@ from tests.delivery.support import ROOT
 
 DOCS = ROOT / "docs"
 PROJECT_PREFIX = "hospital-receptionist:"
-# LiveKit CLI agent subcommands the docs may use (LiveKit's CLI reference).
-LK_AGENT_COMMANDS = {"create", "deploy", "status", "logs", "versions", "rollback", "update-secrets", "private-link"}
+# LiveKit CLI agent subcommands the docs may use: livekit/livekit-cli v2.18.1, cmd/lk/agent.go and
+# cmd/lk/agent_private_link.go (private-link create, list, delete, health-status).
+LK_AGENT_COMMANDS = {
+    "create",
+    "deploy",
+    "status",
+    "logs",
+    "versions",
+    "rollback",
+    "update-secrets",
+    "private-link",
+    "delete",
+}
 # Variables the docs set that are not the agent's settings: platform and pipeline plumbing.
 NON_SETTING_VARIABLES = {"PORT", "LIVEKIT_AGENT_ID"}
 
