@@ -50,6 +50,7 @@ MIGRATION_IDS = [
     "0003_appointments",
     "0004_free_slots",
     "0005_call_functions",
+    "0007_console",
 ]
 LATEST_MIGRATION = MIGRATION_IDS[-1]
 SEED_TIMEZONE = "America/New_York"  # the default HOSPITAL_TIMEZONE; the seed's local times are in this zone
