@@ -25,9 +25,15 @@ def console_url(url: str) -> str:
 
 
 @pytest.fixture
-def calls_database(hospital_database: str, seed_today: date) -> str:
-    """The seeded hospital plus three calls on seed_today: an emergency, a callback request, a completed call."""
-    at = datetime.combine(seed_today, datetime.min.time(), tzinfo=ZONE) + timedelta(hours=9)
+def calls_day() -> date:
+    """Yesterday in the hospital's time zone: the day the fixture's calls were made."""
+    return datetime.now(ZONE).date() - timedelta(days=1)
+
+
+@pytest.fixture
+def calls_database(hospital_database: str, calls_day: date) -> str:
+    """The seeded hospital plus three calls on calls_day: an emergency, a callback request, a completed call."""
+    at = datetime.combine(calls_day, datetime.min.time(), tzinfo=ZONE) + timedelta(hours=9)
     with psycopg.connect(hospital_database, autocommit=True) as conn:
         sessions = []
         for minutes, outcome, turns in (

@@ -152,27 +152,25 @@ def test_an_unknown_item_is_refused(console_conn: psycopg.Connection) -> None:
 # --- Calls ---------------------------------------------------------------------------------------------------
 
 
-def test_recent_calls_with_durations_latency_and_filters(console_conn: psycopg.Connection, seed_today: date) -> None:
-    recent = calls.recent_calls(console_conn, seed_today, ZONE)
+def test_recent_calls_with_durations_latency_and_filters(console_conn: psycopg.Connection, calls_day: date) -> None:
+    recent = calls.recent_calls(console_conn, calls_day, ZONE)
     assert [c.outcome for c in recent] == ["emergency", "handed_off", "completed"]
     completed = recent[-1]
     assert (completed.duration_s, completed.turns, completed.turn_p50_ms) == (180.0, 3, 1000.0)
-    assert [c.outcome for c in calls.recent_calls(console_conn, seed_today, ZONE, "completed")] == ["completed"]
-    assert calls.recent_calls(console_conn, seed_today - timedelta(days=1), ZONE) == []
+    assert [c.outcome for c in calls.recent_calls(console_conn, calls_day, ZONE, "completed")] == ["completed"]
+    assert calls.recent_calls(console_conn, calls_day - timedelta(days=1), ZONE) == []
     with pytest.raises(ValueError, match="outcome must be one of"):
-        calls.recent_calls(console_conn, seed_today, ZONE, "'; DROP TABLE call_sessions; --")
+        calls.recent_calls(console_conn, calls_day, ZONE, "'; DROP TABLE call_sessions; --")
     kinds = [e.kind for e in calls.call_events(console_conn, recent[0].id)]
     assert kinds == ["call_started", "emergency"]
 
 
-def test_calls_per_hour_and_latency_percentiles(console_conn: psycopg.Connection, seed_today: date) -> None:
-    assert [(row["hour"].hour, row["calls"]) for row in calls.calls_per_hour(console_conn, seed_today, ZONE)] == [
-        (9, 3)
-    ]
-    latency = calls.turn_latency(console_conn, seed_today, ZONE)
+def test_calls_per_hour_and_latency_percentiles(console_conn: psycopg.Connection, calls_day: date) -> None:
+    assert [(row["hour"].hour, row["calls"]) for row in calls.calls_per_hour(console_conn, calls_day, ZONE)] == [(9, 3)]
+    latency = calls.turn_latency(console_conn, calls_day, ZONE)
     assert latency["turns"] == 4
     assert latency["p50"] == pytest.approx(950.0)
-    assert calls.turn_latency(console_conn, seed_today - timedelta(days=1), ZONE)["p50"] is None
+    assert calls.turn_latency(console_conn, calls_day - timedelta(days=1), ZONE)["p50"] is None
 
 
 # --- Patients and appointments -------------------------------------------------------------------------------

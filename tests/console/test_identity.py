@@ -19,7 +19,7 @@ from typing import ClassVar
 import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.asymmetric import ec
 
 from console.identity import (
     ACCESS_TOKEN_HEADER,
@@ -29,40 +29,20 @@ from console.identity import (
     IdentityRefused,
     verify_alb_identity,
 )
-
-ALB_ARN = "arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/app/hospital-console/50dc6c495c0c9188"
-OTHER_ALB_ARN = "arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/app/other/0123456789abcdef"
-ISSUER = "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_TestPool1"
-CLIENT_ID = "4example0client0id0abcdefgh"
-SUB = "24f59737-6c30-445e-8bc4-d29e04672b39"
-ALB_KID = "0b1c2d3e-4f50-6172-8394-a5b6c7d8e9f0"
-COGNITO_KID = "cognito-key-1"
-TRUST = AlbTrust(alb_arn=ALB_ARN, issuer=ISSUER, client_id=CLIENT_ID)
-
-ALB_KEY = ec.generate_private_key(ec.SECP256R1())
-COGNITO_KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-ALB_KEYS = {ALB_KID: ALB_KEY.public_key()}
-COGNITO_KEYS = {COGNITO_KID: COGNITO_KEY.public_key()}
-
-
-def data_token(*, signer: str = ALB_ARN, kid: str = ALB_KID, key=ALB_KEY, expires_in: int = 120, **claims) -> str:
-    payload = {"sub": SUB, "username": "alice", "email": "alice@example.org", "iss": ISSUER}
-    payload |= {"exp": int(time.time()) + expires_in, **claims}
-    headers = {"kid": kid, "signer": signer, "client": CLIENT_ID, "typ": "JWT"}
-    return jwt.encode(payload, key, algorithm="ES256", headers=headers)
-
-
-def access_token(*, groups: list[str] | None = None, expires_in: int = 3600, **claims) -> str:
-    payload = {
-        "sub": SUB,
-        "iss": ISSUER,
-        "token_use": "access",
-        "client_id": CLIENT_ID,
-        "cognito:groups": ["frontdesk"] if groups is None else groups,
-        "exp": int(time.time()) + expires_in,
-        **claims,
-    }
-    return jwt.encode(payload, COGNITO_KEY, algorithm="RS256", headers={"kid": COGNITO_KID})
+from tests.console.tokens import (
+    ALB_ARN,
+    ALB_KEY,
+    ALB_KEYS,
+    ALB_KID,
+    CLIENT_ID,
+    COGNITO_KEYS,
+    ISSUER,
+    OTHER_ALB_ARN,
+    SUB,
+    TRUST,
+    access_token,
+    data_token,
+)
 
 
 def verify(data: str | None, access: str | None = None):
