@@ -56,4 +56,7 @@ rows = [
     for b in data.bookings
 ] + [{"time": f"{f.starts_at:%H:%M}", "doctor": f.doctor_name, "slot": "free"} for f in data.free]
 rows = sorted((r for r in rows if doctor in ("Everyone", r["doctor"])), key=lambda r: (r["time"], r["doctor"]))
-st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
+if doctor == "Everyone":
+    st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
+else:  # one doctor's day is short: a plain table, readable without scrolling a grid
+    st.table(pd.DataFrame(rows).set_index("time"))

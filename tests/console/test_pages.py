@@ -172,9 +172,9 @@ def test_today_shows_the_seeded_appointment(console_env: str, seed_today: date) 
     at = app(FRONTDESK)
     at.date_input(key="today_day").set_value(seed_today + timedelta(days=2)).run()
     at.selectbox(key="today_doctor").select("Aisha Patel").run()
-    slots = at.dataframe[1].value
+    slots = at.table[0].value
     booked = slots[slots["slot"].str.startswith("booked")]
-    assert "10:00" in set(booked["time"])
+    assert "10:00" in set(booked.index)
     assert set(slots["doctor"]) == {"Aisha Patel"}
     shifts = at.dataframe[0].value
     assert ("Aisha Patel", "09:00", "17:00") in set(zip(shifts["doctor"], shifts["from"], shifts["to"], strict=True))
