@@ -20,6 +20,7 @@ from console.identity import ROLES, Identity, IdentityRefused, identity, verify_
 
 IDENTITY_KEY = "console_identity"
 LAST_SEEN_KEY = "console_last_seen"
+EXPIRED_KEY = "console_expired"
 LOOPBACK_ADDRESSES = frozenset({"127.0.0.1", "::1", "localhost"})
 
 
@@ -72,8 +73,12 @@ def current() -> Identity:
     if _idle_expired():
         st.session_state.pop(IDENTITY_KEY, None)
         if settings.console_auth == "alb":
-            _refuse("the session was idle too long: reload the page")
-        st.warning("The session was idle too long: sign in again.")
+            # The headers stay those of the connection: only a reload (a new session) goes through the ALB again.
+            st.session_state[EXPIRED_KEY] = True
+        else:
+            st.warning("The session was idle too long: sign in again.")
+    if st.session_state.get(EXPIRED_KEY):
+        _refuse("the session was idle too long: reload the page")
     if settings.console_auth == "alb":
         try:
             return verify_alb_identity(

@@ -136,6 +136,18 @@ def test_an_idle_session_must_sign_in_again(console_env: str) -> None:
     assert not at.title
 
 
+def test_an_idle_alb_session_stays_refused_until_a_reload(alb_env: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(auth, "request_headers", signed_headers)
+    at = app()
+    assert [t.value for t in at.title] == ["Today"]
+    at.session_state[auth.LAST_SEEN_KEY] = at.session_state[auth.LAST_SEEN_KEY] - 31 * 60
+    for _ in range(2):  # interacting again does not bring it back
+        at.run()
+        assert any("idle too long" in e for e in errors(at))
+        assert not at.title
+    assert [t.value for t in app().title] == ["Today"]  # a reload is a new session
+
+
 def test_alb_identity_signed_for_us_opens_the_console(alb_env: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(auth, "request_headers", lambda: signed_headers(groups=["admin"]))
     at = app(page="views/audit.py")
@@ -311,3 +323,33 @@ def test_the_admin_sees_the_audit_page_in_the_navigation(console_env: str) -> No
     assert [t.value for t in at.title] == ["Today"]
     at.switch_page("views/audit.py").run()
     assert [t.value for t in at.title] == ["Audit"]
+
+
+def test_move_an_appointment_to_a_free_slot(console_env: str, seed_today: date) -> None:
+    at = _find_maria(app(FRONTDESK, "views/patients.py"))
+    with psycopg.connect(console_env) as conn:
+        (appointment_id,) = conn.execute(
+            "SELECT id FROM appointments WHERE patient_id = 1 AND status = 'booked' ORDER BY starts_at LIMIT 1"
+        ).fetchone()
+    at.button(key=f"move-{appointment_id}").click().run()  # no slot picked
+    assert any("pick a free slot to move to" in e for e in errors(at))
+    slot = at.selectbox(key=f"move_slot-{appointment_id}")
+    slot.select(slot.options[-1]).run()
+    at.button(key=f"move-{appointment_id}").click().run()
+    assert any(s.value.startswith("Moved to") for s in at.success), errors(at)
+    with psycopg.connect(console_env) as conn:
+        moved = conn.execute(
+            "SELECT status, booked_by FROM appointments WHERE rescheduled_from = %s", (appointment_id,)
+        ).fetchone()
+        old = conn.execute("SELECT status FROM appointments WHERE id = %s", (appointment_id,)).fetchone()
+    assert moved == ("booked", "staff")
+    assert old == ("cancelled",)
+
+
+def test_an_unreachable_database_is_one_line_on_the_page(console_env: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DATABASE_URL", "postgresql://postgres:pw-not-shown@127.0.0.1:1/hospital")
+    monkeypatch.setenv("DATABASE_TIMEOUT_SECONDS", "1")
+    st.cache_resource.clear()
+    at = app(FRONTDESK)
+    assert errors(at) == ["The hospital's database can't be reached right now: try again in a moment."]
+    assert not at.dataframe
