@@ -5,6 +5,7 @@ No patient is named here (the Patients page reads records, audited): a booked sl
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 from typing import TypeVar
@@ -52,16 +53,10 @@ class Day:
 
     def load(self) -> list[dict[str, object]]:
         """Booked and free slots per doctor on shift, for the day's chart."""
-        rows: dict[str, dict[str, object]] = {
-            shift.doctor_name: {"doctor": shift.doctor_name, "booked": 0, "free": 0} for shift in self.shifts
-        }
-        for booking in self.bookings:
-            rows.setdefault(booking.doctor_name, {"doctor": booking.doctor_name, "booked": 0, "free": 0})
-            rows[booking.doctor_name]["booked"] += 1  # type: ignore[operator]
-        for slot in self.free:
-            rows.setdefault(slot.doctor_name, {"doctor": slot.doctor_name, "booked": 0, "free": 0})
-            rows[slot.doctor_name]["free"] += 1  # type: ignore[operator]
-        return sorted(rows.values(), key=lambda row: str(row["doctor"]))
+        booked = Counter(booking.doctor_name for booking in self.bookings)
+        free = Counter(slot.doctor_name for slot in self.free)
+        doctors = sorted({shift.doctor_name for shift in self.shifts} | booked.keys() | free.keys())
+        return [{"doctor": name, "booked": booked[name], "free": free[name]} for name in doctors]
 
 
 Row = TypeVar("Row", Shift, Booking, FreeSlot)
