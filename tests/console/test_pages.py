@@ -347,7 +347,7 @@ def test_move_an_appointment_to_a_free_slot(console_env: str, seed_today: date) 
 
 
 def test_an_unreachable_database_is_one_line_on_the_page(console_env: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("DATABASE_URL", "postgresql://postgres:pw-not-shown@127.0.0.1:1/hospital")
+    monkeypatch.setenv("DATABASE_URL", "postgresql://postgres@127.0.0.1:1/hospital")
     monkeypatch.setenv("DATABASE_TIMEOUT_SECONDS", "1")
     st.cache_resource.clear()
     at = app(FRONTDESK)
