@@ -1,8 +1,9 @@
-"""What `make dev` runs: a ready database, then the agent worker.
+"""What `make dev` runs: a ready database, the staff console beside it, then the agent worker.
 
 Unless DATABASE_URL is set (environment or .env), PostgreSQL 16 from the `pgserver` wheel is started with its
 data in `.data/postgres/` (reused by the next run). The database is migrated, seeded (dev only, once) and
-checked; then the worker replaces this process (`python -m agent dev`) with DATABASE_URL in its environment.
+checked; then the staff console starts (`python -m console`, on 127.0.0.1, printing its URL) and the worker
+replaces this process (`python -m agent dev`) with DATABASE_URL in their environments.
 Without the provider keys, it says which are missing and where to get them, and stops there (exit 0: the
 database part worked). `pgserver` is a dev requirement: only this module imports it, never the worker.
 """
@@ -12,6 +13,8 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
+import urllib.request
 import warnings
 from datetime import datetime
 from pathlib import Path
@@ -26,8 +29,12 @@ from yoyo import exceptions as yoyo_exceptions
 from agent.db import migrations, seed
 from agent.db.connect import ConnectionSetupError, connect, connection_params, describe, one_line
 from agent.settings import DatabaseSettings, Environment, Settings, SettingsError, describe_errors, load
+from console.settings import ConsoleSettings
 
 DATA_DIR = Path(".data") / "postgres"
+CONSOLE_START_SECONDS = 60.0
+# The console's connections take the least-privilege role the migrations create (migrations/0007_console.sql).
+CONSOLE_DEV_ROLE = "hospital_console"
 DATABASE_NAME = "hospital"
 
 WHERE_TO_GET = {
@@ -125,6 +132,35 @@ def _database_ready() -> str | None:
     return None
 
 
+class ConsoleNotStarted(Exception):
+    """The staff console did not come up; the message says why (safe to print)."""
+
+
+def start_console() -> subprocess.Popen:
+    """`python -m console` beside the worker (it outlives this process's exec), once it answers on loopback.
+
+    It prints its own URL first; its connections take the migrations' least-privilege role.
+    """
+    os.environ.setdefault("CONSOLE_DATABASE_ROLE", CONSOLE_DEV_ROLE)
+    try:
+        port = load(ConsoleSettings).console_port
+    except SettingsError as error:
+        raise ConsoleNotStarted(f"the staff console can't start: {error}") from None
+    sys.stdout.flush()
+    process = subprocess.Popen([sys.executable, "-m", "console"])
+    deadline = time.monotonic() + CONSOLE_START_SECONDS
+    while process.poll() is None and time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2) as response:
+                if response.read() == b"ok" and process.poll() is None:
+                    return process
+        except OSError:
+            time.sleep(0.25)
+    if process.poll() is None:
+        process.terminate()
+    raise ConsoleNotStarted("the staff console did not start (its reason is above)")
+
+
 def main() -> int:
     problem = _database_ready()
     if problem:
@@ -136,6 +172,11 @@ def main() -> int:
         message, only_missing = _missing_keys_help(error)
         print(message)
         return 0 if only_missing else 2
+    try:
+        start_console()
+    except ConsoleNotStarted as error:
+        print(f"make dev: {error}", file=sys.stderr)
+        return 2
     print("starting the agent worker: python -m agent dev", flush=True)
     sys.stderr.flush()
     os.execv(sys.executable, [sys.executable, "-m", "agent", "dev"])  # noqa: S606 - replaces this process on purpose

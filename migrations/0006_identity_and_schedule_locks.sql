@@ -335,7 +335,10 @@ $$;
 -- could pass their check on snapshots that miss the other and commit an appointment outside every shift. Both
 -- triggers now lock the doctor's row first (FOR NO KEY UPDATE: the foreign keys' KEY SHARE locks don't wait on
 -- it), so the second one waits for the first to finish and, read committed, then sees its result.
-CREATE OR REPLACE FUNCTION appointment_within_shift() RETURNS trigger LANGUAGE plpgsql AS $$
+-- A row lock needs UPDATE rights on the table; the triggers run as their owner (SECURITY DEFINER, with a fixed
+-- search_path), so a role that may book (the agent's, the staff console's) need not be able to change doctors.
+CREATE OR REPLACE FUNCTION appointment_within_shift() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
 BEGIN
     IF NEW.status = 'booked' THEN
         PERFORM 1 FROM doctors d WHERE d.id = NEW.doctor_id FOR NO KEY UPDATE;
@@ -351,7 +354,8 @@ BEGIN
 END
 $$;
 
-CREATE OR REPLACE FUNCTION shift_keeps_appointments() RETURNS trigger LANGUAGE plpgsql AS $$
+CREATE OR REPLACE FUNCTION shift_keeps_appointments() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
 BEGIN
     PERFORM 1 FROM doctors d WHERE d.id = OLD.doctor_id FOR NO KEY UPDATE;
     IF EXISTS (

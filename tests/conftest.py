@@ -51,6 +51,8 @@ MIGRATION_IDS = [
     "0004_free_slots",
     "0005_call_functions",
     "0006_identity_and_schedule_locks",
+    "0007_console",
+    "0008_console_indexes",
 ]
 LATEST_MIGRATION = MIGRATION_IDS[-1]
 SEED_TIMEZONE = "America/New_York"  # the default HOSPITAL_TIMEZONE; the seed's local times are in this zone

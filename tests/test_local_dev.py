@@ -99,9 +99,10 @@ def dev_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, migrated_database: 
 
 def test_with_every_key_it_becomes_the_worker(dev_env: pytest.MonkeyPatch, migrated_database: str) -> None:
     calls = []
+    dev_env.setattr(local, "start_console", lambda: calls.append("console"))
     dev_env.setattr(local.os, "execv", lambda path, argv: calls.append((path, argv, os.environ["DATABASE_URL"])))
     assert local.main() == 0
-    assert calls == [(sys.executable, [sys.executable, "-m", "agent", "dev"], migrated_database)]
+    assert calls == ["console", (sys.executable, [sys.executable, "-m", "agent", "dev"], migrated_database)]
 
 
 def test_an_invalid_key_stops_with_an_error(dev_env: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:

@@ -1,0 +1,309 @@
+"""The console's reads and writes on the real seeded database, as the console's own least-privilege role."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, date, datetime, time, timedelta
+
+import psycopg
+import pytest
+from psycopg import errors
+
+from console import audit, calls, patients, queue, schedule
+from console.identity import Identity
+from tests.console.conftest import ADMIN, FRONTDESK, MARIA_ID, ZONE
+
+BOB = Identity(username="bob", roles=frozenset({"frontdesk"}))
+SLOT_MINUTES = 30
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _patel(conn: psycopg.Connection) -> int:
+    return next(d.id for d in patients.doctors(conn) if d.full_name == "Aisha Patel")
+
+
+def _audit_rows(url: str, actor: str) -> list[tuple]:
+    with psycopg.connect(url) as conn:
+        return conn.execute(
+            "SELECT action, entity, patient_id FROM audit_log WHERE actor = %s ORDER BY id", (actor,)
+        ).fetchall()
+
+
+# --- the role ------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "SELECT full_name FROM patients",
+        "SELECT * FROM patients",
+        "UPDATE patients SET phone = NULL",
+        "DELETE FROM appointments",
+        "DELETE FROM audit_log",
+        "UPDATE audit_log SET actor = 'x'",
+        "UPDATE appointments SET reason = 'x'",
+        "CREATE TABLE intruder (id int)",
+        'SELECT * FROM "_yoyo_migration"',
+        "SELECT * FROM find_patient('Maria Garcia', '1985-04-12', NULL, NULL, 'agent', 'dob')",
+    ],
+)
+def test_the_console_role_cannot_read_patients_directly_or_rewrite_history(
+    console_conn: psycopg.Connection, statement: str
+) -> None:
+    with pytest.raises(errors.InsufficientPrivilege):
+        console_conn.execute(statement)
+
+
+def test_staff_search_refuses_short_terms_and_non_staff_actors_in_the_database(
+    console_conn: psycopg.Connection,
+) -> None:
+    for term, actor in (("a", "staff:alice"), ("garcia", "agent"), ("garcia", "staff:")):
+        with pytest.raises(errors.InvalidParameterValue):
+            console_conn.execute("SELECT * FROM staff_find_patients(%s, %s, 5)", (term, actor))
+        console_conn.rollback()
+
+
+# --- Today ---------------------------------------------------------------------------------------------------
+
+
+def test_the_day_shows_shifts_bookings_and_free_slots(console_conn: psycopg.Connection, seed_today: date) -> None:
+    wednesday = seed_today + timedelta(days=2)
+    day = schedule.load_day(console_conn, wednesday, ZONE, slot_minutes=SLOT_MINUTES, now=_now())
+    patel_shift = [s for s in day.shifts if s.doctor_name == "Aisha Patel"]
+    assert [(s.starts_at.time(), s.ends_at.time()) for s in patel_shift] == [(time(9), time(17))]
+    patel_booked = [b for b in day.bookings if b.doctor_name == "Aisha Patel"]
+    assert time(10) in {b.starts_at.time() for b in patel_booked}  # Maria Garcia's seeded appointment
+    patel_free = [f for f in day.free if f.doctor_name == "Aisha Patel"]
+    # Every 30-minute slot of the 09:00-17:00 shift is either free or under a booking, never both.
+    for slot in (patel_shift[0].starts_at + timedelta(minutes=30 * n) for n in range(16)):
+        free = any(f.starts_at == slot for f in patel_free)
+        taken = any(b.starts_at <= slot < b.ends_at for b in patel_booked)
+        assert free != taken, slot
+    load = {row["doctor"]: row for row in day.load()}
+    assert load["Aisha Patel"]["booked"] == len(patel_booked)
+    assert all(s.starts_at.tzinfo == ZONE for s in day.shifts)
+
+
+def test_a_day_without_shifts_is_empty(console_conn: psycopg.Connection) -> None:
+    day = schedule.load_day(console_conn, date(2001, 1, 1), ZONE, slot_minutes=SLOT_MINUTES, now=_now())
+    assert (day.shifts, day.bookings, day.free, day.load()) == ([], [], [], [])
+
+
+# --- Needs a person ------------------------------------------------------------------------------------------
+
+
+def test_the_queue_puts_emergencies_first_and_leaves_finished_calls_out(console_conn: psycopg.Connection) -> None:
+    items = queue.open_items(console_conn, zone=ZONE.key)
+    assert [(i.source, i.emergency, i.outcome) for i in items] == [
+        ("call", True, "emergency"),
+        ("callback", False, "handed_off"),
+    ]
+    callback = items[1]
+    assert (callback.caller_name, callback.patient_id, callback.claimed_by) == ("Maria Garcia", MARIA_ID, None)
+
+
+def test_claim_note_resolve_and_nobody_else_can_take_it(console_conn: psycopg.Connection, calls_database: str) -> None:
+    item = queue.open_items(console_conn, zone=ZONE.key)[1]
+    queue.claim(console_conn, FRONTDESK, item.source, item.subject_id)
+    queue.claim(console_conn, FRONTDESK, item.source, item.subject_id)  # claiming your own again is a no-op
+    for action in (
+        lambda: queue.claim(console_conn, BOB, item.source, item.subject_id),
+        lambda: queue.add_note(console_conn, BOB, item.source, item.subject_id, "mine now"),
+        lambda: queue.resolve(console_conn, BOB, item.source, item.subject_id),
+    ):
+        with pytest.raises(queue.QueueRefused, match="already claimed by alice"):
+            action()
+    queue.add_note(console_conn, FRONTDESK, item.source, item.subject_id, "  Left a voicemail  ")
+    noted = queue.open_items(console_conn, zone=ZONE.key)[1]
+    assert noted.claimed_by == "staff:alice"
+    assert len(noted.notes) == 1
+    assert noted.notes[0].endswith("): Left a voicemail")
+
+    queue.resolve(console_conn, FRONTDESK, item.source, item.subject_id)
+    console_conn.commit()
+    assert [i.source for i in queue.open_items(console_conn, zone=ZONE.key)] == ["call"]
+    with pytest.raises(queue.QueueRefused, match="already resolved"):
+        queue.add_note(console_conn, FRONTDESK, item.source, item.subject_id, "again")
+    with psycopg.connect(calls_database) as conn:
+        assert conn.execute("SELECT status FROM callback_requests").fetchone() == ("done",)
+    assert _audit_rows(calls_database, "staff:alice") == [("update", "patient", MARIA_ID)] * 3
+
+
+@pytest.mark.parametrize("note", ["", "   ", "x" * 2001, "bell\x07"])
+def test_bad_notes_are_refused_and_nothing_is_written(
+    console_conn: psycopg.Connection, calls_database: str, note: str
+) -> None:
+    item = queue.open_items(console_conn, zone=ZONE.key)[0]
+    with pytest.raises(queue.QueueRefused):
+        queue.add_note(console_conn, FRONTDESK, item.source, item.subject_id, note)
+    with psycopg.connect(calls_database) as conn:
+        assert conn.execute("SELECT count(*) FROM follow_up_notes").fetchone() == (0,)
+        assert conn.execute("SELECT count(*) FROM follow_ups").fetchone() == (0,)
+
+
+def test_an_unknown_item_is_refused(console_conn: psycopg.Connection) -> None:
+    with pytest.raises(queue.QueueRefused, match="no such"):
+        queue.claim(console_conn, FRONTDESK, "callback", 999_999)
+
+
+# --- Calls ---------------------------------------------------------------------------------------------------
+
+
+def test_recent_calls_with_durations_latency_and_filters(console_conn: psycopg.Connection, calls_day: date) -> None:
+    recent = calls.recent_calls(console_conn, calls_day, ZONE)
+    assert [c.outcome for c in recent] == ["emergency", "handed_off", "completed"]
+    completed = recent[-1]
+    assert (completed.duration_s, completed.turns, completed.turn_p50_ms) == (180.0, 3, 1000.0)
+    assert [c.outcome for c in calls.recent_calls(console_conn, calls_day, ZONE, "completed")] == ["completed"]
+    assert calls.recent_calls(console_conn, calls_day - timedelta(days=1), ZONE) == []
+    with pytest.raises(ValueError, match="outcome must be one of"):
+        calls.recent_calls(console_conn, calls_day, ZONE, "'; DROP TABLE call_sessions; --")
+    kinds = [e.kind for e in calls.call_events(console_conn, recent[0].id)]
+    assert kinds == ["call_started", "emergency"]
+
+
+def test_calls_per_hour_and_latency_percentiles(console_conn: psycopg.Connection, calls_day: date) -> None:
+    assert [(row["hour"].hour, row["calls"]) for row in calls.calls_per_hour(console_conn, calls_day, ZONE)] == [(9, 3)]
+    latency = calls.turn_latency(console_conn, calls_day, ZONE)
+    assert latency["turns"] == 4
+    assert latency["p50"] == pytest.approx(950.0)
+    assert calls.turn_latency(console_conn, calls_day - timedelta(days=1), ZONE)["p50"] is None
+
+
+# --- Patients and appointments -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("term", ["garcia", "MRN100001", "mrn100001", "+1 (555) 555-0123", "  Maria   Garcia "])
+def test_search_finds_maria_and_audits_the_read(
+    console_conn: psycopg.Connection, calls_database: str, term: str
+) -> None:
+    found = patients.search(console_conn, FRONTDESK, term)
+    console_conn.commit()
+    assert (MARIA_ID, "Maria Garcia") in [(p.id, p.full_name) for p in found]
+    assert _audit_rows(calls_database, "staff:alice") == [("read", "patient", p.id) for p in found]
+
+
+@pytest.mark.parametrize("term", ["%%", "__", "\\%"])
+def test_search_wildcards_are_literal(console_conn: psycopg.Connection, term: str) -> None:
+    assert patients.search(console_conn, FRONTDESK, term) == []
+
+
+@pytest.mark.parametrize("term", ["", "a", " b ", "x" * 201, "tab\x00"])
+def test_bad_search_terms_are_refused_before_the_database(console_conn: psycopg.Connection, term: str) -> None:
+    with pytest.raises(patients.Refused):
+        patients.search(console_conn, FRONTDESK, term)
+
+
+def test_book_move_cancel_through_the_agents_functions(
+    console_conn: psycopg.Connection, calls_database: str, seed_today: date
+) -> None:
+    now = _now()
+    wednesday = seed_today + timedelta(days=2)
+    patel = _patel(console_conn)
+    free = patients.free_slots(console_conn, patel, wednesday, ZONE, slot_minutes=SLOT_MINUTES, now=now)
+    assert time(10) not in {s.starts_at.time() for s in free}
+    first, second = free[0], free[1]
+    booked = patients.book(
+        console_conn,
+        FRONTDESK,
+        patient_id=MARIA_ID,
+        doctor_id=patel,
+        starts_at=first.starts_at,
+        reason="checkup",
+        slot_minutes=SLOT_MINUTES,
+        request_key=uuid.uuid4(),
+        now=now,
+    )
+    assert (booked.starts_at, booked.doctor_name) == (first.starts_at, "Aisha Patel")
+    with pytest.raises(patients.Refused, match="no longer free"):
+        patients.book(
+            console_conn,
+            FRONTDESK,
+            patient_id=MARIA_ID,
+            doctor_id=patel,
+            starts_at=first.starts_at,
+            reason="",
+            slot_minutes=SLOT_MINUTES,
+            request_key=uuid.uuid4(),
+            now=now,
+        )
+    moved = patients.move(
+        console_conn,
+        FRONTDESK,
+        patient_id=MARIA_ID,
+        appointment_id=booked.id,
+        starts_at=second.starts_at,
+        slot_minutes=SLOT_MINUTES,
+        request_key=uuid.uuid4(),
+        now=now,
+    )
+    assert moved.starts_at == second.starts_at
+    assert moved.id != booked.id
+    upcoming = patients.upcoming(console_conn, FRONTDESK, MARIA_ID, now=now, zone=ZONE)
+    assert moved.id in {a.id for a in upcoming}
+    assert booked.id not in {a.id for a in upcoming}
+    patients.cancel(console_conn, FRONTDESK, patient_id=MARIA_ID, appointment_id=moved.id, now=now)
+    with pytest.raises(patients.Refused, match="can't be cancelled"):
+        patients.cancel(console_conn, FRONTDESK, patient_id=MARIA_ID, appointment_id=moved.id, now=now)
+    console_conn.commit()
+    with psycopg.connect(calls_database) as conn:
+        made = conn.execute(
+            "SELECT booked_by, status FROM appointments WHERE id IN (%s, %s) ORDER BY id", (booked.id, moved.id)
+        ).fetchall()
+    assert made == [("staff", "cancelled"), ("staff", "cancelled")]
+    actions = _audit_rows(calls_database, "staff:alice")
+    assert ("create", "appointment", MARIA_ID) in actions
+    assert ("update", "appointment", MARIA_ID) in actions
+
+
+def test_bad_bookings_write_nothing(console_conn: psycopg.Connection, calls_database: str, seed_today: date) -> None:
+    now = _now()
+    patel = _patel(console_conn)
+    free = patients.free_slots(console_conn, patel, seed_today + timedelta(days=2), ZONE, slot_minutes=30, now=now)
+    attempts = [
+        ({"starts_at": now - timedelta(days=1), "reason": ""}, "has passed"),
+        ({"starts_at": free[0].starts_at, "reason": "x" * 501}, "at most 500"),
+        ({"starts_at": free[0].starts_at + timedelta(minutes=7), "reason": ""}, "no longer free"),
+        (
+            {"starts_at": datetime.combine(seed_today + timedelta(days=2), time(22), ZONE), "reason": ""},
+            "no longer free",
+        ),
+    ]
+    for fields, message in attempts:
+        with pytest.raises(patients.Refused, match=message):
+            patients.book(
+                console_conn,
+                FRONTDESK,
+                patient_id=MARIA_ID,
+                doctor_id=patel,
+                slot_minutes=30,
+                request_key=uuid.uuid4(),
+                now=now,
+                **fields,
+            )
+    console_conn.commit()
+    with psycopg.connect(calls_database) as conn:
+        assert conn.execute("SELECT count(*) FROM appointments WHERE booked_by = 'staff'").fetchone() == (0,)
+
+
+# --- Audit ---------------------------------------------------------------------------------------------------
+
+
+def test_audit_shows_who_read_what_from_which_front_end(console_conn: psycopg.Connection, calls_database: str) -> None:
+    with psycopg.connect(calls_database, autocommit=True) as conn:
+        conn.execute(
+            "INSERT INTO audit_log (actor, action, patient_id, entity, entity_id) VALUES ('agent', 'read', %s, "
+            "'patient', %s)",
+            (MARIA_ID, MARIA_ID),
+        )
+    patients.search(console_conn, ADMIN, "MRN100001")
+    console_conn.commit()
+    entries = audit.recent(console_conn, patient_id=MARIA_ID)
+    assert [(e.front_end, e.actor, e.action) for e in entries] == [
+        ("console", "staff:root-admin", "read"),
+        ("voice agent", "agent", "read"),
+    ]
+    assert [e.actor for e in audit.recent(console_conn, actor="agent")] == ["agent"]
