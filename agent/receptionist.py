@@ -49,6 +49,7 @@ from agent.hospital import (
     RegistrationRefused,
     Slot,
     SlotTaken,
+    rules,
 )
 from agent.safety import Emergency, detect_emergency, emergency_message
 
@@ -468,9 +469,9 @@ class Receptionist(Agent):
             language: A language the caller wants the doctor to speak, e.g. Spanish.
         """
         async with self._step(ctx, "find_doctors") as state:
-            wanted = tool_args.optional_text(specialty, "specialty", tool_args.TOPIC_MAX)
-            name = tool_args.optional_text(doctor_name, "doctor_name", tool_args.NAME_MAX)
-            spoken = tool_args.optional_text(language, "language", 40)
+            wanted = tool_args.optional_text(specialty, "specialty", rules.SPECIALTY_MAX)
+            name = tool_args.optional_text(doctor_name, "doctor_name", rules.NAME_MAX)
+            spoken = tool_args.optional_text(language, "language", rules.LANGUAGE_MAX)
             code = _LANGUAGES.get(spoken.lower(), spoken.lower()) if spoken else None
             doctors = await state.hospital.find_doctors(specialty=wanted, name=name, language=code)
             if not doctors:
@@ -500,7 +501,7 @@ class Receptionist(Agent):
         """
         async with self._step(ctx, "find_free_slots") as state:
             self._no_appointments_after_emergency(state)
-            wanted = tool_args.optional_text(specialty, "specialty", tool_args.TOPIC_MAX)
+            wanted = tool_args.optional_text(specialty, "specialty", rules.SPECIALTY_MAX)
             doctor = tool_args.record_id(doctor_id, "doctor_id") if doctor_id is not None else None
             if wanted is None and doctor is None:
                 raise ToolError("Ask which specialty or doctor the caller needs first.")
@@ -589,7 +590,7 @@ class Receptionist(Agent):
             patient_id = await self._verified_patient(state, "appointment")
             doctor = tool_args.record_id(doctor_id, "doctor_id")
             start = tool_args.moment(starts_at, "starts_at", self._config.zone, now=state.clock())
-            why = tool_args.free_text(reason, "reason", tool_args.REASON_MAX, required=False)
+            why = tool_args.free_text(reason, "reason", rules.REASON_MAX, required=False)
             change = self._change(ctx, "book", patient_id, doctor_id=doctor, starts_at=start, reason=why)
             pending = self._confirmed_change(state, change) if confirmed else None
             if pending is None:
@@ -724,7 +725,7 @@ class Receptionist(Agent):
         async with self._step(ctx, "request_callback") as state:
             name = tool_args.person_name(caller_name, "caller_name")
             number = tool_args.phone(callback_phone, "callback_phone")
-            text = tool_args.free_text(message, "message", tool_args.MESSAGE_MAX)
+            text = tool_args.free_text(message, "message", rules.MESSAGE_MAX)
             request_id = await state.hospital.add_callback_request(
                 state.actor, caller_name=name, callback_phone=number, message=text, patient_id=state.patient_id
             )

@@ -116,7 +116,7 @@ class PostgresAppointments(PostgresStore):
         if end - start > MAX_WINDOW:
             raise InvalidInput("the search window is longer than a year")
         doctor = None if doctor_id is None else rules.record_id(doctor_id, "doctor_id", rules.INT4_MAX)
-        wanted = None if specialty is None else rules.plain_text(specialty, "specialty", 120)
+        wanted = None if specialty is None else rules.plain_text(specialty, "specialty", rules.SPECIALTY_MAX)
         if doctor is None and wanted is None:
             raise InvalidInput("give a doctor or a specialty")
         if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= SLOTS_LIMIT_MAX:

@@ -177,13 +177,13 @@ class PostgresHospital(PostgresAppointments, PostgresCallJournal):
         self, *, specialty: str | None = None, name: str | None = None, language: str | None = None
     ) -> list[Doctor]:
         """Active doctors by specialty (any case), words of the name ("Dr Patel"), language code ("es")."""
-        wanted = None if specialty is None else rules.plain_text(specialty, "specialty", 120)
+        wanted = None if specialty is None else rules.plain_text(specialty, "specialty", rules.SPECIALTY_MAX)
         words = None
         if name is not None:
             words = " ".join(w for w in rules.name(name, "name").split() if w.lower() not in _TITLES) or None
             if words is None:
                 raise InvalidInput("name has no words besides a title")
-        spoken = None if language is None else rules.plain_text(language, "language", 40)
+        spoken = None if language is None else rules.plain_text(language, "language", rules.LANGUAGE_MAX)
 
         async def work(connection: asyncpg.Connection) -> list[Doctor]:
             rows = await connection.fetch(_FIND_DOCTORS, wanted, words, spoken, DOCTORS_LIMIT)

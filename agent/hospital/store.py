@@ -83,15 +83,7 @@ class PostgresStore:
         return moment.astimezone(self._zone)
 
     def _birth_date(self, value: object) -> date:
-        if isinstance(value, datetime):
-            value = value.date()
-        if not isinstance(value, date):
-            raise InvalidInput("date_of_birth must be a date")
-        if value < rules.EARLIEST_BIRTH_DATE:
-            raise InvalidInput("date_of_birth is before 1900")
-        if value > self._now().astimezone(self._zone).date():
-            raise InvalidInput("date_of_birth is in the future")
-        return value
+        return rules.birth_date(value, today=self._now().astimezone(self._zone).date())
 
     @staticmethod
     def _actor(actor: Actor) -> tuple[int | None, str]:
