@@ -64,8 +64,6 @@ class PostgresStore:
         self._retry_delays = tuple(retry_delays)
         self._acquire_timeout = acquire_timeout
 
-    # -- plumbing ---------------------------------------------------------------------------------------------
-
     def _now(self) -> datetime:
         now = self._clock()
         if now.tzinfo is None:
@@ -111,8 +109,8 @@ class PostgresStore:
                     raise DatabaseUnavailable(f"the hospital's records are unavailable right now ({written})") from None
                 await asyncio.sleep(self._retry_delays[attempt])
             except asyncpg.CheckViolationError as error:
-                # The checks above run first; these are races with a change to the doctor's shifts, or a rule
-                # the database has that the checks here do not repeat.
+                # The rules are checked before any SQL; these are races with a change to the doctor's shifts, or a rule
+                # the database has that the rules here do not repeat.
                 if error.constraint_name == "appointments_within_shift":
                     raise BookingRefused("that time is outside the doctor's working hours") from None
                 raise InvalidInput(f"a value was refused ({error.constraint_name or 'check'})") from None
