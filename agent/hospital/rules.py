@@ -1,7 +1,7 @@
 """The stored-value rules: the shapes and limits a value must have to be stored, one definition for every layer.
 
-The limits are the migrations' CHECK constraints (tests/test_hospital.py reads them from a live schema and
-compares); the tool layer words a broken rule for the model, the data layer refuses it before any SQL runs.
+The limits are the migrations' CHECK constraints (tests/test_input_rules.py reads them from a live schema
+and compares); the tool layer words a broken rule for the model, the data layer refuses it before any SQL runs.
 """
 
 from __future__ import annotations
@@ -14,15 +14,17 @@ from zoneinfo import ZoneInfo
 
 from agent.hospital.records import InvalidInput
 
-NAME_MAX = 200
+# Lengths, as the migrations' CHECKs have them.
+NAME_MAX = 200  # patients', doctors' and callers' names
 REASON_MAX = 500
 MESSAGE_MAX = 2000
 EMAIL_MAX = 254
-SHORT_TEXT_MAX = 80  # actor names, tool names, outcomes
-ROOM_MAX = 200
-DETAIL_JSON_MAX = 4000
 SPECIALTY_MAX = 120
-LANGUAGE_MAX = 40  # a language code or name asked for; never stored
+SHORT_TEXT_MAX = 80  # actor names, tool names, outcomes
+ROOM_MAX = 200  # call rooms and job ids
+# Lengths of what is only looked up or kept as JSON.
+LANGUAGE_MAX = 40  # a language code or name asked for
+DETAIL_JSON_MAX = 4000
 EARLIEST_BIRTH_DATE = date(1900, 1, 1)
 # How far ahead an appointment can be booked or searched for; beyond it a date is a mistake, not a plan.
 APPOINTMENT_DAYS_AHEAD = 366
