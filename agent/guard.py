@@ -48,6 +48,8 @@ class ToolGuard(Agent):
     _emergency: str | None
     """The kind of the first emergency described in this call, by the screen or the model."""
 
+    # -- the emergency gate --------------------------------------------------------------------------------
+
     def _declare_emergency(self, state: CallState, kind: str, *, source: Literal["screen", "model"]) -> None:
         """The one handling of an emergency, whoever noticed it: a staff-visible event and the call's outcome."""
         if self._emergency is None:
@@ -82,7 +84,7 @@ class ToolGuard(Agent):
         if self._emergency is not None:
             raise ToolError("Not done. " + self._after_emergency(state))
 
-    # -- helpers -------------------------------------------------------------------------------------------
+    # -- the step guard, the verification gate, descriptions, read-back and confirm ----------------------
 
     @asynccontextmanager
     async def _step(self, ctx: RunContext[CallState], name: str) -> AsyncIterator[CallState]:

@@ -149,7 +149,7 @@ class PostgresAppointments(PostgresStore):
             for row in rows
         ]
 
-    # -- appointments -----------------------------------------------------------------------------------------
+    # -- a patient's appointments -----------------------------------------------------------------------------
 
     def _appointment(self, row: asyncpg.Record) -> Appointment:
         return Appointment(

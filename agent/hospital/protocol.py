@@ -43,7 +43,8 @@ class CallJournal(Protocol):
 
 
 class Hospital(CallJournal, Protocol):
-    """The operations the receptionist needs. Times are timezone-aware; windows are [start, end)."""
+    """The operations the receptionist needs, the call journal's included. Times are timezone-aware; windows are
+    [start, end)."""
 
     async def verify_patient(
         self, actor: Actor, *, full_name: str, date_of_birth: date | None = None, phone: str | None = None
