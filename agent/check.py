@@ -46,7 +46,7 @@ class CheckResult:
 
 async def check_database(settings: Settings) -> None:
     from agent.db.migrations import all_migrations  # noqa: PLC0415 - yoyo is only needed here
-    from agent.db.pool import create_pool  # noqa: PLC0415
+    from agent.hospital.pool import create_pool  # noqa: PLC0415
 
     expected = [migration.id for migration in all_migrations()]
     pool = await create_pool(settings, min_size=1, max_size=1)

@@ -1,12 +1,13 @@
-"""Dates and times the way a receptionist says them, and the strict parsing of what the model passes to tools.
+"""Dates and times the way a receptionist says them, and the way tools hand times to the model.
 
 The model resolves "tomorrow afternoon" itself (its instructions carry today's date); tools accept only
-ISO 8601 and read a time without an offset as wall-clock time in the hospital's time zone.
+ISO 8601 (parsed by agent/hospital/rules.py) and read a time without an offset as wall-clock time in the
+hospital's time zone.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 _ORDINAL_SUFFIX = {1: "st", 2: "nd", 3: "rd"}
@@ -87,44 +88,3 @@ def clock_line(now: datetime, zone: ZoneInfo) -> str:
         "and pass times to tools as ISO 8601 in hospital time, for example "
         f"{(local + timedelta(days=1)).replace(hour=15, minute=0, second=0, microsecond=0):%Y-%m-%dT%H:%M}."
     )
-
-
-def parse_moment(text: str, zone: ZoneInfo, *, first_day: date, last_day: date) -> datetime:
-    """ISO 8601 date-time whose date (as written) lies between first_day and last_day; without an offset it is
-    wall-clock time in the hospital's zone. Returns the moment in UTC; raises ValueError with a fixable reason.
-
-    The window is checked before any arithmetic, so no year 1 or 9999 reaches a time-zone conversion. A
-    wall-clock time the zone skips (the clocks go forward) is refused; one it has twice (the clocks go back)
-    is its first occurrence (fold=0), which is also how asyncpg stores it and how `say_when` reads it back.
-    """
-    text = text.strip()
-    if not text or len(text) > 40:
-        raise ValueError("a time must be an ISO 8601 date and time such as 2026-12-02T14:30")
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        raise ValueError(f"{text!r} is not an ISO 8601 date and time such as 2026-12-02T14:30") from None
-    if not first_day <= moment.date() <= last_day:
-        raise ValueError(f"{moment.date()} is outside the dates this can be, {first_day} to {last_day}")
-    if moment.tzinfo is None:
-        wall = moment
-        moment = wall.replace(tzinfo=zone)
-        if moment.astimezone(UTC).astimezone(zone).replace(tzinfo=None) != wall:
-            raise ValueError(
-                f"{wall:%H:%M} on {wall:%Y-%m-%d} does not exist in hospital time: the clocks go forward "
-                "that night. Ask the caller for another time"
-            )
-    # In UTC: datetimes in one zone compare by wall-clock time, fold ignored, so two moments an hour apart
-    # would compare equal (PEP 495).
-    return moment.astimezone(UTC)
-
-
-def parse_day(text: str) -> date:
-    """ISO 8601 calendar date (YYYY-MM-DD). Raises ValueError with a fixable reason."""
-    text = text.strip()
-    if len(text) != 10:
-        raise ValueError("a date must be ISO 8601, YYYY-MM-DD, such as 1980-03-14")
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise ValueError(f"{text!r} is not a real date in the form YYYY-MM-DD") from None

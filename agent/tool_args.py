@@ -1,113 +1,93 @@
-"""Validation of what the model passes to tools: a bad argument becomes a ToolError the model can fix,
-before anything is read or written. Text that looks like SQL is just text (the data layer binds
-parameters); names and phones have strict shapes, free text has a length limit.
+"""What the model passes to tools, checked against the data layer's input rules (agent/hospital/rules.py)
+before anything is read or written. A broken rule becomes a ToolError worded for the model, saying what to
+do next, so it can ask the caller again. Text that looks like SQL is just text (the data layer binds
+parameters).
 """
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from livekit.agents import ToolError
 
-from agent import speech
+from agent.hospital import InvalidInput, rules
 
-NAME_MAX = 120
-REASON_MAX = 300
-MESSAGE_MAX = 1000
-TOPIC_MAX = 80
-# How far ahead an appointment can be booked or searched for; beyond it a date is a mistake, not a plan.
-APPOINTMENT_DAYS_AHEAD = 366
-OLDEST_BIRTH_DATE = date(1900, 1, 1)
-_MAX_ID = 2**31 - 1
-
-# Letters (any script), spaces, apostrophes, hyphens and periods: "Mary-Jane O'Neil Jr."
-_NAME = re.compile(r"^[^\W\d_]+(?:[ '\u2019.-]+[^\W\d_]+)*\.?$")
-_PHONE_SEPARATORS = re.compile(r"[\s().-]")
-_E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+TOPIC_MAX = 80  # a question's topic is matched against the hospital's answers, never stored
 
 
-def _clean(value: str, field: str, limit: int) -> str:
-    if not isinstance(value, str):
-        raise ToolError(f"{field} must be text")
-    if len(value) > limit:
-        raise ToolError(f"{field} is too long (at most {limit} characters); ask the caller for a shorter one")
-    text = " ".join(value.split())
-    if any(unicodedata.category(char) == "Cc" for char in text):
-        raise ToolError(f"{field} contains control characters")
-    return text
+def _spoken(value: object) -> object:
+    """The model's text on one line: runs of spaces, tabs and line breaks become one space."""
+    return " ".join(value.split()) if isinstance(value, str) else value
+
+
+def _refused(error: InvalidInput, next_step: str) -> ToolError:
+    return ToolError(f"{error}. {next_step}")
 
 
 def person_name(value: str, field: str = "full_name") -> str:
-    # Composed, so a letter typed as base + combining mark ("Zoe\u0308") is a letter to the check below.
-    text = unicodedata.normalize("NFC", _clean(value, field, NAME_MAX))
-    if not _NAME.match(text) or len(text.split()) < 2:
-        raise ToolError(
-            f"{field} must be the person's first and last name, letters only (hyphens and apostrophes allowed). "
-            "Ask the caller to say or spell it again."
-        )
-    return text
+    try:
+        return rules.person_name(_spoken(value), field)
+    except InvalidInput as error:
+        raise _refused(error, "Ask the caller to say or spell it again.") from None
 
 
 def free_text(value: str, field: str, limit: int, *, required: bool = True) -> str:
-    text = _clean(value, field, limit)
-    if required and not text:
-        raise ToolError(f"{field} is empty; ask the caller for it")
-    return text
-
-
-def phone(value: str, field: str = "phone") -> str:
-    text = _clean(value, field, 40)
-    digits = _PHONE_SEPARATORS.sub("", text)
-    if not _E164.match(digits):
-        raise ToolError(
-            f"{field} must be in international form with a plus and country code, like +15551234567 "
-            "(for a ten-digit US number, put +1 in front). Ask the caller to repeat it."
-        )
-    return digits
-
-
-def email(value: str | None) -> str | None:
-    if value is None or not value.strip():
-        return None
-    text = _clean(value, "email", 254)
-    if not _EMAIL.match(text):
-        raise ToolError("email does not look like an email address; ask the caller to spell it, or leave it out")
-    return text
-
-
-def birth_date(value: str, *, today: date) -> date:
     try:
-        day = speech.parse_day(_clean(value, "date_of_birth", 20))
-    except ValueError as exc:
-        raise ToolError(f"date_of_birth: {exc}") from None
-    if day > today or day < OLDEST_BIRTH_DATE:
-        raise ToolError(f"date_of_birth must be between {OLDEST_BIRTH_DATE} and today; ask the caller to repeat it")
-    return day
-
-
-def moment(value: str, field: str, zone: ZoneInfo, *, now: datetime) -> datetime:
-    """An appointment time or search bound: from today to a year ahead, in hospital time."""
-    today = now.astimezone(zone).date()
-    try:
-        return speech.parse_moment(
-            _clean(value, field, 40), zone, first_day=today, last_day=today + timedelta(days=APPOINTMENT_DAYS_AHEAD)
-        )
-    except ValueError as exc:
-        raise ToolError(f"{field}: {exc}") from None
-
-
-def record_id(value: int, field: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= _MAX_ID:
-        raise ToolError(f"{field} must be one of the ids a tool returned earlier in this call")
-    return value
+        return rules.plain_text(_spoken(value), field, limit, required=required)
+    except InvalidInput as error:
+        raise _refused(error, "Ask the caller for it again, in fewer words if it was long.") from None
 
 
 def optional_text(value: str | None, field: str, limit: int) -> str | None:
     if value is None:
         return None
-    text = _clean(value, field, limit)
-    return text or None
+    return free_text(value, field, limit, required=False) or None
+
+
+def phone(value: str, field: str = "phone") -> str:
+    try:
+        return rules.phone(_spoken(value), field)
+    except InvalidInput as error:
+        raise _refused(
+            error,
+            "It must be in international form with a plus and country code (for a ten-digit US number, put +1 "
+            "in front). Ask the caller to repeat it.",
+        ) from None
+
+
+def email(value: str | None) -> str | None:
+    try:
+        return rules.email(_spoken(value))
+    except InvalidInput as error:
+        raise _refused(error, "Ask the caller to spell it, or leave it out.") from None
+
+
+def birth_date(value: str, *, today: date) -> date:
+    try:
+        day = rules.parse_day(_spoken(value))
+    except InvalidInput as error:
+        raise _refused(error, "Pass date_of_birth as YYYY-MM-DD.") from None
+    try:
+        return rules.birth_date(day, today=today)
+    except InvalidInput as error:
+        raise _refused(
+            error, f"It must be between {rules.EARLIEST_BIRTH_DATE} and today; ask the caller to repeat it."
+        ) from None
+
+
+def moment(value: str, field: str, zone: ZoneInfo, *, now: datetime) -> datetime:
+    """An appointment time or search bound: from today to a year ahead, in hospital time."""
+    today = now.astimezone(zone).date()
+    last_day = today + timedelta(days=rules.APPOINTMENT_DAYS_AHEAD)
+    try:
+        return rules.parse_moment(_spoken(value), zone, first_day=today, last_day=last_day)
+    except InvalidInput as error:
+        raise ToolError(f"{field}: {error}. Ask the caller for another time if theirs can't be used.") from None
+
+
+def record_id(value: int, field: str) -> int:
+    try:
+        return rules.record_id(value, field, rules.INT4_MAX)
+    except InvalidInput:
+        raise ToolError(f"{field} must be one of the ids a tool returned earlier in this call") from None

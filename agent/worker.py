@@ -19,8 +19,8 @@ from livekit.agents import AgentServer, AgentSession, JobContext, JobProcess, Re
 from livekit.plugins import cartesia, deepgram, openai, silero
 
 from agent.call import CallConfig, CallState
-from agent.db.pool import create_pool
 from agent.hospital import PostgresHospital
+from agent.hospital.pool import create_pool
 from agent.logs import take_over_stdout
 from agent.receptionist import Receptionist
 from agent.settings import Settings, load

@@ -178,8 +178,8 @@ async def _per_turn(database_url: str) -> dict[str, list[float]]:
     from livekit.agents import Agent, function_tool
 
     from agent.call import CallConfig, CallState
-    from agent.db.pool import create_pool
     from agent.hospital import PostgresHospital
+    from agent.hospital.pool import create_pool
     from agent.receptionist import Receptionist
     from agent.settings import DatabaseSettings
     from tests.agent.scripted import Call

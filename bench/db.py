@@ -30,8 +30,8 @@ from pathlib import Path
 
 import asyncpg
 
-from agent.db.pool import create_pool
 from agent.hospital import Actor, Booked, PostgresHospital
+from agent.hospital.pool import create_pool
 from agent.settings import DatabaseSettings
 from tests.support.factories import ZONE, create_migrated_database, local, populate
 from tests.support.pgbouncer import PgBouncer, pgbouncer_binary

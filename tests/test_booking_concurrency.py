@@ -12,9 +12,9 @@ import asyncpg
 import pytest
 import pytest_asyncio
 
-from agent import hospital as hospital_module
-from agent.db.pool import create_pool
 from agent.hospital import Actor, Booked, PostgresHospital, SlotTaken
+from agent.hospital import appointments as appointments_module
+from agent.hospital.pool import create_pool
 from agent.settings import DatabaseSettings
 from tests.support.factories import ZONE, add_clinic, add_patient, create_migrated_database, local
 
@@ -163,7 +163,7 @@ async def test_the_booking_insert_lets_the_database_arbitrate_the_slot_as_well_a
     # and exclusion constraint an arbiter: that keeps concurrent inserters of one slot from deadlocking, and turns
     # a retry that races its own first attempt into a replay.
     args = (1, 1, local(DAY, 9), timedelta(minutes=30), "", "agent", None, uuid.uuid4(), "agent")
-    plans = await statement_plans(database_url, hospital_module._BOOK, *args)
+    plans = await statement_plans(database_url, appointments_module._BOOK, *args)
     inserts = [clause for plan in plans for clause in _conflict_clauses(plan["Plan"])]
     assert inserts == [("NOTHING", None)]
 

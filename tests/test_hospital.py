@@ -19,7 +19,6 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from agent.call import IDENTITY_CHECKS_PER_CALL
-from agent.db.pool import create_pool
 from agent.hospital import (
     Actor,
     Booked,
@@ -37,6 +36,7 @@ from agent.hospital import (
     Verified,
     name_key,
 )
+from agent.hospital.pool import create_pool
 from agent.settings import DatabaseSettings
 from tests.support.factories import (
     ZONE,

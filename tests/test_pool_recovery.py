@@ -18,8 +18,8 @@ import asyncpg
 import pytest
 import pytest_asyncio
 
-from agent.db.pool import create_pool
 from agent.hospital import Actor, Booked, DatabaseUnavailable, PostgresHospital
+from agent.hospital.pool import create_pool
 from agent.settings import DatabaseSettings
 from tests.support.factories import ZONE, Clinic, add_clinic, create_migrated_database, local
 from tests.support.postgres import (

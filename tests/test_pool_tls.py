@@ -14,8 +14,8 @@ import asyncpg
 import pytest
 import trustme
 
-from agent.db.pool import create_pool, tls_context
 from agent.hospital import PostgresHospital
+from agent.hospital.pool import create_pool, tls_context
 from agent.settings import DatabaseSettings
 from tests.support.factories import ZONE, create_migrated_database
 from tests.support.postgres import DEBIAN_PACKAGE_HINT, PostgresServer, debian_bin_dir, require_os_package

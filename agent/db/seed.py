@@ -410,18 +410,8 @@ def _load(conn: psycopg.Connection, data: SeedData) -> None:
         ) as copy:
             cancelled_at = datetime.now(UTC)
             for mrn, doctor, starts_at, ends_at, status, reason in data.appointments:
-                copy.write_row(
-                    (
-                        patients[mrn],
-                        doctors[doctor],
-                        starts_at,
-                        ends_at,
-                        status,
-                        reason,
-                        "seed",
-                        cancelled_at if status == "cancelled" else None,
-                    )
-                )
+                row = (patients[mrn], doctors[doctor], starts_at, ends_at, status, reason, "seed")
+                copy.write_row((*row, cancelled_at if status == "cancelled" else None))
 
 
 def seed(

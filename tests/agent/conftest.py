@@ -70,8 +70,8 @@ def sql(hospital_url: str) -> Callable[..., list[tuple]]:
 
 @pytest.fixture
 async def hospital(hospital_url: str) -> AsyncIterator[Any]:
-    from agent.db.pool import create_pool
     from agent.hospital import PostgresHospital
+    from agent.hospital.pool import create_pool
 
     pool = await create_pool(DatabaseSettings(database_url=hospital_url, database_timeout_seconds=2))
     yield PostgresHospital(pool, slot_minutes=30, timezone=ZONE, retry_delays=(0.05, 0.1), acquire_timeout=1.0)

@@ -81,7 +81,7 @@ def test_kept_out_of_the_build_context(path: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "path", ["requirements.txt", "constraints.txt", "agent/__main__.py", "agent/db/pool.py", "migrations/x.sql"]
+    "path", ["requirements.txt", "constraints.txt", "agent/__main__.py", "agent/hospital/pool.py", "migrations/x.sql"]
 )
 def test_what_the_image_needs_gets_in(path: str) -> None:
     assert not excluded(path), f"{path} is needed by the Dockerfile but ignored"
