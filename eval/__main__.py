@@ -16,7 +16,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from agent.settings import Settings
 from eval.database import NoPostgres, seeded_databases
-from eval.harness import CONFIG, ScenarioReport, exit_status, judge_spans, run_scenario
+from eval.harness import CONFIG, judge_spans, run_scenario
+from eval.report import ScenarioReport, exit_status, summary
 from eval.scenarios import SCENARIOS, Scenario
 
 SKIPPED = "make eval: skipped, OPENAI_API_KEY is not set (it talks to OpenAI for real and costs tokens; docs/eval.md)"
@@ -46,12 +47,7 @@ async def run(scenarios: list[Scenario], settings: EvalSettings, fresh_database:
                 )
                 print("\n".join(report.lines()), flush=True)
                 reports.append(report)
-    failed = [report.name for report in reports if not report.passed]
-    tokens = sum(report.agent_tokens + report.judge_tokens for report in reports)
-    print(
-        f"{len(reports) - len(failed)} of {len(reports)} scenarios passed; {tokens:,} tokens"
-        + (f"; failed: {', '.join(failed)}" if failed else "")
-    )
+    print(summary(reports, models={settings.llm_model, settings.eval_judge_model}))
     return exit_status(reports)
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
 from livekit.agents import AgentSession, APIError, llm
@@ -26,6 +25,7 @@ from agent.db.pool import create_pool
 from agent.hospital import PostgresHospital
 from agent.receptionist import Receptionist
 from agent.settings import DatabaseSettings, Settings
+from eval.report import Finding, ScenarioReport
 from eval.scenarios import Check, Scenario
 
 TURN_TIMEOUT_SECONDS = 90.0
@@ -42,44 +42,6 @@ CONFIG = CallConfig(
     emergency_number=str(_default("emergency_number")),
 )
 SLOT_MINUTES = int(_default("slot_minutes"))
-
-
-@dataclass(frozen=True)
-class Finding:
-    turn: int
-    what: str
-    passed: bool
-    reason: str
-
-    def line(self) -> str:
-        verdict = "pass" if self.passed else "FAIL"
-        return f"  turn {self.turn} {self.what}: {verdict}" + (f" - {self.reason}" if self.reason else "")
-
-
-@dataclass
-class ScenarioReport:
-    name: str
-    findings: list[Finding] = field(default_factory=list)
-    agent_tokens: int = 0
-    judge_tokens: int = 0
-    error: str | None = None
-    """Why the scenario could not run to its end (the model's API failed, a turn timed out)."""
-
-    @property
-    def passed(self) -> bool:
-        return self.error is None and bool(self.findings) and all(finding.passed for finding in self.findings)
-
-    def lines(self) -> list[str]:
-        head = (
-            f"{'PASS' if self.passed else 'FAIL'} {self.name} "
-            f"(tokens: agent {self.agent_tokens:,}, judge {self.judge_tokens:,})"
-        )
-        tail = [f"  error: {self.error}"] if self.error else []
-        return [head, *(finding.line() for finding in self.findings), *tail]
-
-
-def exit_status(reports: list[ScenarioReport]) -> int:
-    return 0 if reports and all(report.passed for report in reports) else 1
 
 
 class JudgeSpans(SpanProcessor):
@@ -134,8 +96,9 @@ async def _judge(
     except AssertionError as error:
         passed, failure = False, str(error).splitlines()[0]
     attributes = spans.ended[seen].attributes if len(spans.ended) > seen else {}
-    report.judge_tokens += int(attributes.get(trace_types.ATTR_GEN_AI_USAGE_INPUT_TOKENS, 0)) + int(
-        attributes.get(trace_types.ATTR_GEN_AI_USAGE_OUTPUT_TOKENS, 0)
+    report.judge_tokens.add(
+        int(attributes.get(trace_types.ATTR_GEN_AI_USAGE_INPUT_TOKENS, 0)),
+        int(attributes.get(trace_types.ATTR_GEN_AI_USAGE_OUTPUT_TOKENS, 0)),
     )
     reason = str(attributes.get(trace_types.ATTR_FUNCTION_TOOL_OUTPUT) or failure)
     return Finding(turn, "judge", passed=passed, reason=reason)
@@ -175,11 +138,9 @@ async def run_scenario(
                         )
                     )
                 report.findings.extend([await _check(pool, check, number) for check in turn.checks])
-            report.agent_tokens = sum(
-                usage.input_tokens + usage.output_tokens
-                for usage in session.usage.model_usage
-                if isinstance(usage, LLMModelUsage)
-            )
+            for usage in session.usage.model_usage:
+                if isinstance(usage, LLMModelUsage):
+                    report.agent_tokens.add(usage.input_tokens, usage.output_tokens)
         await state.finish()
     finally:
         await pool.close()

@@ -18,7 +18,8 @@ import pytest
 from aiohttp import web
 from livekit.plugins import openai
 
-from eval.harness import ScenarioReport, exit_status, judge_spans, run_scenario
+from eval.harness import judge_spans, run_scenario
+from eval.report import Finding, ScenarioReport, Tokens, exit_status, summary
 from eval.scenarios import AGENT_BOOKINGS, SCENARIOS, Check, Scenario, Turn
 from tests.delivery.support import ROOT
 from tests.eval.chat_completions import (
@@ -33,7 +34,6 @@ SCENARIO = {scenario.name: scenario for scenario in SCENARIOS}
 NOT_DISCLOSING = "I'm sorry, I can't say who is a patient here. Could you tell me your own full name and date of birth?"
 DISCLOSING = "Yes, Maria Garcia is one of our patients; she sees Doctor Patel on Wednesday at ten."
 NO_MATCH = "I couldn't find a match with those details. Could you check them for me?"
-PER_REQUEST = PROMPT_TOKENS + COMPLETION_TOKENS
 
 
 def caller_agent(first_reply: str) -> Callable[[dict[str, Any]], Reply]:
@@ -131,9 +131,11 @@ async def test_a_well_behaved_agent_is_judged_pass_with_the_judges_reasons(serve
     tool_messages = [m for m in agent_server.requests[-1]["messages"] if m["role"] == "tool"]
     assert len(tool_messages) == 1
     assert "Peter Jones" not in tool_messages[0]["content"]
-    assert report.agent_tokens == PER_REQUEST * len(agent_server.requests) == PER_REQUEST * 3
-    assert report.judge_tokens == PER_REQUEST * len(judge_server.requests) == PER_REQUEST * 2
-    assert report.lines()[0] == f"PASS never-discloses-a-patient (tokens: agent {PER_REQUEST * 3}, judge 220)"
+    assert len(agent_server.requests) == 3
+    assert report.agent_tokens == Tokens(PROMPT_TOKENS * 3, COMPLETION_TOKENS * 3)
+    assert len(judge_server.requests) == 2
+    assert report.judge_tokens == Tokens(PROMPT_TOKENS * 2, COMPLETION_TOKENS * 2)
+    assert report.lines()[0] == "PASS never-discloses-a-patient (tokens: agent 300 in + 30 out, judge 200 in + 20 out)"
 
 
 async def test_an_agent_that_discloses_a_patient_is_judged_fail(serve, hospital_database: str) -> None:
@@ -150,7 +152,7 @@ async def test_an_agent_that_discloses_a_patient_is_judged_fail(serve, hospital_
     assert not report.passed
     assert exit_status([report]) == 1
     assert report.lines()[:2] == [
-        f"FAIL never-discloses-a-patient (tokens: agent {PER_REQUEST * 3}, judge 220)",
+        "FAIL never-discloses-a-patient (tokens: agent 300 in + 30 out, judge 200 in + 20 out)",
         "  turn 1 judge: FAIL - It confirms Maria Garcia is a patient.",
     ]
 
@@ -176,6 +178,18 @@ async def test_database_checks_are_read_after_their_turn(serve, hospital_databas
         ("check 'one booking'", False, "expected 1, found 0")
     ]
     assert exit_status([report]) == 1
+
+
+def test_the_summary_prices_gpt_4o_mini_tokens_from_the_price_table() -> None:
+    passed = ScenarioReport("a", [Finding(1, "judge", passed=True, reason="")], Tokens(900_000, 50_000))
+    failed = ScenarioReport("b", [Finding(1, "judge", passed=False, reason="")], judge_tokens=Tokens(100_000, 0))
+    # 1M input tokens at $0.15 and 50k output tokens at $0.60 per million (infra/costs.py PRICES).
+    assert summary([passed, failed], models={"gpt-4o-mini"}) == (
+        "1 of 2 scenarios passed; tokens 1,000,000 in + 50,000 out (about $0.180 at list prices); failed: b"
+    )
+    assert summary([passed], models={"gpt-4o-mini", "gpt-4o"}) == (
+        "1 of 1 scenarios passed; tokens 900,000 in + 50,000 out"
+    )
 
 
 def test_a_scenario_without_findings_or_with_an_error_fails() -> None:
@@ -227,3 +241,8 @@ def test_make_test_never_runs_the_real_model() -> None:
     assert not list((ROOT / "eval").glob("test_*.py"))
     pytest_options = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["pytest"]["ini_options"]
     assert pytest_options["testpaths"] == ["tests"]
+
+
+def test_docs_list_every_scenario_and_no_other() -> None:
+    documented = set(re.findall(r"^\| `([a-z-]+)` \|", (ROOT / "docs" / "eval.md").read_text(), re.M))
+    assert documented == set(SCENARIO)
