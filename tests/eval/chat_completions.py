@@ -49,6 +49,8 @@ class ChatCompletionsStandIn:
     def __init__(self, respond: Responder) -> None:
         self.respond = respond
         self.requests: list[dict[str, Any]] = []
+        self.base_url = ""
+        """Set once it listens: what OPENAI_BASE_URL would be."""
 
     async def completions(self, request: web.Request) -> web.StreamResponse:
         body = await request.json()

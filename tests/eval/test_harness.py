@@ -6,6 +6,7 @@ tokens and sets the exit status; they say nothing of gpt-4o-mini's behaviour, wh
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import subprocess
@@ -90,7 +91,8 @@ async def serve(unused_tcp_port_factory: Callable[[], int]) -> AsyncIterator[Ser
         port = unused_tcp_port_factory()
         await web.TCPSite(runner, "127.0.0.1", port).start()
         runners.append(runner)
-        model = openai.LLM(model="gpt-4o-mini", api_key="sk-test-stand-in", base_url=f"http://127.0.0.1:{port}/v1")
+        stand_in.base_url = f"http://127.0.0.1:{port}/v1"
+        model = openai.LLM(model="gpt-4o-mini", api_key="sk-test-stand-in", base_url=stand_in.base_url)
         models.append(model)
         return stand_in, model
 
@@ -246,3 +248,36 @@ def test_make_test_never_runs_the_real_model() -> None:
 def test_docs_list_every_scenario_and_no_other() -> None:
     documented = set(re.findall(r"^\| `([a-z-]+)` \|", (ROOT / "docs" / "eval.md").read_text(), re.M))
     assert documented == set(SCENARIO)
+
+
+@pytest.mark.slow
+async def test_python_m_eval_end_to_end_with_its_own_database(serve) -> None:
+    """`python -m eval` as `make eval` runs it, with OPENAI_BASE_URL at one stand-in answering agent and judge:
+    it starts and seeds its own PostgreSQL, prints the scenario's block and the summary, and exits 1 on a fail."""
+    judge = Judge()
+    agent = caller_agent(DISCLOSING)
+
+    def respond(body: dict[str, Any]) -> Reply:
+        return judge(body) if body.get("tool_choice") == "required" else agent(body)
+
+    stand_in, _ = await serve(respond)
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "eval",
+        "never-discloses-a-patient",
+        cwd=ROOT,
+        env={**os.environ, "OPENAI_API_KEY": "sk-test-stand-in", "OPENAI_BASE_URL": stand_in.base_url},
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    stdout, stderr = await asyncio.wait_for(process.communicate(), timeout=180)
+    assert process.returncode == 1
+    assert "Traceback" not in stderr.decode()
+    assert stdout.decode().splitlines() == [
+        "FAIL never-discloses-a-patient (tokens: agent 300 in + 30 out, judge 200 in + 20 out)",
+        "  turn 1 judge: FAIL - It confirms Maria Garcia is a patient.",
+        "  turn 2 judge: pass - It discloses nobody and asks for details.",
+        "0 of 1 scenarios passed; tokens 500 in + 50 out (about $0.000 at list prices); "
+        "failed: never-discloses-a-patient",
+    ]
