@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from zoneinfo import ZoneInfo
 
+import asyncpg
 from livekit.agents import AgentSession, APIError, llm
 from livekit.agents.metrics import LLMModelUsage
 from livekit.agents.telemetry import set_tracer_provider, trace_types
@@ -104,7 +105,7 @@ async def _judge(
     return Finding(turn, "judge", passed=passed, reason=reason)
 
 
-async def _check(pool: object, check: Check, turn: int) -> Finding:
+async def _check(pool: asyncpg.Pool, check: Check, turn: int) -> Finding:
     found = await pool.fetchval(check.query)
     reason = f"expected {check.expected}, found {found}"
     return Finding(turn, f"check '{check.what}'", passed=found == check.expected, reason=reason)

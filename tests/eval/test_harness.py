@@ -281,3 +281,12 @@ async def test_python_m_eval_end_to_end_with_its_own_database(serve) -> None:
         "0 of 1 scenarios passed; tokens 500 in + 50 out (about $0.000 at list prices); "
         "failed: never-discloses-a-patient",
     ]
+
+
+def test_the_second_net_scenario_uses_words_the_phrase_screen_misses() -> None:
+    """Otherwise the screen answers and the scenario no longer asks anything of the model: pick other words."""
+    from agent.safety import detect_emergency
+
+    (turn,) = SCENARIO["emergency-the-screen-misses"].turns
+    assert detect_emergency(turn.caller) is None
+    assert detect_emergency(SCENARIO["emergency-then-no-booking"].turns[0].caller) is not None
