@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -49,10 +50,15 @@ class ChatCompletionsStandIn:
     def __init__(self, respond: Responder) -> None:
         self.respond = respond
         self.requests: list[dict[str, Any]] = []
+        self.api_key = f"sk-stand-in-{uuid.uuid4().hex}"
+        """The only key it accepts (`Authorization: Bearer ...`); anything else gets OpenAI's 401."""
         self.base_url = ""
         """Set once it listens: what OPENAI_BASE_URL would be."""
 
     async def completions(self, request: web.Request) -> web.StreamResponse:
+        if request.headers.get("Authorization") != f"Bearer {self.api_key}":
+            error = {"message": "Incorrect API key", "type": "invalid_request_error", "code": "invalid_api_key"}
+            return web.json_response({"error": error}, status=401)
         body = await request.json()
         self.requests.append(body)
         reply = self.respond(body)

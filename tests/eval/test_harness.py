@@ -92,7 +92,7 @@ async def serve(unused_tcp_port_factory: Callable[[], int]) -> AsyncIterator[Ser
         await web.TCPSite(runner, "127.0.0.1", port).start()
         runners.append(runner)
         stand_in.base_url = f"http://127.0.0.1:{port}/v1"
-        model = openai.LLM(model="gpt-4o-mini", api_key="sk-test-stand-in", base_url=stand_in.base_url)
+        model = openai.LLM(model="gpt-4o-mini", api_key=stand_in.api_key, base_url=stand_in.base_url)
         models.append(model)
         return stand_in, model
 
@@ -182,6 +182,27 @@ async def test_database_checks_are_read_after_their_turn(serve, hospital_databas
     assert exit_status([report]) == 1
 
 
+async def test_a_refused_api_key_fails_the_scenario_in_one_line(serve, hospital_database: str) -> None:
+    agent_server, _ = await serve(lambda body: "Hello.")
+    _, judge_llm = await serve(Judge())
+    wrong_key = openai.LLM(model="gpt-4o-mini", api_key="not-the-key", base_url=agent_server.base_url)
+    with judge_spans() as spans:
+        report = await run_scenario(
+            SCENARIO["never-discloses-a-patient"],
+            database_url=hospital_database,
+            agent_llm=wrong_key,
+            judge_llm=judge_llm,
+            spans=spans,
+        )
+    await wrong_key.aclose()
+
+    assert not report.passed
+    assert report.findings == []
+    assert report.error.startswith("turn 1: APIStatusError: message='Error code: 401 - Incorrect API key'")
+    assert "\n" not in report.error
+    assert not agent_server.requests  # refused before it was read
+
+
 def test_the_summary_prices_gpt_4o_mini_tokens_from_the_price_table() -> None:
     passed = ScenarioReport("a", [Finding(1, "judge", passed=True, reason="")], Tokens(900_000, 50_000))
     failed = ScenarioReport("b", [Finding(1, "judge", passed=False, reason="")], judge_tokens=Tokens(100_000, 0))
@@ -267,7 +288,14 @@ async def test_python_m_eval_end_to_end_with_its_own_database(serve) -> None:
         "eval",
         "never-discloses-a-patient",
         cwd=ROOT,
-        env={**os.environ, "OPENAI_API_KEY": "sk-test-stand-in", "OPENAI_BASE_URL": stand_in.base_url},
+        # Every model setting given, so a developer's .env changes nothing here.
+        env=dict(
+            os.environ,
+            OPENAI_API_KEY=stand_in.api_key,
+            OPENAI_BASE_URL=stand_in.base_url,
+            LLM_MODEL="gpt-4o-mini",
+            EVAL_JUDGE_MODEL="gpt-4o-mini",
+        ),
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
