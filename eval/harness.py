@@ -14,10 +14,10 @@ from contextlib import contextmanager
 from zoneinfo import ZoneInfo
 
 import asyncpg
-from livekit.agents import AgentSession, APIError, llm
+from livekit.agents import AgentSession, APIError, ChatMessageEvent, RunResult, llm
 from livekit.agents.metrics import LLMModelUsage
 from livekit.agents.telemetry import set_tracer_provider, trace_types
-from livekit.agents.voice.run_result import ChatMessageAssert, ChatMessageEvent, RunResult
+from livekit.agents.voice.run_result import ChatMessageAssert
 from opentelemetry import trace
 from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor, TracerProvider
 
@@ -80,9 +80,7 @@ def _reply_text(result: RunResult) -> str:
     ).strip()
 
 
-async def _judge(
-    result: RunResult, *, turn: int, intent: str, judge_llm: llm.LLM, spans: JudgeSpans, report: ScenarioReport
-) -> Finding:
+async def _judge(result: RunResult, *, turn: int, intent: str, judge_llm: llm.LLM, spans: JudgeSpans) -> Finding:
     text = _reply_text(result)
     if not text:
         return Finding(turn, "judge", passed=False, reason="the agent said nothing")
@@ -97,10 +95,6 @@ async def _judge(
     except AssertionError as error:
         passed, failure = False, str(error).splitlines()[0]
     attributes = spans.ended[seen].attributes if len(spans.ended) > seen else {}
-    report.judge_tokens.add(
-        int(attributes.get(trace_types.ATTR_GEN_AI_USAGE_INPUT_TOKENS, 0)),
-        int(attributes.get(trace_types.ATTR_GEN_AI_USAGE_OUTPUT_TOKENS, 0)),
-    )
     reason = str(attributes.get(trace_types.ATTR_FUNCTION_TOOL_OUTPUT) or failure)
     return Finding(turn, "judge", passed=passed, reason=reason)
 
@@ -116,6 +110,7 @@ async def run_scenario(
 ) -> ScenarioReport:
     """One call through the scenario's turns on `database_url` (a fresh seeded database)."""
     report = ScenarioReport(scenario.name)
+    judged_before = len(spans.ended)
     pool = await create_pool(DatabaseSettings(database_url=database_url))
     try:
         state = CallState(
@@ -128,20 +123,23 @@ async def run_scenario(
                 try:
                     async with asyncio.timeout(TURN_TIMEOUT_SECONDS):
                         result = await session.run(user_input=turn.caller)
-                except (APIError, TimeoutError) as error:
+                    await state.flush()
+                    if turn.intent is not None:
+                        report.findings.append(
+                            await _judge(result, turn=number, intent=turn.intent, judge_llm=judge_llm, spans=spans)
+                        )
+                except (APIError, TimeoutError) as error:  # the agent's model or the judge's
                     report.error = f"turn {number}: {type(error).__name__}: {error}".splitlines()[0]
                     break
-                await state.flush()
-                if turn.intent is not None:
-                    report.findings.append(
-                        await _judge(
-                            result, turn=number, intent=turn.intent, judge_llm=judge_llm, spans=spans, report=report
-                        )
-                    )
                 report.findings.extend([await _check(pool, check, number) for check in turn.checks])
             for usage in session.usage.model_usage:
                 if isinstance(usage, LLMModelUsage):
                     report.agent_tokens.add(usage.input_tokens, usage.output_tokens)
+        for span in spans.ended[judged_before:]:
+            report.judge_tokens.add(
+                int(span.attributes.get(trace_types.ATTR_GEN_AI_USAGE_INPUT_TOKENS, 0)),
+                int(span.attributes.get(trace_types.ATTR_GEN_AI_USAGE_OUTPUT_TOKENS, 0)),
+            )
         await state.finish()
     finally:
         await pool.close()

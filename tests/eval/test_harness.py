@@ -182,17 +182,16 @@ async def test_database_checks_are_read_after_their_turn(serve, hospital_databas
     assert exit_status([report]) == 1
 
 
-async def test_a_refused_api_key_fails_the_scenario_in_one_line(serve, hospital_database: str) -> None:
-    agent_server, _ = await serve(lambda body: "Hello.")
-    _, judge_llm = await serve(Judge())
-    wrong_key = openai.LLM(model="gpt-4o-mini", api_key="not-the-key", base_url=agent_server.base_url)
+@pytest.mark.parametrize("refused", ["agent", "judge"])
+async def test_a_refused_api_key_fails_the_scenario_in_one_line(serve, hospital_database: str, refused: str) -> None:
+    agent_server, agent_llm = await serve(lambda body: NOT_DISCLOSING)
+    judge_server, judge_llm = await serve(Judge())
+    refusing = agent_server if refused == "agent" else judge_server
+    wrong_key = openai.LLM(model="gpt-4o-mini", api_key="not-the-key", base_url=refusing.base_url)
+    models = {"agent_llm": agent_llm, "judge_llm": judge_llm} | {f"{refused}_llm": wrong_key}
     with judge_spans() as spans:
         report = await run_scenario(
-            SCENARIO["never-discloses-a-patient"],
-            database_url=hospital_database,
-            agent_llm=wrong_key,
-            judge_llm=judge_llm,
-            spans=spans,
+            SCENARIO["never-discloses-a-patient"], database_url=hospital_database, spans=spans, **models
         )
     await wrong_key.aclose()
 
@@ -200,7 +199,7 @@ async def test_a_refused_api_key_fails_the_scenario_in_one_line(serve, hospital_
     assert report.findings == []
     assert report.error.startswith("turn 1: APIStatusError: message='Error code: 401 - Incorrect API key'")
     assert "\n" not in report.error
-    assert not agent_server.requests  # refused before it was read
+    assert not refusing.requests  # refused before it was read
 
 
 def test_the_summary_prices_gpt_4o_mini_tokens_from_the_price_table() -> None:
