@@ -96,7 +96,7 @@ async def _judge(result: RunResult, *, turn: int, intent: str, judge_llm: llm.LL
         passed, failure = False, str(error).splitlines()[0]
     attributes = spans.ended[seen].attributes if len(spans.ended) > seen else {}
     reason = str(attributes.get(trace_types.ATTR_FUNCTION_TOOL_OUTPUT) or failure)
-    return Finding(turn, "judge", passed=passed, reason=reason)
+    return Finding(turn, "judge", passed=passed, reason=" ".join(reason.split()))  # one line in the report
 
 
 async def _check(pool: asyncpg.Pool, check: Check, turn: int) -> Finding:
