@@ -22,8 +22,8 @@ from opentelemetry import trace
 from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor, TracerProvider
 
 from agent.call import CallConfig, CallState
-from agent.db.pool import create_pool
 from agent.hospital import PostgresHospital
+from agent.hospital.pool import create_pool
 from agent.receptionist import Receptionist
 from agent.settings import DatabaseSettings, Settings
 from eval.report import Finding, ScenarioReport
