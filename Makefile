@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: dev test bench lint clean
+.PHONY: dev test eval bench lint clean
 
 $(STAMP): requirements.txt requirements-dev.txt infra/requirements.txt console/requirements.txt constraints.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -19,6 +19,10 @@ dev: $(STAMP)
 ## Every test: unit, database, conversation, infrastructure, delivery.
 test: $(STAMP)
 	$(PY) -m pytest
+
+## Opt-in, never in CI: the real model (OPENAI_API_KEY) in the safety scenarios, judged; see docs/eval.md.
+eval: $(STAMP)
+	$(PY) -m eval $(SCENARIOS)
 
 ## Benchmarks: print latency and resource figures beside the floor measured in the same run.
 bench: $(STAMP)

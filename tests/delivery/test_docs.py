@@ -203,12 +203,12 @@ def test_every_variable_set_is_a_setting() -> None:
 
 
 INLINE_PATH = re.compile(
-    r"`((?:\.github|infra|agent|docs|migrations|tests|bench|\.ci)/[\w./-]*"
+    r"`((?:\.github|infra|agent|docs|migrations|tests|bench|eval|\.ci)/[\w./-]*"
     r"|[\w.-]+\.(?:toml|yaml|yml|json|md|txt)|Dockerfile|Makefile)`"
 )
 
 
-@pytest.mark.parametrize("doc", ["deployment.md", "runbook.md", "security.md", "costs.md"])
+@pytest.mark.parametrize("doc", ["deployment.md", "runbook.md", "security.md", "costs.md", "eval.md"])
 def test_every_repository_path_named_exists(doc: str) -> None:
     paths = {match[1] for match in INLINE_PATH.finditer(text(doc))}
     for line in code_lines(doc):
