@@ -71,6 +71,16 @@ ToolObserver = Callable[[str, str, float], None]
 Transfer = Callable[[str], Awaitable[None]]
 
 
+class TransferFailed(Exception):
+    """The front desk could not be reached (busy, no answer, the trunk refused); the caller is still on the line.
+
+    `reason` is a code from the telephony side (e.g. a SIP status), never anything the caller said."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
 @dataclass
 class CallState:
     hospital: Hospital

@@ -14,11 +14,12 @@ import logging
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import aiohttp
 from livekit import api, rtc
 from livekit.agents import AgentServer, AgentSession, JobContext, JobProcess, RecordingOptions, TurnHandlingOptions
 from livekit.plugins import cartesia, deepgram, openai, silero
 
-from agent.call import CallConfig, CallState
+from agent.call import CallConfig, CallState, TransferFailed
 from agent.hospital import PostgresHospital
 from agent.hospital.pool import create_pool
 from agent.logs import take_over_stdout
@@ -120,11 +121,16 @@ def _sip_transfer(ctx: JobContext):
         return None
 
     async def transfer(number: str) -> None:
-        await ctx.api.sip.transfer_sip_participant(
-            api.TransferSIPParticipantRequest(
-                room_name=ctx.room.name, participant_identity=sip_caller.identity, transfer_to=f"tel:{number}"
+        try:
+            await ctx.api.sip.transfer_sip_participant(
+                api.TransferSIPParticipantRequest(
+                    room_name=ctx.room.name, participant_identity=sip_caller.identity, transfer_to=f"tel:{number}"
+                )
             )
-        )
+        except api.ServerError as error:  # the server's answer: e.g. "SIP transfer failed: 486 Busy Here"
+            raise TransferFailed(str(error)) from error
+        except (aiohttp.ClientError, TimeoutError) as error:
+            raise TransferFailed(f"LiveKit unreachable: {type(error).__name__}") from error
 
     return transfer
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from livekit.agents import RunContext, ToolError, function_tool
 
 from agent import tool_args
-from agent.call import CallState
+from agent.call import CallState, TransferFailed
 from agent.guard import ToolGuard
 from agent.hospital import rules
 
@@ -43,9 +43,20 @@ class PeopleTools(ToolGuard):
                     "A live transfer isn't possible on this line. Offer to take a message instead: ask for their "
                     "name, a callback number and what it's about, then call request_callback."
                 )
+            outcome_before = state.outcome
             if state.outcome != "emergency":
                 state.outcome = "handed_off"
-            state.record("handoff", detail={"kind": "transfer"})
             await ctx.wait_for_playout()
-            await state.transfer(self._config.transfer_number)
+            try:
+                await state.transfer(self._config.transfer_number)
+            except TransferFailed as failure:
+                # The caller is still here: keep the call going and leave them a way to reach a person.
+                state.outcome = outcome_before
+                state.record("handoff", outcome="failed", detail={"kind": "transfer", "reason": failure.reason[:200]})
+                raise ToolError(
+                    "The transfer didn't go through and the caller is still on the line. Say sorry, the front desk "
+                    "couldn't be reached just now, and offer to take a message: their name, a callback number and "
+                    "what it's about, then call request_callback."
+                ) from failure
+            state.record("handoff", detail={"kind": "transfer"})
             return "Transferring now. Tell them you're putting them through to the front desk."
