@@ -47,6 +47,10 @@ class SipCredentialsMissing(Exception):
     """LIVEKIT_API_KEY or LIVEKIT_API_SECRET is not set where Pulumi runs."""
 
 
+class SipTrunkPasswordMissing(Exception):
+    """The trunk's digest-auth password has no value in Secrets Manager yet."""
+
+
 def read_secrets_manager(secret_id: str, version_id: str) -> str:
     """One version of a Secrets Manager entry; the region is the one in the entry's ARN."""
     region = secret_id.split(":")[3] if secret_id.startswith("arn:") else None
@@ -100,6 +104,12 @@ class SipInboundTrunkProvider(ResourceProvider):
     def _trunk(self, props: dict[str, Any]) -> api.SIPInboundTrunkInfo:
         password = ""
         if props.get("auth_password_secret_id"):
+            if not props.get("auth_password_version"):
+                raise SipTrunkPasswordMissing(
+                    f"the SIP trunk's password is not in Secrets Manager yet: put it with `aws secretsmanager "
+                    f"put-secret-value --secret-id {props['auth_password_secret_id']} --secret-string "
+                    "file:///dev/stdin` and run `pulumi up` again (docs/telephony.md)"
+                )
             password = self.read_secret(props["auth_password_secret_id"], props["auth_password_version"])
         return api.SIPInboundTrunkInfo(
             name=props["name"],
@@ -217,7 +227,11 @@ class SipInboundTrunk(Resource, module="livekit", name="SipInboundTrunk"):
     sip_trunk_id: pulumi.Output[str]
 
     def __init__(self, name: str, props: dict[str, Any], opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__(SipInboundTrunkProvider(), name, {**props, "sip_trunk_id": None}, opts)
+        # Nothing secret is returned (module docstring); should LiveKit's echoed password ever be, it stays secret.
+        secret = pulumi.ResourceOptions(additional_secret_outputs=["auth_password"])
+        super().__init__(
+            SipInboundTrunkProvider(), name, {**props, "sip_trunk_id": None}, pulumi.ResourceOptions.merge(opts, secret)
+        )
 
 
 class SipDispatchRule(Resource, module="livekit", name="SipDispatchRule"):

@@ -18,6 +18,7 @@ from infra.sip_provider import (
     SipCredentialsMissing,
     SipDispatchRuleProvider,
     SipInboundTrunkProvider,
+    SipTrunkPasswordMissing,
 )
 from tests.infra.sip_standin import SipStandIn
 
@@ -235,3 +236,19 @@ def test_the_stand_in_speaks_twirp_json_as_well(standin: tuple[SipStandIn, str])
     connection.close()
     assert created["sipDispatchRuleId"].startswith("SDR_")
     assert server.rules[created["sipDispatchRuleId"]].rule.dispatch_rule_individual.room_prefix == "call-"
+
+
+def test_a_trunk_waits_for_its_password(standin: tuple[SipStandIn, str]) -> None:
+    """Before the operator put the password (no current version), creating the trunk stops with what to do."""
+    server, url = standin
+    with pytest.raises(SipTrunkPasswordMissing, match="put-secret-value --secret-id arn:aws:secretsmanager"):
+        trunk_provider().create(trunk_props(url, auth_password_version=""))
+    assert server.trunks == {}
+
+
+def test_a_trunk_without_digest_auth_reads_no_secret(standin: tuple[SipStandIn, str]) -> None:
+    server, url = standin
+    provider = SipInboundTrunkProvider(read_secret=lambda *_: pytest.fail("no secret to read"))
+    props = trunk_props(url, auth_username="", auth_password_secret_id="", auth_password_version="")
+    created = provider.create(props)
+    assert server.trunks[created.id].auth_password == ""

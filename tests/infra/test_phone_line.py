@@ -1,0 +1,130 @@
+"""The phone line in the Pulumi program under mocks (what `pulumi preview` would show per stack), and its
+settings."""
+
+from __future__ import annotations
+
+import base64
+import json
+
+import pytest
+
+from agent.metrics import METRIC_UNITS
+from infra.config import SettingsError, parse
+from infra.phone_line import schedules
+from tests.infra.harness import FAKE_PROVIDER_KEYS, OPERATOR_VALUES, OPERATOR_VERSION_ID, Run, stack_values
+
+TRUNK = "pulumi-python:dynamic/livekit:SipInboundTrunk"
+RULE = "pulumi-python:dynamic/livekit:SipDispatchRule"
+ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
+SCHEDULE = "aws:scheduler/schedule:Schedule"
+
+
+def test_preview_shows_the_number_trunk_and_rule_of_each_stack(stack_runs: dict[str, Run]) -> None:
+    shown = {
+        stack: (run.exports["phoneNumbers"], len(run.of_type(TRUNK)), len(run.of_type(RULE)))
+        for stack, run in stack_runs.items()
+    }
+    assert shown == {
+        "dev": ([], 0, 0),
+        "staging": (stack_values("staging")["phoneNumbers"], 0, 1),  # LiveKit's numbers: no trunk of ours
+        "prod": (stack_values("prod")["phoneNumbers"], 1, 1),
+    }
+
+
+def test_livekit_numbers_are_routed_by_number_to_a_room_per_caller_with_our_agent(stack_runs: dict[str, Run]) -> None:
+    rule = stack_runs["staging"].one(RULE).inputs
+    assert rule["numbers"] == stack_values("staging")["phoneNumbers"]
+    assert rule["trunk_ids"] == []
+    assert (rule["room_prefix"], rule["agent_name"]) == ("call-", "hospital-receptionist")
+    assert rule["livekit_url"] == OPERATOR_VALUES["livekitUrl"]
+    assert stack_runs["staging"].exports["sipDispatchRuleId"]
+
+
+def test_a_sip_trunk_accepts_only_the_providers_addresses_with_digest_auth(stack_runs: dict[str, Run]) -> None:
+    run = stack_runs["prod"]
+    trunk, rule = run.one(TRUNK), run.one(RULE)
+    values = stack_values("prod")
+    assert trunk.inputs["numbers"] == values["phoneNumbers"]
+    assert trunk.inputs["allowed_addresses"] == values["sipAllowedAddresses"]
+    assert trunk.inputs["auth_username"] == values["sipAuthUsername"]
+    password = run.named("-sip-trunk-password")
+    assert password.inputs["name"] == "hospital-receptionist-prod/SIP_TRUNK_PASSWORD"
+    assert password.inputs["kmsKeyId"]
+    assert trunk.inputs["auth_password_secret_id"].endswith(password.name)  # the mock ARN ends in the name
+    assert trunk.inputs["auth_password_version"] == OPERATOR_VERSION_ID  # a new password updates the trunk
+    assert "auth_password" in trunk.additional_secret_outputs
+    assert rule.inputs["trunk_ids"] == [run.exports["sipTrunkId"]]
+    assert trunk.urn in rule.dependencies
+
+
+def test_no_secret_is_in_the_dynamic_resources_state(stack_runs: dict[str, Run]) -> None:
+    """A dynamic resource's inputs and pickled provider go into the state: they hold no key and no password."""
+    for run in stack_runs.values():
+        for resource in run.of_type(TRUNK) + run.of_type(RULE):
+            assert not resource.secret_inputs  # nothing needed hiding
+            provider = base64.b64decode(resource.inputs["__provider"]).decode("latin-1")
+            stored = json.dumps({k: v for k, v in resource.inputs.items() if k != "__provider"}) + provider
+            for value in FAKE_PROVIDER_KEYS.values():
+                assert value not in stored
+            assert "auth_password" not in resource.inputs
+
+
+def test_an_alarm_says_when_no_call_arrived_for_an_hour_in_opening_hours(stack_runs: dict[str, Run]) -> None:
+    for stack in ("staging", "prod"):
+        run = stack_runs[stack]
+        alarm = run.named("-no-calls").inputs
+        assert alarm["metricName"] == "Calls"
+        assert "Calls" in METRIC_UNITS  # the agent publishes one per call start (agent/telemetry.py)
+        assert (alarm["period"], alarm["statistic"], alarm["comparisonOperator"], alarm["threshold"]) == (
+            3600,
+            "Sum",
+            "LessThanThreshold",
+            1,
+        )
+        assert alarm["treatMissingData"] == "breaching"
+        assert alarm["actionsEnabled"] is False  # the schedules turn it on and off
+        found = {r.name.rsplit("-", 1)[1]: r.inputs for r in run.of_type(SCHEDULE)}
+        assert set(found) == {"reset", "arm", "disarm"}
+        assert found["arm"]["scheduleExpression"] == "cron(1 9 ? * MON-FRI *)"
+        assert found["disarm"]["scheduleExpression"] == "cron(0 18 ? * MON-FRI *)"
+        assert found["disarm"]["target"]["arn"].endswith(":cloudwatch:disableAlarmActions")
+        assert json.loads(found["reset"]["target"]["input"])["AlarmName"] == alarm["name"]
+        assert {r["scheduleExpressionTimezone"] for r in found.values()} == {"America/New_York"}
+        policy = json.loads(run.named("-phone-hours-policy").inputs["policy"])
+        assert sorted(policy["Statement"][0]["Action"]) == [
+            "cloudwatch:DisableAlarmActions",
+            "cloudwatch:EnableAlarmActions",
+            "cloudwatch:SetAlarmState",
+        ]
+    assert not stack_runs["dev"].of_type(SCHEDULE)
+
+
+def test_the_alarm_is_reset_before_it_is_armed() -> None:
+    settings = parse({**_strings(stack_values("staging")), **OPERATOR_VALUES})
+    (reset, _, _), (arm, _, _) = schedules(settings)["reset"], schedules(settings)["arm"]
+    assert (reset, arm) == ("cron(0 9 ? * MON-FRI *)", "cron(1 9 ? * MON-FRI *)")
+
+
+@pytest.mark.parametrize(
+    ("changes", "complaint"),
+    [
+        ({"phoneNumbers": []}, "phoneNumbers must list the line's numbers"),
+        ({"phoneNumbers": ["5550100001"]}, "not E.164 numbers"),
+        ({"sipAllowedAddresses": ["192.0.2.0/28"]}, "only apply with phoneLine 'sip-trunk'"),
+        ({"phoneLine": "sip-trunk"}, "needs sipAllowedAddresses or sipAuthUsername"),
+        ({"phoneLine": "sip-trunk", "sipAllowedAddresses": ["0.0.0.0/0"]}, "must not contain 0.0.0.0/0"),
+        ({"phoneMinuteUsd": None}, "phoneNumberMonthlyUsd and phoneMinuteUsd are needed"),
+        ({"phoneCloseHour": 9}, "phoneCloseHour must be at least two hours after"),
+        ({"phoneLine": "off"}, "phoneNumbers set but phoneLine is 'off'"),
+    ],
+)
+def test_phone_settings_are_checked(changes: dict[str, object], complaint: str) -> None:
+    raw = {**_strings(stack_values("staging")), **OPERATOR_VALUES, **_strings(changes)}
+    raw = {key: value for key, value in raw.items() if value is not None}
+    with pytest.raises(SettingsError, match=complaint):
+        parse(raw)
+
+
+def _strings(values: dict[str, object]) -> dict[str, object]:
+    """Stack values as Pulumi hands them to the program (lists as JSON text)."""
+    return {key: json.dumps(value) if isinstance(value, list) else value for key, value in values.items()}
