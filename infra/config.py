@@ -153,8 +153,7 @@ class StackSettings(BaseModel):
     # Secrets Manager, <project>-<stack>/SIP_TRUNK_PASSWORD).
     sip_allowed_addresses: tuple[IPv4Network, ...] = ()
     sip_auth_username: str | None = Field(None, pattern=r"^[A-Za-z0-9._-]{1,64}$")
-    # Telephony prices are not in the price survey for LiveKit's numbers: each stack file states its figures
-    # and their source (docs/costs.md).
+    # Overrides of the telephony prices in infra.costs.PRICES (marked assumptions there): set the contract's.
     phone_number_monthly_usd: float | None = Field(None, ge=0)
     phone_minute_usd: float | None = Field(None, ge=0)
     # When calls are expected: the no-calls alarm acts only then (EventBridge Scheduler cron fields).
@@ -302,8 +301,6 @@ class StackSettings(BaseModel):
             return problems
         if not self.phone_numbers:
             problems.append(f"phoneNumbers must list the line's numbers with phoneLine '{self.phone_line}'")
-        if self.phone_number_monthly_usd is None or self.phone_minute_usd is None:
-            problems.append("phoneNumberMonthlyUsd and phoneMinuteUsd are needed for the cost estimate (docs/costs.md)")
         if self.phone_close_hour <= self.phone_open_hour + 1:
             problems.append("phoneCloseHour must be at least two hours after phoneOpenHour (the alarm waits an hour)")
         if self.phone_line == "livekit-numbers":

@@ -113,7 +113,6 @@ def test_the_alarm_is_reset_before_it_is_armed() -> None:
         ({"sipAllowedAddresses": ["192.0.2.0/28"]}, "only apply with phoneLine 'sip-trunk'"),
         ({"phoneLine": "sip-trunk"}, "needs sipAllowedAddresses or sipAuthUsername"),
         ({"phoneLine": "sip-trunk", "sipAllowedAddresses": ["0.0.0.0/0"]}, "must not contain 0.0.0.0/0"),
-        ({"phoneMinuteUsd": None}, "phoneNumberMonthlyUsd and phoneMinuteUsd are needed"),
         ({"phoneCloseHour": 9}, "phoneCloseHour must be at least two hours after"),
         ({"phoneLine": "off"}, "phoneNumbers set but phoneLine is 'off'"),
     ],
