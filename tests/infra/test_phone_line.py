@@ -5,13 +5,17 @@ from __future__ import annotations
 
 import base64
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
 from agent.metrics import METRIC_UNITS
 from infra.config import SettingsError, parse
 from infra.phone_line import schedules
-from tests.infra.harness import FAKE_PROVIDER_KEYS, OPERATOR_VALUES, OPERATOR_VERSION_ID, Run, stack_values
+from tests.infra.harness import FAKE_PROVIDER_KEYS, OPERATOR_VALUES, OPERATOR_VERSION_ID, ROOT, Run, stack_values
 
 TRUNK = "pulumi-python:dynamic/livekit:SipInboundTrunk"
 RULE = "pulumi-python:dynamic/livekit:SipDispatchRule"
@@ -127,3 +131,40 @@ def test_phone_settings_are_checked(changes: dict[str, object], complaint: str) 
 def _strings(values: dict[str, object]) -> dict[str, object]:
     """Stack values as Pulumi hands them to the program (lists as JSON text)."""
     return {key: json.dumps(value) if isinstance(value, list) else value for key, value in values.items()}
+
+
+PTH = "hospital-receptionist.pth"
+HOST = (
+    "import base64, os, site, sys\n"
+    "sys.path[0] = os.getcwd()  # `python -m pulumi.dynamic`, started in the program's folder\n"
+    "if len(sys.argv) > 2: site.addsitedir(sys.argv[2])\n"
+    "import dill\n"
+    "print(type(dill.loads(base64.b64decode(open(sys.argv[1]).read()))).__name__)\n"
+)
+
+
+def _load_in_provider_host(serialized: str, tmp_path: Path, site_dir: Path | None) -> subprocess.CompletedProcess:
+    provider_file = tmp_path / "provider.b64"
+    provider_file.write_text(serialized)
+    env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
+    args = [sys.executable, "-c", HOST, str(provider_file), *([str(site_dir)] if site_dir else [])]
+    return subprocess.run(args, cwd=ROOT / "infra", env=env, capture_output=True, text=True, timeout=120, check=False)
+
+
+def test_pulumis_provider_host_loads_the_providers_with_the_venvs_path_file(
+    stack_runs: dict[str, Run], tmp_path: Path
+) -> None:
+    """Pulumi starts its dynamic-provider host in the program's folder (pulumi/pulumi
+    sdk/go/common/resource/plugin/plugin.go, `cmd.Dir = pwd`; `main: infra/` makes pwd infra/) and unpickles the
+    provider there, which imports infra.sip_provider: the virtualenv's path file puts the repository on the path."""
+    serialized = stack_runs["prod"].one(TRUNK).inputs["__provider"]
+    without = _load_in_provider_host(serialized, tmp_path, None)
+    assert "No module named 'infra'" in without.stderr
+
+    site_dir = tmp_path / "site-packages"
+    site_dir.mkdir()
+    (site_dir / PTH).write_text(f"{ROOT}\n")
+    loaded = _load_in_provider_host(serialized, tmp_path, site_dir)
+    assert loaded.stdout.strip() == "SipInboundTrunkProvider", loaded.stderr
+    for setup in (ROOT / "Makefile", ROOT / ".github/actions/setup-program/action.yml"):
+        assert f'get_path("purelib"))\')/{PTH}' in setup.read_text(), setup
