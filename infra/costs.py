@@ -235,7 +235,8 @@ ASSUMPTIONS = [
 
 # Every resource type the program declares: the estimate line that prices it, or why it costs nothing.
 PRICED_TYPES: dict[str, str] = {
-    "pulumi-python:dynamic/livekit:SipDispatchRule": "the phone line: its numbers and its call minutes",
+    "pulumi-python:dynamic/livekit:SipDispatchRule": "the phone line's numbers and call minutes",
+    "pulumi-python:dynamic/livekit:PhoneNumber": "a LiveKit number (bought by hand), priced with the line",
     "aws:rds/instance:Instance": "RDS instance, storage and backups; a public address in public mode",
     "aws:rds/proxy:Proxy": "RDS Proxy",
     "aws:lb/loadBalancer:LoadBalancer": "Network Load Balancer; public addresses if internet-facing",

@@ -302,6 +302,7 @@ RESOURCE_ACTIONS: dict[str, Permissions] = {
     # digest-auth password, read when the trunk is created or updated (never by preview).
     "pulumi-python:dynamic/livekit:SipInboundTrunk": actions("", "secretsmanager:GetSecretValue"),
     "pulumi-python:dynamic/livekit:SipDispatchRule": NONE,
+    "pulumi-python:dynamic/livekit:PhoneNumber": NONE,
     "aws:sns/topic:Topic": actions(
         "sns:GetTopicAttributes sns:ListTagsForResource",
         "sns:CreateTopic sns:DeleteTopic sns:SetTopicAttributes sns:TagResource sns:UntagResource",

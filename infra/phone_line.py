@@ -1,6 +1,6 @@
 """The phone line: how a call to the hospital's number reaches our agent (docs/telephony.md).
 
-- `livekit-numbers`: numbers bought from LiveKit; a dispatch rule for those numbers routes their calls.
+- `livekit-numbers`: numbers bought from LiveKit (by hand: a billing event); each is pointed at our dispatch rule.
 - `sip-trunk`: numbers at a SIP provider, which sends calls to LiveKit; an inbound trunk accepts them only from
   the provider's addresses and/or with digest auth (its password in Secrets Manager, put by the operator), and
   a dispatch rule for that trunk routes them.
@@ -19,7 +19,7 @@ import pulumi_aws as aws
 
 from infra.config import StackSettings
 from infra.secret_store import current_version, secret_name
-from infra.sip_provider import SipDispatchRule, SipInboundTrunk
+from infra.sip_provider import LiveKitPhoneNumber, SipDispatchRule, SipInboundTrunk
 
 TRUNK_PASSWORD_SECRET = "SIP_TRUNK_PASSWORD"  # noqa: S105 (a secret's name)  # pragma: allowlist secret
 NO_CALLS_PERIOD = 3600
@@ -75,6 +75,13 @@ class PhoneLine(pulumi.ComponentResource):
             opts=child,
         )
         self.dispatch_rule_id = rule.id
+        if settings.phone_line == "livekit-numbers":
+            for index, number in enumerate(settings.phone_numbers):
+                LiveKitPhoneNumber(
+                    f"{name}-phone-number-{index}",
+                    {"livekit_url": settings.livekit_url, "phone_number": number, "dispatch_rule_id": rule.id},
+                    opts=child,
+                )
         self._no_calls_alarm(alert_topic_arn)
         self.register_outputs({"trunkId": self.trunk_id, "dispatchRuleId": self.dispatch_rule_id})
 

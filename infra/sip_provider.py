@@ -1,5 +1,8 @@
-"""LiveKit SIP inbound trunks and dispatch rules as Pulumi resources: dynamic providers over livekit-api's SIP
-service (Twirp at `/twirp/livekit.SIP/<Method>`, protobufs/livekit_sip.proto in github.com/livekit/protocol).
+"""LiveKit SIP inbound trunks, dispatch rules and phone numbers as Pulumi resources: dynamic providers over
+livekit-api's SIP service (Twirp at `/twirp/livekit.SIP/<Method>`, protobufs/livekit_sip.proto in
+github.com/livekit/protocol) and LiveKit's phone-number service (`/twirp/livekit.PhoneNumberService/<Method>`,
+protobufs/livekit_phone_number.proto; livekit-api 1.2.2 has no client for it, so it is called with Twirp's JSON
+encoding and the same SIP-admin token).
 
 Secrets never reach Pulumi's state. A dynamic resource's inputs, outputs and pickled provider are all stored in
 the state, so none of them holds a secret:
@@ -17,8 +20,10 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import Awaitable, Callable
+from http import HTTPStatus
 from typing import Any, TypeVar
 
+import aiohttp
 import boto3
 import pulumi
 from livekit import api
@@ -38,6 +43,11 @@ TRUNK_INPUTS = (
     "auth_password_version",
 )
 RULE_INPUTS = ("livekit_url", "name", "trunk_ids", "numbers", "room_prefix", "agent_name")
+NUMBER_INPUTS = ("livekit_url", "phone_number", "dispatch_rule_id")
+# A number is one object in LiveKit: another number is another resource.
+NUMBER_REPLACING_INPUTS = ("livekit_url", "phone_number")
+PHONE_NUMBER_SERVICE = "twirp/livekit.PhoneNumberService"
+RELEASED = "PHONE_NUMBER_STATUS_RELEASED"
 
 T = TypeVar("T")
 SecretReader = Callable[[str, str], str]
@@ -81,9 +91,14 @@ def _is_not_found(error: api.TwirpError) -> bool:
     return error.code == "not_found"
 
 
-def _diff(olds: dict[str, Any], news: dict[str, Any], inputs: tuple[str, ...]) -> DiffResult:
+def _diff(
+    olds: dict[str, Any],
+    news: dict[str, Any],
+    inputs: tuple[str, ...],
+    replacing: tuple[str, ...] = REPLACING_INPUTS,
+) -> DiffResult:
     changed = [key for key in inputs if _normal(olds.get(key)) != _normal(news.get(key))]
-    replaces = [key for key in changed if key in REPLACING_INPUTS]
+    replaces = [key for key in changed if key in replacing]
     # A number belongs to one trunk or rule at a time: the old object goes before its replacement comes.
     return DiffResult(changes=bool(changed), replaces=replaces, delete_before_replace=bool(replaces))
 
@@ -221,6 +236,80 @@ class SipDispatchRuleProvider(ResourceProvider):
                 raise
 
 
+class PhoneNumberNotInProject(Exception):
+    """The number is not one the LiveKit project bought (or it was released)."""
+
+
+def _phone_numbers(url: str, method: str, body: dict[str, Any]) -> dict[str, Any] | None:
+    """One call to LiveKit's phone-number service; None when LiveKit answers not_found."""
+
+    async def run() -> dict[str, Any] | None:
+        key, secret = _credentials()
+        token = api.AccessToken(key, secret).with_sip_grants(api.SIPGrants(admin=True)).to_jwt()
+        base = url.replace("wss://", "https://", 1).replace("ws://", "http://", 1).rstrip("/")
+        headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+        async with (
+            aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as session,
+            session.post(f"{base}/{PHONE_NUMBER_SERVICE}/{method}", json=body, headers=headers) as response,
+        ):
+            answer = await response.json(content_type=None)
+            if response.status == HTTPStatus.OK:
+                return answer
+            if answer.get("code") == "not_found":
+                return None
+            raise api.TwirpError(answer.get("code", "unknown"), answer.get("msg", ""), status=response.status)
+
+    return asyncio.run(run())
+
+
+class LiveKitPhoneNumberProvider(ResourceProvider):
+    """A number bought from LiveKit (dashboard or `lk number purchase`), pointed at our dispatch rule. Buying and
+    releasing stay manual, deliberate steps (they are billing events): create assigns the rule, delete unassigns
+    it, read reports the rule the number is assigned to now (a hand change is drift)."""
+
+    serialize_as_secret_always = False  # it holds nothing secret
+
+    @staticmethod
+    def _outputs(props: dict[str, Any], number: dict[str, Any]) -> dict[str, Any]:
+        rules = number.get("sip_dispatch_rule_ids") or [number.get("sip_dispatch_rule_id") or ""]
+        return {
+            "livekit_url": props["livekit_url"],
+            "phone_number": number["e164_format"],
+            "number_id": number["id"],
+            "dispatch_rule_id": props["dispatch_rule_id"] if props["dispatch_rule_id"] in rules else rules[0],
+        }
+
+    def _assign(self, props: dict[str, Any], rule_id: str) -> dict[str, Any]:
+        body = {"phone_number": props["phone_number"], "sip_dispatch_rule_id": rule_id}
+        answer = _phone_numbers(props["livekit_url"], "UpdatePhoneNumber", body)
+        if answer is None:
+            raise PhoneNumberNotInProject(
+                f"{props['phone_number']} is not a number of this LiveKit project: buy it first "
+                "(`lk number purchase`, docs/telephony.md) or correct phoneNumbers"
+            )
+        return answer["phone_number"]
+
+    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
+        return _diff(olds, news, NUMBER_INPUTS, NUMBER_REPLACING_INPUTS)
+
+    def create(self, props: dict[str, Any]) -> CreateResult:
+        number = self._assign(props, props["dispatch_rule_id"])
+        return CreateResult(number["id"], self._outputs(props, number))
+
+    def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
+        answer = _phone_numbers(props["livekit_url"], "GetPhoneNumber", {"id": id_})
+        if answer is None or answer["phone_number"].get("status") == RELEASED:
+            return ReadResult(None, {})
+        return ReadResult(id_, self._outputs(props, answer["phone_number"]))
+
+    def update(self, _id: str, _olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        return UpdateResult(self._outputs(news, self._assign(news, news["dispatch_rule_id"])))
+
+    def delete(self, id_: str, props: dict[str, Any]) -> None:
+        # Unassigned, the number stays bought (and billed) until someone releases it on purpose.
+        _phone_numbers(props["livekit_url"], "UpdatePhoneNumber", {"id": id_, "sip_dispatch_rule_id": ""})
+
+
 class SipInboundTrunk(Resource, module="livekit", name="SipInboundTrunk"):
     """Type `pulumi-python:dynamic/livekit:SipInboundTrunk`."""
 
@@ -241,3 +330,12 @@ class SipDispatchRule(Resource, module="livekit", name="SipDispatchRule"):
 
     def __init__(self, name: str, props: dict[str, Any], opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(SipDispatchRuleProvider(), name, {**props, "sip_dispatch_rule_id": None}, opts)
+
+
+class LiveKitPhoneNumber(Resource, module="livekit", name="PhoneNumber"):
+    """Type `pulumi-python:dynamic/livekit:PhoneNumber`."""
+
+    number_id: pulumi.Output[str]
+
+    def __init__(self, name: str, props: dict[str, Any], opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__(LiveKitPhoneNumberProvider(), name, {**props, "number_id": None}, opts)

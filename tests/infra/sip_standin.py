@@ -9,9 +9,15 @@ encoding; errors are JSON `{"code", "msg"}` with the Twirp code's HTTP status. E
 `Authorization: Bearer <JWT>` signed with the project's API secret; SIP management needs the `sip.admin` grant
 (sip_service.py `_admin_headers`).
 
+The phone-number service, from the same commit's protobufs/livekit_phone_number.proto (`service
+PhoneNumberService`), at `/twirp/livekit.PhoneNumberService/<Method>`: JSON only (livekit-api 1.2.2 has no client
+for it), with proto field names as Twirp's Go server writes them by default; `GetPhoneNumber` and
+`UpdatePhoneNumber` (by id or by number) on numbers the project has bought (`buy`).
+
 What is modelled: inbound trunks and dispatch rules (create, list by id, update by replace or by field, delete),
-ids in LiveKit's `ST_`/`SDR_` form, `not_found` for an unknown id. What is not: number ownership, matching calls
-to rules, outbound trunks, SIP itself. Objects can be deleted out of band (`forget`) to model a hand deletion.
+ids in LiveKit's `ST_`/`SDR_`/`PN_` form, `not_found` for an unknown id. What is not: purchase and release,
+matching calls to rules, outbound trunks, SIP itself. Objects can be deleted out of band (`forget`) to model a
+hand deletion.
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ from livekit import api
 from livekit.protocol import sip
 
 PREFIX = "/twirp/livekit.SIP/"
+NUMBERS_PREFIX = "/twirp/livekit.PhoneNumberService/"
 
 
 @dataclass
@@ -48,6 +55,7 @@ class SipStandIn:
     api_secret: str
     trunks: dict[str, sip.SIPInboundTrunkInfo] = field(default_factory=dict)
     rules: dict[str, sip.SIPDispatchRuleInfo] = field(default_factory=dict)
+    numbers: dict[str, dict[str, Any]] = field(default_factory=dict)
     requests: list[Recorded] = field(default_factory=list)
     _ids: itertools.count = field(default_factory=lambda: itertools.count(1))
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -56,6 +64,18 @@ class SipStandIn:
         """Delete an object behind the provider's back (the dashboard, `lk sip ... delete`)."""
         self.trunks.pop(object_id, None)
         self.rules.pop(object_id, None)
+
+    def buy(self, e164: str) -> str:
+        """A number the project bought (dashboard, `lk number purchase`), assigned to no rule."""
+        number_id = self._next("PN_")
+        self.numbers[number_id] = {
+            "id": number_id,
+            "e164_format": e164,
+            "country_code": "US",
+            "status": "PHONE_NUMBER_STATUS_ACTIVE",
+            "sip_dispatch_rule_ids": [],
+        }
+        return number_id
 
     def methods(self) -> list[str]:
         return [r.method for r in self.requests]
@@ -146,6 +166,22 @@ class SipStandIn:
         del self.rules[request.sip_dispatch_rule_id]
         return rule
 
+    def number_call(self, method: str, body: dict[str, Any]) -> dict[str, Any]:
+        found = [
+            n
+            for n in self.numbers.values()
+            if n["id"] == body.get("id") or n["e164_format"] == body.get("phone_number")
+        ]
+        if method not in {"GetPhoneNumber", "UpdatePhoneNumber"}:
+            raise _TwirpFailure(HTTPStatus.NOT_FOUND, "bad_route", f"no handler for {method}")
+        if not found:
+            raise _TwirpFailure(HTTPStatus.NOT_FOUND, "not_found", "phone number not found")
+        number = found[0]
+        if method == "UpdatePhoneNumber" and "sip_dispatch_rule_id" in body:
+            rule = body["sip_dispatch_rule_id"]
+            number["sip_dispatch_rule_ids"] = [rule] if rule else []
+        return {"phone_number": number}
+
     @staticmethod
     def _existing(objects: dict[str, Any], object_id: str) -> Any:
         if object_id not in objects:
@@ -188,12 +224,16 @@ def _handler_for(standin: SipStandIn) -> type[BaseHTTPRequestHandler]:
             except _TwirpFailure as failure:
                 self._send(failure.status, "application/json", json.dumps({"code": failure.code, "msg": failure.msg}))
                 return
-            if as_json:
+            if isinstance(response, dict):
+                self._send(HTTPStatus.OK, "application/json", json.dumps(response))
+            elif as_json:
                 self._send(HTTPStatus.OK, "application/json", json_format.MessageToJson(response))
             else:
                 self._send(HTTPStatus.OK, "application/protobuf", response.SerializeToString())
 
-        def _handle(self, content_type: str, as_json: bool) -> Message:
+        def _handle(self, content_type: str, as_json: bool) -> Message | dict[str, Any]:
+            if self.path.startswith(NUMBERS_PREFIX):
+                return self._handle_numbers(content_type)
             method = self.path.removeprefix(PREFIX) if self.path.startswith(PREFIX) else ""
             body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
             authorization = self.headers.get("Authorization", "")
@@ -212,6 +252,17 @@ def _handler_for(standin: SipStandIn) -> type[BaseHTTPRequestHandler]:
                 if not sip_admin:
                     raise _TwirpFailure(HTTPStatus.UNAUTHORIZED, "unauthenticated", "needs a token with sip.admin")
                 return handle(request)
+
+        def _handle_numbers(self, content_type: str) -> dict[str, Any]:
+            method = self.path.removeprefix(NUMBERS_PREFIX)
+            body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", "0"))) or b"{}")
+            authorization = self.headers.get("Authorization", "")
+            sip_admin = self._sip_admin(authorization)
+            with standin._lock:
+                standin.requests.append(Recorded(method, content_type, authorization, sip_admin, body))
+                if not sip_admin:
+                    raise _TwirpFailure(HTTPStatus.UNAUTHORIZED, "unauthenticated", "needs a token with sip.admin")
+                return standin.number_call(method, body)
 
         @staticmethod
         def _sip_admin(authorization: str) -> bool:

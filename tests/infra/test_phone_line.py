@@ -19,19 +19,26 @@ from tests.infra.harness import FAKE_PROVIDER_KEYS, OPERATOR_VALUES, OPERATOR_VE
 
 TRUNK = "pulumi-python:dynamic/livekit:SipInboundTrunk"
 RULE = "pulumi-python:dynamic/livekit:SipDispatchRule"
+NUMBER = "pulumi-python:dynamic/livekit:PhoneNumber"
 ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
 SCHEDULE = "aws:scheduler/schedule:Schedule"
 
 
 def test_preview_shows_the_number_trunk_and_rule_of_each_stack(stack_runs: dict[str, Run]) -> None:
     shown = {
-        stack: (run.exports["phoneNumbers"], len(run.of_type(TRUNK)), len(run.of_type(RULE)))
+        stack: (
+            run.exports["phoneNumbers"],
+            [r.inputs["phone_number"] for r in run.of_type(NUMBER)],
+            len(run.of_type(TRUNK)),
+            len(run.of_type(RULE)),
+        )
         for stack, run in stack_runs.items()
     }
+    staging, prod = stack_values("staging")["phoneNumbers"], stack_values("prod")["phoneNumbers"]
     assert shown == {
-        "dev": ([], 0, 0),
-        "staging": (stack_values("staging")["phoneNumbers"], 0, 1),  # LiveKit's numbers: no trunk of ours
-        "prod": (stack_values("prod")["phoneNumbers"], 1, 1),
+        "dev": ([], [], 0, 0),
+        "staging": (staging, staging, 0, 1),  # LiveKit's numbers, pointed at the rule: no trunk of ours
+        "prod": (prod, [], 1, 1),  # the provider's numbers, on the trunk
     }
 
 
@@ -42,6 +49,9 @@ def test_livekit_numbers_are_routed_by_number_to_a_room_per_caller_with_our_agen
     assert (rule["room_prefix"], rule["agent_name"]) == ("call-", "hospital-receptionist")
     assert rule["livekit_url"] == OPERATOR_VALUES["livekitUrl"]
     assert stack_runs["staging"].exports["sipDispatchRuleId"]
+    number = stack_runs["staging"].one(NUMBER)
+    assert number.inputs["dispatch_rule_id"] == stack_runs["staging"].exports["sipDispatchRuleId"]
+    assert stack_runs["staging"].one(RULE).urn in number.dependencies
 
 
 def test_a_sip_trunk_accepts_only_the_providers_addresses_with_digest_auth(stack_runs: dict[str, Run]) -> None:
@@ -64,7 +74,7 @@ def test_a_sip_trunk_accepts_only_the_providers_addresses_with_digest_auth(stack
 def test_no_secret_is_in_the_dynamic_resources_state(stack_runs: dict[str, Run]) -> None:
     """A dynamic resource's inputs and pickled provider go into the state: they hold no key and no password."""
     for run in stack_runs.values():
-        for resource in run.of_type(TRUNK) + run.of_type(RULE):
+        for resource in run.of_type(TRUNK) + run.of_type(RULE) + run.of_type(NUMBER):
             assert not resource.secret_inputs  # nothing needed hiding
             provider = base64.b64decode(resource.inputs["__provider"]).decode("latin-1")
             stored = json.dumps({k: v for k, v in resource.inputs.items() if k != "__provider"}) + provider

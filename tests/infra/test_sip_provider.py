@@ -15,6 +15,8 @@ from pulumi.dynamic.dynamic import serialize_provider
 
 from agent.settings import TokenSettings
 from infra.sip_provider import (
+    LiveKitPhoneNumberProvider,
+    PhoneNumberNotInProject,
     SipCredentialsMissing,
     SipDispatchRuleProvider,
     SipInboundTrunkProvider,
@@ -252,3 +254,49 @@ def test_a_trunk_without_digest_auth_reads_no_secret(standin: tuple[SipStandIn, 
     props = trunk_props(url, auth_username="", auth_password_secret_id="", auth_password_version="")
     created = provider.create(props)
     assert server.trunks[created.id].auth_password == ""
+
+
+def number_props(url: str, **changes: Any) -> dict[str, Any]:
+    return {"livekit_url": url, "phone_number": "+15550100001", "dispatch_rule_id": "SDR_000000000001", **changes}
+
+
+def test_a_bought_number_is_pointed_at_the_rule_and_let_go_on_destroy(standin: tuple[SipStandIn, str]) -> None:
+    server, url = standin
+    number_id = server.buy("+15550100001")
+    provider = LiveKitPhoneNumberProvider()
+    created = provider.create(number_props(url))
+    assert created.id == number_id
+    assert server.numbers[number_id]["sip_dispatch_rule_ids"] == ["SDR_000000000001"]
+    assert provider.read(created.id, created.outs).outs == created.outs
+
+    updated = provider.update(created.id, created.outs, number_props(url, dispatch_rule_id="SDR_000000000002"))
+    assert server.numbers[number_id]["sip_dispatch_rule_ids"] == ["SDR_000000000002"]
+
+    provider.delete(created.id, updated.outs)
+    assert server.numbers[number_id]["sip_dispatch_rule_ids"] == []  # unassigned, still bought
+    assert server.numbers[number_id]["status"] == "PHONE_NUMBER_STATUS_ACTIVE"
+    assert all(r.sip_admin for r in server.requests)
+
+
+def test_a_number_moved_by_hand_is_drift_and_a_released_one_is_gone(standin: tuple[SipStandIn, str]) -> None:
+    server, url = standin
+    number_id = server.buy("+15550100001")
+    provider = LiveKitPhoneNumberProvider()
+    created = provider.create(number_props(url))
+
+    server.numbers[number_id]["sip_dispatch_rule_ids"] = []  # unassigned in the dashboard
+    state = provider.read(created.id, created.outs).outs
+    assert state["dispatch_rule_id"] == ""
+    assert provider.diff(created.id, state, number_props(url)).changes is True
+
+    server.numbers[number_id]["status"] = "PHONE_NUMBER_STATUS_RELEASED"
+    assert provider.read(created.id, created.outs).id is None
+
+    other = provider.diff(created.id, created.outs, number_props(url, phone_number="+15550100009"))
+    assert other.replaces == ["phone_number"]
+
+
+def test_a_number_the_project_did_not_buy_is_one_readable_line(standin: tuple[SipStandIn, str]) -> None:
+    _, url = standin
+    with pytest.raises(PhoneNumberNotInProject, match=r"^\+15550100001 is not a number of this LiveKit project"):
+        LiveKitPhoneNumberProvider().create(number_props(url))
