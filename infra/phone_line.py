@@ -22,6 +22,7 @@ from infra.secret_store import current_version, secret_name
 from infra.sip_provider import LiveKitPhoneNumber, SipDispatchRule, SipInboundTrunk
 
 TRUNK_PASSWORD_SECRET = "SIP_TRUNK_PASSWORD"  # noqa: S105 (a secret's name)  # pragma: allowlist secret
+NO_CALLS_ALARM = "no-calls"  # its runbook section: docs/runbook.md
 NO_CALLS_PERIOD = 3600
 SCHEDULER_TRUST_POLICY = json.dumps(
     {
@@ -108,7 +109,7 @@ class PhoneLine(pulumi.ComponentResource):
 
     def _no_calls_alarm(self, alert_topic_arn: pulumi.Input[str]) -> None:
         s, child = self._settings, pulumi.ResourceOptions(parent=self)
-        alarm_name = f"{self._name}-no-calls"
+        alarm_name = f"{self._name}-{NO_CALLS_ALARM}"
         alarm = aws.cloudwatch.MetricAlarm(
             alarm_name,
             name=alarm_name,

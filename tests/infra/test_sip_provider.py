@@ -24,7 +24,7 @@ from infra.sip_provider import (
 )
 from tests.infra.sip_standin import SipStandIn
 
-API_KEY = "APIstandinkey01"
+API_KEY = "APIstandinkey01"  # pragma: allowlist secret
 API_SECRET = "made-up-livekit-secret-for-the-stand-in-0001"  # pragma: allowlist secret
 DIGEST_PASSWORD = "made-up-digest-password-0001"  # pragma: allowlist secret
 ROTATED_PASSWORD = "made-up-digest-password-0002"  # pragma: allowlist secret
@@ -57,7 +57,7 @@ def trunk_props(url: str, **changes: Any) -> dict[str, Any]:
         "allowed_addresses": ["192.0.2.0/28"],
         "auth_username": "hospital-staging",
         "auth_password_secret_id": SECRET_ID,
-        "auth_password_version": "v1",
+        "auth_password_version": "v1",  # pragma: allowlist secret
         **changes,
     }
 
