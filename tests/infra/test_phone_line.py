@@ -15,7 +15,15 @@ import pytest
 from agent.metrics import METRIC_UNITS
 from infra.config import SettingsError, parse
 from infra.phone_line import schedules
-from tests.infra.harness import FAKE_PROVIDER_KEYS, OPERATOR_VALUES, OPERATOR_VERSION_ID, ROOT, Run, stack_values
+from tests.infra.harness import (
+    FAKE_PROVIDER_KEYS,
+    OPERATOR_VALUES,
+    OPERATOR_VERSION_ID,
+    ROOT,
+    Run,
+    run_program,
+    stack_values,
+)
 
 TRUNK = "pulumi-python:dynamic/livekit:SipInboundTrunk"
 RULE = "pulumi-python:dynamic/livekit:SipDispatchRule"
@@ -40,6 +48,15 @@ def test_preview_shows_the_number_trunk_and_rule_of_each_stack(stack_runs: dict[
         "staging": (staging, staging, 0, 1),  # LiveKit's numbers, pointed at the rule: no trunk of ours
         "prod": (prod, [], 1, 1),  # the provider's numbers, on the trunk
     }
+
+
+@pytest.mark.parametrize("stack", ["staging", "prod"])
+def test_a_dry_run_shows_them_too(stack: str) -> None:
+    """`pulumi preview` (a dry run): the same LiveKit objects, before any exists."""
+    run = run_program(stack, preview=True)
+    types = sorted(r.type for r in run.resources if r.type.startswith("pulumi-python:dynamic/livekit:"))
+    expected = {"staging": [NUMBER, RULE], "prod": [RULE, TRUNK]}[stack]
+    assert types == expected
 
 
 def test_livekit_numbers_are_routed_by_number_to_a_room_per_caller_with_our_agent(stack_runs: dict[str, Run]) -> None:
