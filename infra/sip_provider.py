@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from http import HTTPStatus
 from typing import Any, TypeVar
 
@@ -84,7 +84,17 @@ def _call(url: str, request: Callable[[SipService], Awaitable[T]]) -> T:
         async with api.LiveKitAPI(url, key, secret) as client:
             return await request(client.sip)
 
-    return asyncio.run(run())
+    return _run(run())
+
+
+def _run(coroutine: Coroutine[Any, Any, T]) -> T:
+    """Run on a loop of its own without making it the thread's current loop (`asyncio.run` leaves the thread
+    with none, which breaks Pulumi's runtime when both share a thread)."""
+    loop = asyncio.new_event_loop()
+    try:
+        return loop.run_until_complete(coroutine)
+    finally:
+        loop.close()
 
 
 def _is_not_found(error: api.TwirpError) -> bool:
@@ -259,7 +269,7 @@ def _phone_numbers(url: str, method: str, body: dict[str, Any]) -> dict[str, Any
                 return None
             raise api.TwirpError(answer.get("code", "unknown"), answer.get("msg", ""), status=response.status)
 
-    return asyncio.run(run())
+    return _run(run())
 
 
 class LiveKitPhoneNumberProvider(ResourceProvider):

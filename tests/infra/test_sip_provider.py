@@ -3,9 +3,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import http.client
 import json
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -300,3 +302,26 @@ def test_a_number_the_project_did_not_buy_is_one_readable_line(standin: tuple[Si
     _, url = standin
     with pytest.raises(PhoneNumberNotInProject, match=r"^\+15550100001 is not a number of this LiveKit project"):
         LiveKitPhoneNumberProvider().create(number_props(url))
+
+
+def test_a_provider_call_leaves_the_threads_event_loop_alone(standin: tuple[SipStandIn, str]) -> None:
+    """Pulumi's runtime keeps using its thread's event loop after a provider call (under mocks, the same thread)."""
+    _, url = standin
+    kept: list[bool] = []
+
+    def in_a_thread_with_a_loop() -> None:
+        loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(loop)
+        try:
+            SipDispatchRuleProvider().create(rule_props(url))
+            kept.append(asyncio.get_event_loop() is loop)
+        except RuntimeError:  # no current event loop any more
+            kept.append(False)
+        finally:
+            asyncio.set_event_loop(None)
+            loop.close()
+
+    thread = threading.Thread(target=in_a_thread_with_a_loop)
+    thread.start()
+    thread.join(timeout=30)
+    assert kept == [True]
