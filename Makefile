@@ -10,6 +10,8 @@ $(STAMP): requirements.txt requirements-dev.txt infra/requirements.txt console/r
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip==26.3
 	$(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt -r requirements-dev.txt
+	@# Pulumi's dynamic-provider host starts in infra/ and must import infra.sip_provider (docs/telephony.md).
+	@echo "$(CURDIR)" > "$$($(PY) -c 'import sysconfig; print(sysconfig.get_path("purelib"))')/hospital-receptionist.pth"
 	@touch $(STAMP)
 
 ## Start (or reuse) the local database, migrate and seed it, check it, then run the agent worker.

@@ -15,6 +15,7 @@ from infra.deploy import Deploy
 from infra.log_drain import LogDrain
 from infra.monitoring import Monitoring
 from infra.network import Network
+from infra.phone_line import PhoneLine
 from infra.private_link import PrivateLink, next_step
 from infra.proxy import Proxy
 from infra.tunnel import MigrationTunnel
@@ -90,6 +91,14 @@ agent_secrets = secret_store.AgentSecrets(
     opts=opts,
 )
 
+phone_line = (
+    PhoneLine(
+        name, settings=settings, kms_key_arn=database.kms_key_arn, alert_topic_arn=monitoring.topic_arn, opts=opts
+    )
+    if settings.phone_line != "off"
+    else None
+)
+
 # Where the deployed agent reaches the database: the Private Link's *.link name (known once
 # `lk agent private-link create` ran) in front of the proxy, or the database itself in public mode.
 if not settings.deploy_agent:
@@ -120,6 +129,9 @@ pulumi.export("alertTopicArn", monitoring.topic_arn)
 pulumi.export("dashboardName", monitoring.dashboard_name)
 pulumi.export("agentSecretArns", agent_secrets.arns)
 pulumi.export("agentLogGroup", log_drain.log_group_name if log_drain else None)
+pulumi.export("phoneNumbers", list(settings.phone_numbers))
+pulumi.export("sipTrunkId", phone_line.trunk_id if phone_line else None)
+pulumi.export("sipDispatchRuleId", phone_line.dispatch_rule_id if phone_line else None)
 pulumi.export("agentDeployed", deploy.agent is not None)
 pulumi.export(
     "nextStep",

@@ -57,6 +57,7 @@ _ZONE_ID = re.compile(r"^[a-z]{2,5}\d+-az\d+$")
 _WINDOW = re.compile(r"^([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-3]):[0-5]\d$")
 _DAY_TIME = r"(mon|tue|wed|thu|fri|sat|sun):([01]\d|2[0-3]):[0-5]\d"
 _MAINTENANCE = re.compile(rf"^{_DAY_TIME}-{_DAY_TIME}$")
+_E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 
 
 def default_max_connections(instance_class: str) -> int:
@@ -142,6 +143,27 @@ class StackSettings(BaseModel):
     cartesia_plan: Literal["pro", "startup", "scale"]
     ssm_instance_type: Literal["t4g.nano", "t4g.micro"] = "t4g.nano"
 
+    # The phone line (docs/telephony.md): "off"; "livekit-numbers", numbers bought from LiveKit (a dispatch rule
+    # routes them); or "sip-trunk", numbers at a SIP provider that sends calls to LiveKit through an inbound trunk.
+    phone_line: Literal["off", "livekit-numbers", "sip-trunk"] = "off"
+    phone_numbers: tuple[str, ...] = ()
+    # Rooms are "<prefix><random>", one per caller.
+    phone_room_prefix: str = Field("call-", pattern=r"^[a-z0-9][a-z0-9_-]{0,30}$")
+    # sip-trunk only: the provider's signalling addresses, and/or a digest-auth username (the password goes into
+    # Secrets Manager, <project>-<stack>/SIP_TRUNK_PASSWORD).
+    sip_allowed_addresses: tuple[IPv4Network, ...] = ()
+    sip_auth_username: str | None = Field(None, pattern=r"^[A-Za-z0-9._-]{1,64}$")
+    # Overrides of the telephony prices in infra.costs.PRICES (marked assumptions there): set the contract's.
+    phone_number_monthly_usd: float | None = Field(None, ge=0)
+    phone_minute_usd: float | None = Field(None, ge=0)
+    # When calls are expected: the no-calls alarm acts only then (EventBridge Scheduler cron fields).
+    phone_open_days: str = Field(
+        "MON-FRI", pattern=r"^(MON|TUE|WED|THU|FRI|SAT|SUN)([-,](MON|TUE|WED|THU|FRI|SAT|SUN))*$"
+    )
+    phone_open_hour: int = Field(8, ge=0, le=22)
+    phone_close_hour: int = Field(18, ge=1, le=24)
+    phone_time_zone: str = Field("America/New_York", pattern=r"^[A-Za-z_]+(/[A-Za-z0-9_+-]+)*$")
+
     @field_validator("db_instance_class")
     @classmethod
     def _known_class(cls, value: str) -> str:
@@ -157,6 +179,16 @@ class StackSettings(BaseModel):
             raise ValueError(f"not AWS zone IDs (like use1-az1): {', '.join(wrong)}")
         if len(set(value)) != len(value):
             raise ValueError("lists a zone ID twice")
+        return value
+
+    @field_validator("phone_numbers")
+    @classmethod
+    def _e164(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        wrong = [number for number in value if not _E164.match(number)]
+        if wrong:
+            raise ValueError(f"not E.164 numbers (like +15550100001): {', '.join(wrong)}")
+        if len(set(value)) != len(value):
+            raise ValueError("lists a number twice")
         return value
 
     @field_validator("backup_window")
@@ -183,6 +215,7 @@ class StackSettings(BaseModel):
     @model_validator(mode="after")
     def _consistent(self) -> StackSettings:
         problems = [*self._environment_rules(), *self._access_rules(), *self._zone_rules(), *self._sizing_rules()]
+        problems += self._phone_rules()
         if problems:
             raise ValueError("; ".join(problems))
         return self
@@ -258,6 +291,28 @@ class StackSettings(BaseModel):
             )
         return problems
 
+    def _phone_rules(self) -> list[str]:
+        problems = []
+        trunk_keys = {"sipAllowedAddresses": self.sip_allowed_addresses, "sipAuthUsername": self.sip_auth_username}
+        if self.phone_line == "off":
+            set_keys = [key for key, value in {"phoneNumbers": self.phone_numbers, **trunk_keys}.items() if value]
+            if set_keys:
+                problems.append(f"{', '.join(set_keys)} set but phoneLine is 'off'")
+            return problems
+        if not self.phone_numbers:
+            problems.append(f"phoneNumbers must list the line's numbers with phoneLine '{self.phone_line}'")
+        if self.phone_close_hour <= self.phone_open_hour + 1:
+            problems.append("phoneCloseHour must be at least two hours after phoneOpenHour (the alarm waits an hour)")
+        if self.phone_line == "livekit-numbers":
+            set_keys = [key for key, value in trunk_keys.items() if value]
+            if set_keys:
+                problems.append(f"{', '.join(set_keys)} only apply with phoneLine 'sip-trunk'")
+        elif not self.sip_allowed_addresses and not self.sip_auth_username:
+            problems.append("a SIP trunk needs sipAllowedAddresses or sipAuthUsername (else anyone may call in)")
+        if any(net.prefixlen == 0 for net in self.sip_allowed_addresses):
+            problems.append("sipAllowedAddresses must not contain 0.0.0.0/0")
+        return problems
+
     @property
     def region(self) -> str:
         return self.aws_region or AWS_REGION_FOR_LIVEKIT[self.livekit_region]
@@ -284,7 +339,14 @@ class StackSettings(BaseModel):
 
 
 # Keys whose stack value is a YAML list (Pulumi hands them to the program as JSON text).
-_LIST_FIELDS = {"allowed_cidrs", "existing_private_subnet_ids", "existing_public_subnet_ids", "private_link_zone_ids"}
+_LIST_FIELDS = {
+    "allowed_cidrs",
+    "existing_private_subnet_ids",
+    "existing_public_subnet_ids",
+    "private_link_zone_ids",
+    "phone_numbers",
+    "sip_allowed_addresses",
+}
 
 
 def setting_keys() -> set[str]:

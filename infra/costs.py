@@ -135,6 +135,20 @@ PRICES: dict[str, Price] = {
     "livekit.agent_minute": Price(
         0.01, "agent-session minute beyond the plan (rounded up per session)", _LIVEKIT_PRICING, "2026-02-17"
     ),
+    # Telephony: LiveKit's number and minute prices are not in the survey; stack settings phoneNumberMonthlyUsd and
+    # phoneMinuteUsd override these two.
+    "telephony.number": Price(
+        1.00,
+        "number-month (ASSUMPTION: no price found; a placeholder near US carriers' local numbers)",
+        "not found: docs.livekit.io/telephony shows no price",
+        SURVEY,
+    ),
+    "telephony.minute": Price(
+        0.013,
+        "inbound phone minute (a third-party SIP trunk's; LiveKit Phone Numbers' not found)",
+        "one article, unverified (shared/PRICES.md)",
+        SURVEY,
+    ),
     "deepgram.nova3_streaming": Price(
         0.0077,
         "audio minute, pay-as-you-go (Growth plan: $0.0065)",
@@ -193,6 +207,8 @@ PRIVATE_LINK_ALARM_METRICS = {"target-sync-errors": 1}
 # The log drain (infra/log_drain.py), in stacks that deploy the agent: its key, its error-line alarm and the
 # custom metric its filter publishes.
 LOG_DRAIN_ALARM_METRICS = {"log-errors": 1}
+# The phone line (infra/phone_line.py), in stacks that have one: the no-calls alarm.
+PHONE_ALARM_METRICS = {"no-calls": 1}
 
 ASSUMPTIONS = [
     f"{HOURS_PER_MONTH} hours a month; a call minute is one LiveKit agent-session minute and one streamed audio "
@@ -211,12 +227,16 @@ ASSUMPTIONS = [
     f"NLB: {NLCU_AVERAGE} NLCU on average; CloudWatch Logs: {LOGS_GB_PER_MONTH} GB ingested a month.",
     "Account-wide free tiers (3 dashboards, 10 alarms, 5 GB of logs, new-account credits) are assumed used "
     "elsewhere; the target-sync Lambda, its schedule and SNS e-mail stay within their free tiers; Secrets "
-    "Manager API calls are a few hundred a month; LiveKit Private Links and phone numbers are priced on "
+    "Manager API calls are a few hundred a month; LiveKit Private Links are priced on "
     "LiveKit's page (not found: not included); data transfer is not included.",
+    "Telephony (stacks with a phone line): every call minute is an inbound phone minute; the number and minute "
+    "prices are assumptions (price table) unless the stack sets phoneNumberMonthlyUsd and phoneMinuteUsd.",
 ]
 
 # Every resource type the program declares: the estimate line that prices it, or why it costs nothing.
 PRICED_TYPES: dict[str, str] = {
+    "pulumi-python:dynamic/livekit:SipDispatchRule": "the phone line's numbers and call minutes",
+    "pulumi-python:dynamic/livekit:PhoneNumber": "a LiveKit number (bought by hand), priced with the line",
     "aws:rds/instance:Instance": "RDS instance, storage and backups; a public address in public mode",
     "aws:rds/proxy:Proxy": "RDS Proxy",
     "aws:lb/loadBalancer:LoadBalancer": "Network Load Balancer; public addresses if internet-facing",
@@ -231,6 +251,8 @@ PRICED_TYPES: dict[str, str] = {
     "aws:iam/user:User": "CloudWatch custom metrics the agent publishes with this user's key",
 }
 UNBILLED_TYPES: dict[str, str] = {
+    "pulumi-python:dynamic/livekit:SipInboundTrunk": "no charge of its own (the line's minutes are priced)",
+    "aws:scheduler/schedule:Schedule": "the no-calls alarm's 3 runs a working day: within Scheduler's free tier",
     "pulumi:providers:aws": "Pulumi provider",
     "random:index/randomPassword:RandomPassword": "generated locally",  # pragma: allowlist secret
     "command:local:Command": "runs on the deploying machine",
@@ -307,11 +329,13 @@ def public_ipv4_addresses(settings: StackSettings) -> int:
 
 
 def secrets_manager_secrets(settings: StackSettings) -> int:
-    """The agent's entries built by Pulumi (infra/secret_store.py) plus the database's."""
+    """The agent's entries built by Pulumi (infra/secret_store.py) plus the database's, plus a SIP trunk's
+    digest-auth password (infra/phone_line.py)."""
     agent = [s for s in AGENT_SECRETS if s.source is not Source.DEPLOY]
     if not settings.deploy_agent:
         agent = [s for s in agent if s.source is not Source.LOG_DRAIN_USER]
-    return len(agent) + DATABASE_SECRETS
+    trunk_password = 1 if settings.phone_line == "sip-trunk" and settings.sip_auth_username else 0
+    return len(agent) + DATABASE_SECRETS + trunk_password
 
 
 def kms_keys(settings: StackSettings) -> int:
@@ -323,7 +347,8 @@ def alarm_metrics(settings: StackSettings) -> int:
     proxy = sum(PROXY_ALARM_METRICS.values()) if settings.proxy_enabled else 0
     link = sum(PRIVATE_LINK_ALARM_METRICS.values()) if settings.private_link else 0
     drain = sum(LOG_DRAIN_ALARM_METRICS.values()) if settings.deploy_agent else 0
-    return sum(AGENT_ALARM_METRICS.values()) + proxy + link + drain
+    phone = sum(PHONE_ALARM_METRICS.values()) if settings.phone_line != "off" else 0
+    return sum(AGENT_ALARM_METRICS.values()) + proxy + link + drain + phone
 
 
 def custom_metrics(settings: StackSettings) -> int:
@@ -504,6 +529,31 @@ def _provider_lines(s: StackSettings) -> Iterator[Line]:
     yield from _plan_lines("Cartesia", f"cartesia.plan.{s.cartesia_plan}", use["tts_credits"], "TTS credits", None)
 
 
+def phone_minute_usd(s: StackSettings) -> float:
+    """What an inbound phone minute costs this stack: 0 without a phone line."""
+    if s.phone_line == "off":
+        return 0.0
+    return s.phone_minute_usd if s.phone_minute_usd is not None else _usd("telephony.minute")
+
+
+def _telephony_lines(s: StackSettings) -> Iterator[Line]:
+    """The phone line's numbers (fixed) and every expected call minute as a phone minute (usage)."""
+    if s.phone_line == "off":
+        return
+    number = s.phone_number_monthly_usd if s.phone_number_monthly_usd is not None else _usd("telephony.number")
+    minute = phone_minute_usd(s)
+    numbers = len(s.phone_numbers)
+    yield Line("fixed", f"Phone numbers ({numbers})", numbers, "number-month", number, "telephony.number")
+    yield Line(
+        "usage",
+        "Inbound phone minutes",
+        s.expected_call_minutes_per_month,
+        "phone minutes",
+        minute,
+        "telephony.minute",
+    )
+
+
 def lines(settings: StackSettings) -> list[Line]:
     every = [
         *_database_lines(settings),
@@ -511,6 +561,7 @@ def lines(settings: StackSettings) -> list[Line]:
         *_security_lines(settings),
         *_monitoring_lines(settings),
         *_provider_lines(settings),
+        *_telephony_lines(settings),
     ]
     order = {"fixed": 0, "usage": 1, "included": 2}
     return sorted(every, key=lambda line: order[line.section])
@@ -530,6 +581,7 @@ def per_call_minute(settings: StackSettings) -> dict[str, float]:
             5,
         ),
         "cartesia": round(use["tts_credits"] * cartesia.usd / cartesia.included, 5),
+        "telephony": round(phone_minute_usd(settings), 5),
     }
 
 

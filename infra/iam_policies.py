@@ -38,7 +38,7 @@ class Permissions:
 
 NONE = Permissions()
 COMPONENTS = ("AgentSecrets", "Database", "Deploy", "LogDrain", "MigrationTunnel", "Monitoring", "Network")
-COMPONENTS += ("PrivateLink", "Proxy")
+COMPONENTS += ("PhoneLine", "PrivateLink", "Proxy")
 
 
 def actions(read: str, write: str) -> Permissions:
@@ -294,6 +294,15 @@ RESOURCE_ACTIONS: dict[str, Permissions] = {
         "secretsmanager:ListSecretVersionIds",
         "secretsmanager:PutSecretValue secretsmanager:UpdateSecretVersionStage secretsmanager:GetSecretValue",
     ),
+    "aws:scheduler/schedule:Schedule": actions(
+        "scheduler:GetSchedule",
+        "scheduler:CreateSchedule scheduler:UpdateSchedule scheduler:DeleteSchedule iam:PassRole",
+    ),
+    # LiveKit objects (infra/sip_provider.py): LiveKit's API with LiveKit's key, no AWS call but the trunk's
+    # digest-auth password, read when the trunk is created or updated (never by preview).
+    "pulumi-python:dynamic/livekit:SipInboundTrunk": actions("", "secretsmanager:GetSecretValue"),
+    "pulumi-python:dynamic/livekit:SipDispatchRule": NONE,
+    "pulumi-python:dynamic/livekit:PhoneNumber": NONE,
     "aws:sns/topic:Topic": actions(
         "sns:GetTopicAttributes sns:ListTagsForResource",
         "sns:CreateTopic sns:DeleteTopic sns:SetTopicAttributes sns:TagResource sns:UntagResource",
@@ -360,8 +369,9 @@ SERVICE_LINKED_ROLES = (
     f"arn:aws:iam::{ACCOUNT}:role/aws-service-role/elasticloadbalancing.amazonaws.com/"
     "AWSServiceRoleForElasticLoadBalancing",
 )
-# Services our roles are passed to: the proxy (RDS), the tunnel host (EC2), the target-sync function (Lambda).
-PASS_ROLE_SERVICES = ("rds.amazonaws.com", "ec2.amazonaws.com", "lambda.amazonaws.com")
+# Services our roles are passed to: the proxy (RDS), the tunnel host (EC2), the target-sync function (Lambda), the
+# no-calls alarm's schedules (EventBridge Scheduler).
+PASS_ROLE_SERVICES = ("rds.amazonaws.com", "ec2.amazonaws.com", "lambda.amazonaws.com", "scheduler.amazonaws.com")
 
 
 class UnmappedTypeError(Exception):

@@ -22,8 +22,9 @@ from dataclasses import dataclass
 
 AUTONAME_SUFFIX = "-abcdef0"  # stands for "-" + 7 random hex characters
 PREFIX_SUFFIX_LENGTH = 26
-# Types that create nothing AWS names: Pulumi providers and this project's components.
-UNNAMED_PACKAGES = ("pulumi:providers:", "hospital:")
+# Types that create nothing AWS names: Pulumi providers, this project's components, and its dynamic resources
+# (LiveKit objects: infra/sip_provider.py).
+UNNAMED_PACKAGES = ("pulumi:providers:", "hospital:", "pulumi-python:dynamic/")
 
 ELB_NAME = r"(?!internal-)[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
 IAM_NAME = r"[\w+=,.@-]+"
@@ -211,6 +212,14 @@ RULES: dict[str, NameRule | None] = {
         "https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_PutDashboard.html",
         prefix_prop=None,
         autonamed=False,
+    ),
+    # Name: 1-64 of letters, digits, '.', '-' and '_'.
+    "aws:scheduler/schedule:Schedule": NameRule(
+        "name",
+        64,
+        r"[0-9a-zA-Z._-]+",
+        "letters, digits, '.', '-' and '_'",
+        "https://docs.aws.amazon.com/scheduler/latest/APIReference/API_CreateSchedule.html",
     ),
     "aws:sns/topic:Topic": NameRule(
         "name",

@@ -133,7 +133,7 @@ class AgentSecrets(pulumi.ComponentResource):
             )
             self.arns[secret.env_name] = entry.arn
             if secret.source is Source.OPERATOR:
-                self.versions.append(_current_version(entry))
+                self.versions.append(current_version(entry))
             else:
                 version = aws.secretsmanager.SecretVersion(
                     f"{name}-{secret.slug}-value",
@@ -145,7 +145,7 @@ class AgentSecrets(pulumi.ComponentResource):
         self.register_outputs({"arns": self.arns})
 
 
-def _current_version(entry: aws.secretsmanager.Secret) -> pulumi.Output[str]:
+def current_version(entry: aws.secretsmanager.Secret) -> pulumi.Output[str]:
     """The id of the operator's current value, read from its metadata (ListSecretVersionIds, never the value);
     empty until the operator has put one (the data source then returns no versions and no error:
     terraform-provider-aws, internal/service/secretsmanager/secret_versions_data_source.go)."""

@@ -27,6 +27,14 @@ LK_AGENT_COMMANDS = {
     "private-link",
     "delete",
 }
+# LiveKit CLI telephony subcommands (and the flags the docs pass): livekit/livekit-cli at commit
+# 29c268653d17990f13635952084eda3d7a87e614, cmd/lk/sip.go and cmd/lk/phone_number.go.
+LK_TELEPHONY_COMMANDS = {
+    ("sip", "inbound"): {"list", "create", "update", "delete"},
+    ("sip", "dispatch"): {"list", "create", "update", "delete"},
+    ("number",): {"search", "purchase", "list", "get", "update"},
+}
+LK_NUMBER_FLAGS = {"--country-code", "--area-code", "--limit", "--numbers", "--sip-dispatch-rule-id", "--number"}
 # Variables the docs set that are not the agent's settings: platform and pipeline plumbing.
 NON_SETTING_VARIABLES = {"PORT", "LIVEKIT_AGENT_ID"}
 
@@ -109,7 +117,7 @@ def settings_names() -> set[str]:
 # deployment.md
 
 
-@pytest.mark.parametrize(("doc", "at_least"), [("deployment.md", 6), ("runbook.md", 1)])
+@pytest.mark.parametrize(("doc", "at_least"), [("deployment.md", 6), ("runbook.md", 1), ("telephony.md", 4)])
 def test_every_pulumi_config_key_is_declared_by_the_program(doc: str, at_least: int) -> None:
     keys = []
     for line in code_lines(doc):
@@ -183,6 +191,22 @@ def test_every_make_target_and_lk_agent_command_exists() -> None:
             assert rest[0] in LK_AGENT_COMMANDS, line
 
 
+@pytest.mark.parametrize("doc", ["telephony.md", "runbook.md"])
+def test_every_lk_telephony_command_exists(doc: str) -> None:
+    found = 0
+    lines = code_lines(doc) + [m[1] for m in re.finditer(r"`(lk (?:sip|number) [^`]+)`", text(doc))]
+    for line in lines:
+        tokens = words(line)
+        for prefix, commands in LK_TELEPHONY_COMMANDS.items():
+            rest = after(tokens, "lk", *prefix)
+            if rest is not None:
+                found += 1
+                assert rest[0] in commands, line
+                flags = {token for token in rest if token.startswith("--")}
+                assert prefix != ("number",) or flags <= LK_NUMBER_FLAGS, line
+    assert found
+
+
 def test_github_secrets_and_variables_are_the_ones_the_workflows_read() -> None:
     for line in code_lines("deployment.md"):
         tokens = words(line)
@@ -208,7 +232,7 @@ INLINE_PATH = re.compile(
 )
 
 
-@pytest.mark.parametrize("doc", ["deployment.md", "runbook.md", "security.md", "costs.md", "eval.md"])
+@pytest.mark.parametrize("doc", ["deployment.md", "runbook.md", "security.md", "costs.md", "eval.md", "telephony.md"])
 def test_every_repository_path_named_exists(doc: str) -> None:
     paths = {match[1] for match in INLINE_PATH.finditer(text(doc))}
     for line in code_lines(doc):
@@ -222,7 +246,9 @@ def test_every_repository_path_named_exists(doc: str) -> None:
 
 def alarm_keys() -> set[str]:
     """Alarm keys from infra/monitoring.py: the first argument of each `self._alarm(...)` call, string literals
-    directly or through the tuples of the loop that feeds it."""
+    directly or through the tuples of the loop that feeds it; and the phone line's alarm."""
+    from infra.phone_line import NO_CALLS_ALARM
+
     tree = ast.parse((ROOT / "infra" / "monitoring.py").read_text())
     keys: set[str] = set()
     loop_keys: dict[str, set[str]] = {}
@@ -242,7 +268,7 @@ def alarm_keys() -> set[str]:
                 keys.add(first.value)
             elif isinstance(first, ast.Name):
                 keys |= loop_keys.get(first.id, set())
-    return keys
+    return keys | {NO_CALLS_ALARM}
 
 
 def test_the_alarm_list_is_read_from_the_code() -> None:

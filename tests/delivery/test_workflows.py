@@ -344,7 +344,12 @@ def test_secrets_reach_only_the_deploy_steps_that_use_them() -> None:
     aws = position(steps, lambda step: "configure-aws-credentials" in step.get("uses", ""))
     for step in steps[:aws]:  # the installs run code from PyPI, GitHub and AWS downloads
         assert not secret_inputs_used(step), step.get("name", step.get("uses"))
-    assert secret_inputs_used(steps[position(steps, by_id("up"))]) == {"pulumi-access-token"}
+    # The LiveKit key: the program manages the phone line's LiveKit objects with it (docs/telephony.md).
+    assert secret_inputs_used(steps[position(steps, by_id("up"))]) == {
+        "pulumi-access-token",
+        "livekit-api-key",
+        "livekit-api-secret",
+    }
     for step in steps:
         if step.get("id") != "up":
             assert "pulumi-access-token" not in secret_inputs_used(step), step.get("name")

@@ -195,17 +195,19 @@ def run_program(
     secrets: dict[str, str] | None = None,
     run: Run | None = None,
     project_root: Path = ROOT,
+    *,
+    preview: bool = False,
 ) -> Run:
     """Run the project's program fresh under mocks with the stack file's settings plus operator values.
 
     Pass `run` to keep what was recorded when the program fails, `project_root` to run another copy of the project
-    (its Pulumi.yaml says where the program is)."""
+    (its Pulumi.yaml says where the program is), `preview` to run it as `pulumi preview` does (a dry run)."""
     values = {**stack_values(stack), **OPERATOR_VALUES, **(overrides or {})}
     secrets = FAKE_SECRETS if secrets is None else secrets
     run = Run() if run is None else run
     mocks = AwsMocks()
     settings.ROOT.set(None)
-    pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=False, monitor=RecordingMonitor(mocks, run))
+    pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=preview, monitor=RecordingMonitor(mocks, run))
     config = {f"{PROJECT}:{key}": _as_config_text(value) for key, value in values.items() if value is not None}
     config.update({f"{PROJECT}:{key}": value for key, value in secrets.items()})
     pulumi.runtime.set_all_config(config, [f"{PROJECT}:{key}" for key in secrets])

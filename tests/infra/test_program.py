@@ -147,6 +147,7 @@ def test_alarms_and_thresholds(stack_runs: dict[str, Run], stack: str) -> None:
     }
     if stack != "dev":
         expected |= {"proxy-pool-use", "log-errors", "target-sync-errors"}  # log-errors: test_log_drain.py
+        expected |= {"no-calls"}  # the phone line's: test_phone_line.py
     assert set(alarms) == expected
     topic = run.one("aws:sns/topic:Topic")
     assert run.one("aws:sns/topicSubscription:TopicSubscription").inputs["endpoint"] == "oncall@hospital.test"
