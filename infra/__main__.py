@@ -1,10 +1,7 @@
-"""The Pulumi program: read the stack settings once, wire one component per concern, export the outputs."""
+"""The Pulumi program: read the stack settings once, wire one component per concern, export the outputs.
 
-import sys
-from pathlib import Path
-
-# Pulumi runs this file with infra/ as the working directory; the package imports need the repository root.
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+Pulumi runs it with infra/ as the working directory; `infra.*` imports because the virtualenv's path file (written
+by `make` and the pipeline's setup-program action) puts the repository on the path."""
 
 import pulumi
 import pulumi_aws as aws

@@ -1,9 +1,5 @@
-"""CrossGuard policy pack: `pulumi preview --policy-pack infra/policy`."""
-
-import sys
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+"""CrossGuard policy pack: `pulumi preview --policy-pack infra/policy` (the virtualenv's path file makes `infra`
+importable, as for the program)."""
 
 from pulumi_policy import PolicyPack
 

@@ -91,17 +91,12 @@ def test_harness_fails_like_the_host_on_a_stdlib_named_module(tmp_path: Path) ->
     assert PYDANTIC_SHADOWED in host.stderr.strip().splitlines()[-1]
 
 
-def test_program_needs_its_own_sys_path_line(tmp_path: Path) -> None:
-    """The host leaves the repository root off sys.path and CI installs only requirements into .venv, so
-    infra/__main__.py must add the root itself; the harness, like the host, fails without that line."""
-    assert str(ROOT) not in host_interpreter().path
-    project = project_copy(tmp_path)
-    main = project / "infra" / "__main__.py"
-    line = "sys.path.insert(0, str(Path(__file__).resolve().parent.parent))"
-    assert line in main.read_text()
-    main.write_text(main.read_text().replace(line, ""))
-    with pytest.raises(ModuleNotFoundError, match="No module named 'infra'"):
-        run_program("dev", project_root=project)
+def test_the_virtualenvs_path_file_puts_the_repository_on_the_hosts_path() -> None:
+    """The host puts only the program's folder first on sys.path; the repository root comes from the virtualenv's
+    path file (Makefile, .github/actions/setup-program), so neither the program nor the policy pack edits sys.path."""
+    assert str(ROOT) in host_interpreter().path
+    for entry in (PROGRAM_DIR / "__main__.py", PROGRAM_DIR / "policy" / "__main__.py"):
+        assert "sys.path" not in entry.read_text(), entry
 
 
 def test_policy_pack_starts_under_the_analyzer_host() -> None:
