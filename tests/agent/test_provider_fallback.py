@@ -114,8 +114,8 @@ async def until(condition: object, seconds: float = 5.0) -> None:
 def models(primary: ProviderStandIn, fallback: ProviderStandIn) -> llm.FallbackAdapter:
     return llm_fallback(
         [
-            openai.LLM(model="primary-model", api_key="sk-test", base_url=f"{primary.url}/v1"),
-            openai.LLM(model="fallback-model", api_key="sk-test", base_url=f"{fallback.url}/v1"),
+            openai.LLM(model="primary-model", api_key=SETTINGS["openai_api_key"], base_url=f"{primary.url}/v1"),
+            openai.LLM(model="fallback-model", api_key=SETTINGS["openai_api_key"], base_url=f"{fallback.url}/v1"),
         ],
         SETTINGS_FOR_TESTS,
     )
@@ -189,8 +189,8 @@ async def test_a_hanging_model_costs_one_attempt_timeout_then_the_call_goes_on_w
 def voices(primary: ProviderStandIn, fallback: ProviderStandIn) -> tts.FallbackAdapter:
     return tts_fallback(
         [
-            cartesia.TTS(api_key="ca-test", base_url=primary.url),
-            openai.TTS(api_key="sk-test", base_url=f"{fallback.url}/v1", response_format="pcm"),
+            cartesia.TTS(api_key=SETTINGS["cartesia_api_key"], base_url=primary.url),
+            openai.TTS(api_key=SETTINGS["openai_api_key"], base_url=f"{fallback.url}/v1", response_format="pcm"),
         ]
     )
 
@@ -244,8 +244,8 @@ async def test_failing_transcription_moves_to_the_fallback_and_comes_back(
 
     adapter = stt_fallback(
         [
-            deepgram.STT(api_key="dg-test", base_url=f"{primary.url}/v1/listen"),
-            openai.STT(api_key="sk-test", base_url=f"{fallback.url}/v1", use_realtime=False),
+            deepgram.STT(api_key=SETTINGS["deepgram_api_key"], base_url=f"{primary.url}/v1/listen"),
+            openai.STT(api_key=SETTINGS["openai_api_key"], base_url=f"{fallback.url}/v1", use_realtime=False),
         ],
         SETTINGS_FOR_TESTS,
         vad=silero.VAD.load(),
