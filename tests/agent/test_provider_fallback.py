@@ -26,12 +26,14 @@ from agent.providers import (
     tts_fallback,
 )
 from agent.settings import load
-from tests.agent.provider_stand_ins import ProviderStandIn
+from tests.agent.provider_stand_ins import HANG_SECONDS, ProviderStandIn
 from tests.agent.test_worker import SETTINGS
 
 ATTEMPT_TIMEOUT = 0.5
 # Every turn and synthesis below must finish within this, failures included.
 TURN_BOUND = ATTEMPT_TIMEOUT + 3.0
+# A switch to the fallback costs at most one attempt timeout (a retry of the primary would cost another).
+SWITCH_BOUND = ATTEMPT_TIMEOUT + 0.4
 FAILURES = ["refused", "error", "hang", "drop"]
 # After a hang, the model's recovery probe can itself stay stuck (seen with livekit-agents 1.8's OpenAI plugin:
 # the probe waits on a read its attempt timeout does not end), so that call stays on the fallback model; the
@@ -220,7 +222,9 @@ async def test_failing_speech_moves_to_the_fallback_voice_and_comes_back(
         assert not fallback.requests
 
         await fail(primary, failure)
+        started = time.monotonic()
         assert await speak(adapter, "Let me look that up.") > 0.2
+        assert time.monotonic() - started < SWITCH_BOUND, "one attempt, no retry, before the fallback"
         assert fallback.requests == ["/v1/audio/speech ok"]
         assert primary_available == [False]
         assert await speak(adapter, "One moment.") > 0.2, "the call goes on"
@@ -262,7 +266,12 @@ async def test_failing_transcription_moves_to_the_fallback_and_comes_back(
     async with adapter:
         assert await heard() == primary.answer()
         await fail(primary, failure)
+        started = time.monotonic()
         assert await heard() == fallback.answer()
+        # Deepgram's one-shot request bounds only its connection by the attempt timeout (total 30 s in
+        # livekit-plugins-deepgram 1.8): a silent server ends this attempt only when it drops the connection.
+        bound = HANG_SECONDS + 0.4 if failure == "hang" else SWITCH_BOUND
+        assert time.monotonic() - started < bound, "one attempt, no retry, before the fallback"
         assert await heard() == fallback.answer(), "the call goes on"
         await come_back(primary, failure)
         await until_recovered(heard, primary_available)
@@ -295,3 +304,42 @@ async def test_fallbacks_and_recoveries_are_counted(primary: ProviderStandIn, fa
         primary.mode = "ok"
         await until_recovered(lambda: speak(providers.tts, "Still there?"), announced)
         assert recorded == [f"{FALLBACK_METRIC} 1", f"{RECOVERY_METRIC} 1"]
+
+
+async def test_a_refused_deepgram_stream_is_transcribed_by_the_fallback(fallback: ProviderStandIn) -> None:
+    """The session's path: a live stream of the caller's audio (here, one of our own speech clips) with Deepgram's
+    WebSocket refused; the VAD cuts the utterance and the fallback transcribes it."""
+    from livekit.agents import stt
+    from livekit.plugins import silero
+
+    from agent.outage_clips import clip_frames
+
+    refused = ProviderStandIn("refused")  # never started: its port refuses
+    adapter = stt_fallback(
+        [
+            deepgram.STT(api_key=SETTINGS["deepgram_api_key"], base_url=f"{refused.url}/v1/listen"),
+            openai.STT(api_key=SETTINGS["openai_api_key"], base_url=f"{fallback.url}/v1", use_realtime=False),
+        ],
+        SETTINGS_FOR_TESTS,
+        vad=silero.VAD.load(),
+    )
+    switched = asyncio.Event()
+    adapter.on("stt_availability_changed", lambda event: switched.set())
+    silence = rtc.AudioFrame(bytes(640), sample_rate=16000, num_channels=1, samples_per_channel=320)
+    async with adapter, asyncio.timeout(20):
+        stream = adapter.stream(conn_options=connect_options(SETTINGS_FOR_TESTS).stt_conn_options)
+        async with stream:
+            stream.push_frame(silence)  # the call's audio starts; Deepgram's connection is refused
+            await switched.wait()
+            async for frame in clip_frames("transfer"):
+                stream.push_frame(frame)
+            for _ in range(50):  # a second of silence ends the utterance
+                stream.push_frame(silence)
+            stream.end_input()
+            finals = [
+                event.alternatives[0].text
+                async for event in stream
+                if event.type == stt.SpeechEventType.FINAL_TRANSCRIPT
+            ]
+    assert finals == [fallback.answer()]
+    assert fallback.requests == ["/v1/audio/transcriptions ok"]
