@@ -15,6 +15,7 @@ import sys
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
 import aiohttp
 from livekit import api
@@ -24,6 +25,9 @@ from agent.settings import Environment, Settings, SettingsError, load
 CHECK_TIMEOUT_SECONDS = 3.0
 # The API version livekit-plugins-cartesia 1.8.9 speaks (livekit/plugins/cartesia/constants.py).
 CARTESIA_API_VERSION = "2025-04-16"
+
+# The settings that name an OpenAI model: the chat model and the fallbacks of all three stages (agent/providers.py).
+OPENAI_MODEL_SETTINGS = ("llm_model", "llm_fallback_model", "stt_fallback_model", "tts_fallback_model")
 
 logger = logging.getLogger("agent.check")
 
@@ -78,13 +82,17 @@ async def check_livekit(settings: Settings) -> None:
             raise CheckFailed(f"LiveKit refused the request ({error.status} {error.code})") from None
 
 
-async def _get(url: str, headers: dict[str, str]) -> None:
+async def _get(url: str, headers: dict[str, str]) -> Any:
+    """The JSON answer of an authenticated GET (None when the body is not JSON)."""
     timeout = aiohttp.ClientTimeout(total=CHECK_TIMEOUT_SECONDS)
     async with aiohttp.ClientSession(timeout=timeout) as session, session.get(url, headers=headers) as response:
         if response.status in (401, 403):
             raise CheckFailed(f"key rejected (HTTP {response.status})")
         if response.status >= 400:
             raise CheckFailed(f"HTTP {response.status}")
+        if response.content_type != "application/json":
+            return None
+        return await response.json()
 
 
 async def check_deepgram(settings: Settings) -> None:
@@ -93,8 +101,18 @@ async def check_deepgram(settings: Settings) -> None:
 
 
 async def check_openai(settings: Settings) -> None:
+    """The key is accepted, and it may use the chat model and every fallback that runs on OpenAI: a misspelt
+    fallback would otherwise surface only during another provider's outage."""
     key = settings.openai_api_key.get_secret_value()
-    await _get(f"{settings.openai_base_url.rstrip('/')}/models", {"Authorization": f"Bearer {key}"})
+    listing = await _get(f"{settings.openai_base_url.rstrip('/')}/models", {"Authorization": f"Bearer {key}"})
+    offered = {model.get("id") for model in (listing or {}).get("data", [])}
+    missing = [
+        f"{name.upper()}={getattr(settings, name)}"
+        for name in OPENAI_MODEL_SETTINGS
+        if getattr(settings, name) not in offered
+    ]
+    if missing:
+        raise CheckFailed(f"model(s) this key cannot use: {', '.join(missing)}")
 
 
 async def check_cartesia(settings: Settings) -> None:

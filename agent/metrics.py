@@ -40,6 +40,9 @@ METRIC_UNITS: dict[str, str] = {
     "AgentProcessingLatency": "Milliseconds",
     "PoolConnectionsInUse": "Count",
     "PoolUsePercent": "Percent",
+    "ProviderFallbacks": "Count",
+    "ProviderRecoveries": "Count",
+    "SpeechOutages": "Count",
 }
 
 FLUSH_SECONDS = 30.0

@@ -201,6 +201,20 @@ class Settings(DatabaseSettings, TokenSettings):
     tts_voice: str = Field(
         "f786b574-daa5-4673-aa0c-cbe3e8534c02", description="Cartesia voice id the receptionist speaks with."
     )
+    stt_fallback_model: str = Field(
+        "gpt-4o-mini-transcribe", description="OpenAI speech-to-text model used while Deepgram fails."
+    )
+    llm_fallback_model: str = Field("gpt-4.1-mini", description="OpenAI chat model used while LLM_MODEL fails.")
+    tts_fallback_model: str = Field(
+        "gpt-4o-mini-tts", description="OpenAI text-to-speech model used while Cartesia fails."
+    )
+    tts_fallback_voice: str = Field("coral", description="OpenAI voice the fallback text to speech speaks with.")
+    provider_attempt_timeout: float = Field(
+        4.0,
+        gt=0,
+        le=30,
+        description="Seconds one speech or model provider gets to answer before the call moves to its fallback.",
+    )
     endpointing_min_delay: float = Field(0.5, ge=0, le=5, description="Seconds of silence before a turn may end.")
     endpointing_max_delay: float = Field(
         3.0, ge=0, le=10, validate_default=True, description="Longest wait for the end of a turn."

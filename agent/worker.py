@@ -1,6 +1,7 @@
 """The LiveKit worker: one AgentServer, Silero VAD loaded once per process, a database pool per job process.
 
-Pipeline: Deepgram STT, OpenAI LLM, Cartesia TTS, Silero VAD, and the LiveKit turn detector when its model
+Pipeline: speech to text, the model and text to speech each behind a fallback (agent/providers.py), Silero VAD,
+and the LiveKit turn detector when its model
 files were downloaded (`python -m agent download-files`, done at image build); without them, VAD
 endpointing. Importing the turn-detector plugin registers inference runners that fail without their files,
 so it is imported only when the files are in the local model cache.
@@ -17,14 +18,16 @@ from zoneinfo import ZoneInfo
 import aiohttp
 from livekit import api, rtc
 from livekit.agents import AgentServer, AgentSession, JobContext, JobProcess, RecordingOptions, TurnHandlingOptions
-from livekit.plugins import cartesia, deepgram, openai, silero
+from livekit.plugins import silero
 
 from agent.call import CallConfig, CallState, TransferFailed
 from agent.hospital import PostgresHospital
 from agent.hospital.pool import create_pool
 from agent.logs import take_over_stdout
+from agent.providers import Providers, build_providers, connect_options
 from agent.receptionist import Receptionist
 from agent.settings import Settings, load
+from agent.speech_outage import SpeechOutage, caller_number
 
 logger = logging.getLogger("agent.worker")
 
@@ -72,28 +75,18 @@ def recording(settings: Settings) -> bool | RecordingOptions:
     return False
 
 
-def build_session(settings: Settings, *, vad: Any, state: CallState, detector: Any | None) -> AgentSession[CallState]:
+def build_session(
+    settings: Settings, *, vad: Any, state: CallState, detector: Any | None, providers: Providers | None = None
+) -> AgentSession[CallState]:
+    providers = providers or build_providers(settings, vad=vad)
     return AgentSession[CallState](
         userdata=state,
-        stt=deepgram.STT(
-            model=settings.stt_model,
-            language=settings.stt_language,
-            api_key=settings.deepgram_api_key.get_secret_value(),
-            base_url=settings.deepgram_base_url.rstrip("/") + "/v1/listen",
-        ),
-        llm=openai.LLM(
-            model=settings.llm_model,
-            api_key=settings.openai_api_key.get_secret_value(),
-            base_url=settings.openai_base_url,
-        ),
-        tts=cartesia.TTS(
-            model=settings.tts_model,
-            voice=settings.tts_voice,
-            api_key=settings.cartesia_api_key.get_secret_value(),
-            base_url=settings.cartesia_base_url,
-        ),
+        stt=providers.stt,
+        llm=providers.llm,
+        tts=providers.tts,
         vad=vad,
         turn_handling=turn_handling(settings, detector=detector),
+        conn_options=connect_options(settings),
     )
 
 
@@ -112,11 +105,15 @@ def _telemetry(settings: Settings) -> Any | None:
     return Telemetry(settings)
 
 
-def _sip_transfer(ctx: JobContext):
-    """A transfer for phone (SIP) callers; web callers have nobody to transfer."""
-    sip_caller = next(
+def _sip_caller(ctx: JobContext) -> rtc.RemoteParticipant | None:
+    return next(
         (p for p in ctx.room.remote_participants.values() if p.kind == rtc.ParticipantKind.PARTICIPANT_KIND_SIP), None
     )
+
+
+def _sip_transfer(ctx: JobContext):
+    """A transfer for phone (SIP) callers; web callers have nobody to transfer."""
+    sip_caller = _sip_caller(ctx)
     if sip_caller is None:
         return None
 
@@ -145,6 +142,10 @@ async def _open_pool(settings: Settings, **options: Any) -> Any:
         return await create_pool(settings, **{**options, "min_size": 0})
 
 
+def _not_published(_name: str, _value: float) -> None:
+    """Where metrics go when the telemetry module is absent."""
+
+
 def _attach_telemetry(telemetry: Any, *, ctx: JobContext, session: AgentSession, pool: Any, state: CallState) -> None:
     telemetry.observe(session, room=ctx.room.name, job_id=ctx.job.id)
     telemetry.watch_pool(pool)
@@ -170,9 +171,15 @@ async def entrypoint(ctx: JobContext) -> None:
     await ctx.connect()
     state = CallState(hospital=hospital, config=call_config(settings), transfer=_sip_transfer(ctx))
     await state.begin(room=ctx.room.name, job_id=ctx.job.id)
-    session = build_session(settings, vad=ctx.proc.userdata["vad"], state=state, detector=detector)
+    providers = build_providers(settings, vad=ctx.proc.userdata["vad"])
+    session = build_session(settings, vad=ctx.proc.userdata["vad"], state=state, detector=detector, providers=providers)
     if telemetry is not None:  # -- ... and attached to the call here: turns, errors, pool use, tool timings
         _attach_telemetry(telemetry, ctx=ctx, session=session, pool=pool, state=state)
+    record = telemetry.publisher.record if telemetry is not None else _not_published
+    providers.watch(record)
+    sip_caller = _sip_caller(ctx)
+    number = caller_number(sip_caller.attributes) if sip_caller is not None else None
+    SpeechOutage(session, state=state, caller_number=number, record=record).watch()
 
     async def close_call(_reason: str = "") -> None:
         await state.finish()

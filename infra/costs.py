@@ -200,6 +200,8 @@ AGENT_ALARM_METRICS = {
     "agent-processing-p95": 1,
     "turn-e2e-p95": 1,
     "error-rate": 2,
+    "provider-fallbacks": 1,
+    "speech-outage": 1,
 }
 PROXY_ALARM_METRICS = {"proxy-pool-use": 2}
 # The target-sync Lambda's error alarm (infra/private_link.py), in private-link stacks.

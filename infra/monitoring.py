@@ -26,6 +26,10 @@ MINUTES_PER_DAY = 1440
 LATENCY_PERIOD = 300
 UPTIME_EXPRESSION = "IF(FILL(m1, 0) >= 1, 1, 0)"
 POOL_EXPRESSION = "100 * m1 / m2"
+# A provider that fails calls in two of three 5-minute windows is down or flapping, not a passing blip (each call
+# process switches at most once per provider while it stays down, so the count is about calls affected).
+FALLBACK_PERIOD = 300
+FALLBACK_WINDOWS = (3, 2)
 ERROR_RATE_EXPRESSION = "IF(FILL(m2, 0) > 0, 100 * FILL(m1, 0) / m2, IF(FILL(m1, 0) > 0, 100, 0))"
 
 
@@ -113,6 +117,17 @@ def dashboard_body(settings: StackSettings, proxy_name: str | None) -> str:
             },
         ),
         widget("Connection pool use (%)", pool, y=6, x=12, period=60, annotations=threshold),
+        widget(
+            "Provider fallbacks (calls moved to a fallback, recoveries, calls with no voice left)",
+            [
+                agent("ProviderFallbacks", stat="Sum", label="fallbacks"),
+                agent("ProviderRecoveries", stat="Sum", label="recoveries"),
+                agent("SpeechOutages", stat="Sum", label="speech outages"),
+            ],
+            y=12,
+            x=0,
+            period=FALLBACK_PERIOD,
+        ),
     ]
     return json.dumps({"widgets": widgets})
 
@@ -260,6 +275,35 @@ class Monitoring(pulumi.ComponentResource):
                 threshold=threshold,
                 treat_missing_data="notBreaching",
             )
+        evaluation_periods, datapoints = FALLBACK_WINDOWS
+        self._alarm(
+            "provider-fallbacks",
+            f"A speech or model provider failed calls in {datapoints} of {evaluation_periods} 5-minute windows; "
+            "calls run on its fallback.",
+            namespace=ns,
+            metric_name="ProviderFallbacks",
+            dimensions=dims,
+            statistic="Sum",
+            period=FALLBACK_PERIOD,
+            evaluation_periods=evaluation_periods,
+            datapoints_to_alarm=datapoints,
+            comparison_operator="GreaterThanOrEqualToThreshold",
+            threshold=1,
+            treat_missing_data="notBreaching",
+        )
+        self._alarm(
+            "speech-outage",
+            "Every text-to-speech provider failed on a call: callers hear a recorded apology and are handed off.",
+            namespace=ns,
+            metric_name="SpeechOutages",
+            dimensions=dims,
+            statistic="Sum",
+            period=60,
+            evaluation_periods=1,
+            comparison_operator="GreaterThanOrEqualToThreshold",
+            threshold=1,
+            treat_missing_data="notBreaching",
+        )
         self._alarm(
             "error-rate",
             f"More than {s.error_rate_threshold_percent:g} % of turns ended in an error.",

@@ -63,19 +63,33 @@ def test_turn_detector_available_only_with_every_file(tmp_path: Path, monkeypatc
 
 
 def test_pipeline_follows_the_settings() -> None:
+    from livekit.plugins import silero
+
     settings = load(
         **SETTINGS,
         stt_model="nova-2",
         stt_language="es",
         llm_model="gpt-4o",
         tts_model="sonic-turbo",
+        stt_fallback_model="whisper-1",
+        llm_fallback_model="gpt-4.1",
+        tts_fallback_model="tts-1",
+        tts_fallback_voice="sage",
+        provider_attempt_timeout=2.5,
         endpointing_min_delay=0.3,
         endpointing_max_delay=2.0,
     )
-    session = worker.build_session(settings, vad=None, state=None, detector=None)
-    assert session.stt.model == "nova-2"
-    assert session.llm.model == "gpt-4o"
-    assert session.tts.model == "sonic-turbo"
+    session = worker.build_session(settings, vad=silero.VAD.load(), state=None, detector=None)
+    # Each stage is a FallbackAdapter over the primary and its fallback, in that order.
+    speech_to_text = [getattr(s, "wrapped_stt", s) for s in session.stt._stt_instances]
+    assert [s.model for s in speech_to_text] == ["nova-2", "whisper-1"]
+    assert speech_to_text[1]._opts.languages == ["es"]
+    assert [m.model for m in session.llm._llm_instances] == ["gpt-4o", "gpt-4.1"]
+    assert [t.model for t in session.tts._tts_instances] == ["sonic-turbo", "tts-1"]
+    assert session.tts._tts_instances[1]._opts.voice == "sage"
+    assert session.llm._attempt_timeout == 2.5
+    assert session.stt._attempt_timeout == 2.5
+    assert session.conn_options.tts_conn_options.timeout == 2.5
     options = worker.turn_handling(settings, detector=None)
     assert options["turn_detection"] == "vad"
     assert options["endpointing"] == {"min_delay": 0.3, "max_delay": 2.0}
@@ -154,6 +168,7 @@ async def test_entrypoint_starts_the_receptionist_even_without_the_database(
 ) -> None:
     from livekit.agents import AgentSession
     from livekit.agents.testing import fake_job_context
+    from livekit.plugins import silero
 
     from agent.receptionist import Receptionist
 
@@ -168,7 +183,7 @@ async def test_entrypoint_starts_the_receptionist_even_without_the_database(
 
     monkeypatch.setattr(AgentSession, "start", fake_start)
     with fake_job_context() as ctx:
-        ctx.proc.userdata.update(settings=settings, vad=None)
+        ctx.proc.userdata.update(settings=settings, vad=silero.VAD.load())
         await worker.entrypoint(ctx)
         ((session, agent),) = started
         assert isinstance(agent, Receptionist)

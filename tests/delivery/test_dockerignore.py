@@ -10,6 +10,7 @@ import re
 
 import pytest
 
+from agent.outage_clips import CLIP_TEXTS, clip_path
 from tests.delivery.support import ROOT
 
 
@@ -81,7 +82,15 @@ def test_kept_out_of_the_build_context(path: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "path", ["requirements.txt", "constraints.txt", "agent/__main__.py", "agent/hospital/pool.py", "migrations/x.sql"]
+    "path",
+    [
+        "requirements.txt",
+        "constraints.txt",
+        "agent/__main__.py",
+        "agent/hospital/pool.py",
+        "migrations/x.sql",
+        *(str(clip_path(name).relative_to(ROOT)) for name in CLIP_TEXTS),  # the speech-outage apology
+    ],
 )
 def test_what_the_image_needs_gets_in(path: str) -> None:
     assert not excluded(path), f"{path} is needed by the Dockerfile but ignored"

@@ -144,6 +144,8 @@ def test_alarms_and_thresholds(stack_runs: dict[str, Run], stack: str) -> None:
         "agent-processing-p95",
         "turn-e2e-p95",
         "error-rate",
+        "provider-fallbacks",
+        "speech-outage",
     }
     if stack != "dev":
         expected |= {"proxy-pool-use", "log-errors", "target-sync-errors"}  # log-errors: test_log_drain.py
@@ -169,6 +171,11 @@ def test_alarms_and_thresholds(stack_runs: dict[str, Run], stack: str) -> None:
     assert alarms["agent-processing-p95"]["extendedStatistic"] == "p95"
     assert alarms["turn-e2e-p95"]["threshold"] == stack_values(stack)["turnLatencyP95Ms"]
     assert alarms["error-rate"]["threshold"] == stack_values(stack)["errorRateThresholdPercent"]
+    fallbacks = alarms["provider-fallbacks"]
+    assert (fallbacks["metricName"], fallbacks["statistic"]) == ("ProviderFallbacks", "Sum")
+    assert (fallbacks["evaluationPeriods"], fallbacks["datapointsToAlarm"]) == (3, 2)
+    outage = alarms["speech-outage"]
+    assert (outage["metricName"], outage["threshold"], outage["period"]) == ("SpeechOutages", 1, 60)
     if stack != "dev":
         pool = alarms["proxy-pool-use"]
         assert pool["threshold"] == 80
@@ -183,7 +190,7 @@ def test_dashboard_parses_and_names_real_metrics(stack_runs: dict[str, Run], sta
     run = stack_runs[stack]
     body = json.loads(run.one("aws:cloudwatch/dashboard:Dashboard").inputs["dashboardBody"])
     titles = " ".join(w["properties"]["title"] for w in body["widgets"]).lower()
-    for topic in ("up", "latency", "error rate", "pool"):
+    for topic in ("up", "latency", "error rate", "pool", "fallbacks"):
         assert topic in titles
     named = set()
     for widget in body["widgets"]:
@@ -194,6 +201,7 @@ def test_dashboard_parses_and_names_real_metrics(stack_runs: dict[str, Run], sta
                 assert metric in AGENT_METRICS or metric in PROXY_METRICS, metric
                 named.add(metric)
     assert {"Heartbeat", "TurnE2ELatency", "AgentProcessingLatency", "Errors", "Turns", "PoolUsePercent"} <= named
+    assert {"ProviderFallbacks", "ProviderRecoveries", "SpeechOutages"} <= named
     if stack != "dev":
         assert set(PROXY_METRICS) <= named
 

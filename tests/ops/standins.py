@@ -19,6 +19,8 @@ from aiohttp import WSMsgType, web
 from livekit.protocol import agent as agent_proto
 from livekit.protocol import room as room_proto
 
+from agent.check import OPENAI_MODEL_SETTINGS
+from agent.settings import Settings
 from tests.ops.conftest import FAKE_SECRETS
 
 
@@ -98,7 +100,8 @@ class StandIns:
 
     async def _openai(self, request: web.Request) -> web.Response:
         accepted = request.headers.get("Authorization") == f"Bearer {self.keys['OPENAI_API_KEY']}"
-        return await self._answer(accepted, {"object": "list", "data": []})
+        models = [{"id": Settings.model_fields[name].default, "object": "model"} for name in OPENAI_MODEL_SETTINGS]
+        return await self._answer(accepted, {"object": "list", "data": models})
 
     async def _cartesia(self, request: web.Request) -> web.Response:
         accepted = (

@@ -97,3 +97,17 @@ def test_preflight_logs_one_line_per_service(clean_env, databases, caplog):
     assert sorted(events) == sorted(SERVICES)
     assert events["openai"].levelname == "ERROR"
     assert all(events[name].levelname == "INFO" for name in SERVICES if name != "openai")
+
+
+def test_a_fallback_model_the_key_cannot_use_fails_the_openai_line(clean_env, databases, capsys):
+    """A misspelt fallback would otherwise show only during another provider's outage."""
+    with StandIns() as standins:
+        _configure(clean_env, standins, databases["migrated"], LLM_FALLBACK_MODEL="gpt-4.1-mimi")
+        clean_env.setenv("TTS_FALLBACK_MODEL", "tts-9")
+        assert check.main([]) == 1
+    lines = _lines(capsys.readouterr().out)
+    assert (
+        lines["openai"]
+        == "failed: model(s) this key cannot use: LLM_FALLBACK_MODEL=gpt-4.1-mimi, TTS_FALLBACK_MODEL=tts-9"
+    )
+    assert all(lines[name].startswith("ok") for name in SERVICES if name != "openai")

@@ -103,6 +103,7 @@ def test_contract_names_and_units():
         "AgentProcessingLatency",
     ]
     counts = ["Heartbeat", "Errors", "PoolConnectionsInUse", "Turns", "Calls"]
+    counts += ["ProviderFallbacks", "ProviderRecoveries", "SpeechOutages"]
     assert {
         **dict.fromkeys(milliseconds, "Milliseconds"),
         **dict.fromkeys(counts, "Count"),

@@ -1,0 +1,345 @@
+"""Chaos tests: a provider refuses connections, times out or fails mid-stream, and the call goes on through its
+fallback; once the provider is back it is used again. Real LiveKit plugins and FallbackAdapters with our options
+(agent/providers.py), against loopback stand-ins (tests/agent/provider_stand_ins.py); every wait is bounded."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+import pytest
+from livekit import rtc
+from livekit.agents import Agent, AgentSession, APIConnectionError, llm, tts
+from livekit.agents.utils import http_context
+from livekit.plugins import cartesia, deepgram, openai
+
+from agent.providers import (
+    FALLBACK_METRIC,
+    RECOVERY_METRIC,
+    Providers,
+    build_providers,
+    connect_options,
+    llm_fallback,
+    stt_fallback,
+    tts_fallback,
+)
+from agent.settings import load
+from tests.agent.provider_stand_ins import HANG_SECONDS, ProviderStandIn
+from tests.agent.test_worker import SETTINGS
+
+ATTEMPT_TIMEOUT = 0.5
+# Every turn and synthesis below must finish within this, failures included.
+TURN_BOUND = ATTEMPT_TIMEOUT + 3.0
+# A switch to the fallback costs at most one attempt timeout (a retry of the primary would cost another).
+SWITCH_BOUND = ATTEMPT_TIMEOUT + 0.4
+FAILURES = ["refused", "error", "hang", "drop"]
+# After a hang, the model's recovery probe can itself stay stuck (seen with livekit-agents 1.8's OpenAI plugin:
+# the probe waits on a read its attempt timeout does not end), so that call stays on the fallback model; the
+# next call starts on the primary again (docs/latency.md, "When a provider fails").
+RECOVERABLE_FAILURES = ["refused", "error", "drop"]
+SETTINGS_FOR_TESTS = load(**SETTINGS, provider_attempt_timeout=ATTEMPT_TIMEOUT)
+
+
+@pytest.fixture(autouse=True)
+async def http_session() -> AsyncIterator[None]:
+    """The HTTP session a job process gives the plugins (LiveKit's worker opens it per job)."""
+    async with http_context.open():
+        yield
+
+
+@pytest.fixture
+async def primary() -> AsyncIterator[ProviderStandIn]:
+    stand_in = ProviderStandIn("primary")
+    await stand_in.start()
+    yield stand_in
+    await stand_in.stop()
+
+
+@pytest.fixture
+async def fallback() -> AsyncIterator[ProviderStandIn]:
+    stand_in = ProviderStandIn("fallback")
+    await stand_in.start()
+    yield stand_in
+    await stand_in.stop()
+
+
+async def fail(stand_in: ProviderStandIn, failure: str) -> None:
+    if failure == "refused":
+        await stand_in.stop()
+    else:
+        stand_in.mode = failure  # type: ignore[assignment]
+
+
+async def come_back(stand_in: ProviderStandIn, failure: str) -> None:
+    stand_in.mode = "ok"
+    if failure == "refused":
+        await stand_in.start()
+
+
+def availability(adapter: llm.FallbackAdapter | tts.FallbackAdapter, event_name: str) -> list[bool]:
+    """What the adapter announced about its first (primary) instance, in order."""
+    seen: list[bool] = []
+    primary = (adapter._llm_instances if isinstance(adapter, llm.FallbackAdapter) else adapter._tts_instances)[0]
+
+    def changed(event: object) -> None:
+        instance = getattr(event, "llm", None) or getattr(event, "tts", None)
+        if instance is primary:
+            seen.append(event.available)
+
+    adapter.on(event_name, changed)
+    return seen
+
+
+async def until_recovered(request: Callable[[], Awaitable[object]], announced: list[bool], tries: int = 5) -> None:
+    """Make requests until the primary is announced available again: each request served while it is down
+    starts a probe of it (one at a time), as the calls' next turns would."""
+    for _ in range(tries):
+        await request()
+        with contextlib.suppress(AssertionError):
+            await until(lambda: announced[-1:] == [True], seconds=1.0)
+            return
+    raise AssertionError(f"the primary was not probed back within {tries} requests: {announced}")
+
+
+async def until(condition: object, seconds: float = 5.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "timed out waiting"
+        await asyncio.sleep(0.02)
+
+
+# -- the model ---------------------------------------------------------------------------------------------------
+
+
+def models(primary: ProviderStandIn, fallback: ProviderStandIn) -> llm.FallbackAdapter:
+    return llm_fallback(
+        [
+            openai.LLM(model="primary-model", api_key=SETTINGS["openai_api_key"], base_url=f"{primary.url}/v1"),
+            openai.LLM(model="fallback-model", api_key=SETTINGS["openai_api_key"], base_url=f"{fallback.url}/v1"),
+        ],
+        SETTINGS_FOR_TESTS,
+    )
+
+
+async def turn(session: AgentSession, words: str) -> str:
+    async with asyncio.timeout(TURN_BOUND):
+        result = await session.run(user_input=words)
+    return " ".join(
+        event.item.text_content or ""
+        for event in result.events
+        if event.type == "message" and event.item.role == "assistant"
+    )
+
+
+@pytest.mark.parametrize("failure", RECOVERABLE_FAILURES)
+async def test_a_failing_model_hands_the_turn_to_its_fallback_and_comes_back(
+    failure: str, primary: ProviderStandIn, fallback: ProviderStandIn
+) -> None:
+    adapter = models(primary, fallback)
+    primary_available = availability(adapter, "llm_availability_changed")
+    async with adapter, AgentSession(llm=adapter, conn_options=connect_options(SETTINGS_FOR_TESTS)) as session:
+        await session.start(Agent(instructions="You are a hospital receptionist."))
+        assert await turn(session, "Hello?") == primary.answer()
+
+        await fail(primary, failure)
+        assert await turn(session, "I need an appointment.") == fallback.answer()
+        assert await turn(session, "With a cardiologist.") == fallback.answer(), "the call goes on"
+        assert primary_available == [False]
+
+        # Each turn served by the fallback probes the primary (one probe at a time); once one succeeds, the
+        # next turn is the primary's again.
+        await come_back(primary, failure)
+        await until_recovered(lambda: turn(session, "Tomorrow, please."), primary_available)
+        assert primary_available == [False, True]
+        assert await turn(session, "Thank you.") == primary.answer()
+
+
+async def test_a_model_that_fails_after_its_first_words_ends_that_turn_short_and_the_next_goes_to_the_fallback(
+    primary: ProviderStandIn, fallback: ProviderStandIn
+) -> None:
+    """No re-ask after words were spoken: they would be said twice, and a tool call could run twice."""
+    adapter = models(primary, fallback)
+    async with adapter, AgentSession(llm=adapter, conn_options=connect_options(SETTINGS_FOR_TESTS)) as session:
+        await session.start(Agent(instructions="You are a hospital receptionist."))
+        primary.mode = "drop_after_words"
+        with pytest.raises(APIConnectionError):  # a test run surfaces the turn's error; a call logs it
+            await turn(session, "Hello?")
+        assert not fallback.requests, "the fallback was not asked to say it all again"
+        assert await turn(session, "Are you there?") == fallback.answer()
+
+
+async def test_a_hanging_model_costs_one_attempt_timeout_then_the_call_goes_on_with_the_fallback(
+    primary: ProviderStandIn, fallback: ProviderStandIn
+) -> None:
+    adapter = models(primary, fallback)
+    primary.mode = "hang"
+    async with adapter, AgentSession(llm=adapter, conn_options=connect_options(SETTINGS_FOR_TESTS)) as session:
+        await session.start(Agent(instructions="You are a hospital receptionist."))
+        started = time.monotonic()
+        assert await turn(session, "Hello?") == fallback.answer()
+        assert ATTEMPT_TIMEOUT <= time.monotonic() - started < ATTEMPT_TIMEOUT + 1.0
+        started = time.monotonic()
+        assert await turn(session, "Are you there?") == fallback.answer()
+        assert time.monotonic() - started < ATTEMPT_TIMEOUT, "the hanging model is not waited for again"
+
+
+# -- text to speech ----------------------------------------------------------------------------------------------
+
+
+def voices(primary: ProviderStandIn, fallback: ProviderStandIn) -> tts.FallbackAdapter:
+    return tts_fallback(
+        [
+            cartesia.TTS(api_key=SETTINGS["cartesia_api_key"], base_url=primary.url),
+            openai.TTS(api_key=SETTINGS["openai_api_key"], base_url=f"{fallback.url}/v1", response_format="pcm"),
+        ]
+    )
+
+
+async def speak(adapter: tts.FallbackAdapter, text: str) -> float:
+    """Seconds of audio the session would play for `text` (through the streaming path the session uses)."""
+    seconds = 0.0
+    async with asyncio.timeout(TURN_BOUND):
+        stream = adapter.stream(conn_options=connect_options(SETTINGS_FOR_TESTS).tts_conn_options)
+        async with stream:
+            stream.push_text(text)
+            stream.end_input()
+            async for audio in stream:
+                seconds += audio.frame.duration
+    return seconds
+
+
+@pytest.mark.parametrize("failure", FAILURES)
+async def test_failing_speech_moves_to_the_fallback_voice_and_comes_back(
+    failure: str, primary: ProviderStandIn, fallback: ProviderStandIn
+) -> None:
+    adapter = voices(primary, fallback)
+    primary_available = availability(adapter, "tts_availability_changed")
+    async with adapter:
+        assert await speak(adapter, "Hello, how can I help?") > 0.2
+        assert primary.requests
+        assert not fallback.requests
+
+        await fail(primary, failure)
+        started = time.monotonic()
+        assert await speak(adapter, "Let me look that up.") > 0.2
+        assert time.monotonic() - started < SWITCH_BOUND, "one attempt, no retry, before the fallback"
+        assert fallback.requests == ["/v1/audio/speech ok"]
+        assert primary_available == [False]
+        assert await speak(adapter, "One moment.") > 0.2, "the call goes on"
+
+        await come_back(primary, failure)
+        await until_recovered(lambda: speak(adapter, "Still there?"), primary_available)
+        assert primary_available == [False, True]
+        served_by_fallback = len(fallback.requests)
+        assert await speak(adapter, "Here it is.") > 0.2
+        assert len(fallback.requests) == served_by_fallback, "the primary speaks again"
+
+
+# -- speech to text ----------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("failure", ["refused", "error", "hang"])
+async def test_failing_transcription_moves_to_the_fallback_and_comes_back(
+    failure: str, primary: ProviderStandIn, fallback: ProviderStandIn
+) -> None:
+    from livekit.plugins import silero
+
+    adapter = stt_fallback(
+        [
+            deepgram.STT(api_key=SETTINGS["deepgram_api_key"], base_url=f"{primary.url}/v1/listen"),
+            openai.STT(api_key=SETTINGS["openai_api_key"], base_url=f"{fallback.url}/v1", use_realtime=False),
+        ],
+        SETTINGS_FOR_TESTS,
+        vad=silero.VAD.load(),
+    )
+    primary_available: list[bool] = []
+    adapter.on("stt_availability_changed", lambda event: primary_available.append(event.available))
+    utterance = rtc.AudioFrame(bytes(3200), sample_rate=16000, num_channels=1, samples_per_channel=1600)
+    options = connect_options(SETTINGS_FOR_TESTS).stt_conn_options
+
+    async def heard() -> str:
+        async with asyncio.timeout(TURN_BOUND):
+            return (await adapter.recognize(utterance, conn_options=options)).alternatives[0].text
+
+    async with adapter:
+        assert await heard() == primary.answer()
+        await fail(primary, failure)
+        started = time.monotonic()
+        assert await heard() == fallback.answer()
+        # Deepgram's one-shot request bounds only its connection by the attempt timeout (total 30 s in
+        # livekit-plugins-deepgram 1.8): a silent server ends this attempt only when it drops the connection.
+        bound = HANG_SECONDS + 0.4 if failure == "hang" else SWITCH_BOUND
+        assert time.monotonic() - started < bound, "one attempt, no retry, before the fallback"
+        assert await heard() == fallback.answer(), "the call goes on"
+        await come_back(primary, failure)
+        await until_recovered(heard, primary_available)
+        assert primary_available == [False, True]
+        assert await heard() == primary.answer()
+
+
+# -- metrics -----------------------------------------------------------------------------------------------------
+
+
+async def test_fallbacks_and_recoveries_are_counted(primary: ProviderStandIn, fallback: ProviderStandIn) -> None:
+    from livekit.plugins import silero
+
+    settings = load(
+        **SETTINGS,
+        provider_attempt_timeout=ATTEMPT_TIMEOUT,
+        cartesia_base_url=primary.url,
+        openai_base_url=f"{fallback.url}/v1",
+        deepgram_base_url=primary.url,
+    )
+    providers: Providers = build_providers(settings, vad=silero.VAD.load())
+    recorded: list[str] = []
+    providers.watch(lambda name, value: recorded.append(f"{name} {value:g}"))
+    announced: list[bool] = []
+    providers.tts.on("tts_availability_changed", lambda event: announced.append(event.available))
+    async with providers.tts:
+        primary.mode = "error"
+        assert await speak(providers.tts, "Hello.") > 0.2
+        assert recorded == [f"{FALLBACK_METRIC} 1"]
+        primary.mode = "ok"
+        await until_recovered(lambda: speak(providers.tts, "Still there?"), announced)
+        assert recorded == [f"{FALLBACK_METRIC} 1", f"{RECOVERY_METRIC} 1"]
+
+
+async def test_a_refused_deepgram_stream_is_transcribed_by_the_fallback(fallback: ProviderStandIn) -> None:
+    """The session's path: a live stream of the caller's audio (here, one of our own speech clips) with Deepgram's
+    WebSocket refused; the VAD cuts the utterance and the fallback transcribes it."""
+    from livekit.agents import stt
+    from livekit.plugins import silero
+
+    from agent.outage_clips import clip_frames
+
+    refused = ProviderStandIn("refused")  # never started: its port refuses
+    adapter = stt_fallback(
+        [
+            deepgram.STT(api_key=SETTINGS["deepgram_api_key"], base_url=f"{refused.url}/v1/listen"),
+            openai.STT(api_key=SETTINGS["openai_api_key"], base_url=f"{fallback.url}/v1", use_realtime=False),
+        ],
+        SETTINGS_FOR_TESTS,
+        vad=silero.VAD.load(),
+    )
+    switched = asyncio.Event()
+    adapter.on("stt_availability_changed", lambda event: switched.set())
+    silence = rtc.AudioFrame(bytes(640), sample_rate=16000, num_channels=1, samples_per_channel=320)
+    async with adapter, asyncio.timeout(20):
+        stream = adapter.stream(conn_options=connect_options(SETTINGS_FOR_TESTS).stt_conn_options)
+        async with stream:
+            stream.push_frame(silence)  # the call's audio starts; Deepgram's connection is refused
+            await switched.wait()
+            async for frame in clip_frames("transfer"):
+                stream.push_frame(frame)
+            for _ in range(50):  # a second of silence ends the utterance
+                stream.push_frame(silence)
+            stream.end_input()
+            finals = [
+                event.alternatives[0].text
+                async for event in stream
+                if event.type == stt.SpeechEventType.FINAL_TRANSCRIPT
+            ]
+    assert finals == [fallback.answer()]
+    assert fallback.requests == ["/v1/audio/transcriptions ok"]
