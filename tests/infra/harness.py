@@ -10,6 +10,7 @@ run_name="__main__")`). Only the resource monitor is a mock."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import runpy
 from collections.abc import Iterator
@@ -207,6 +208,12 @@ def run_program(
     run = Run() if run is None else run
     mocks = AwsMocks()
     settings.ROOT.set(None)
+    # The language host runs the program on an event loop of its own; a test that ran asyncio.run() before this
+    # one leaves the main thread with none, and Pulumi's runtime asks for the current one.
+    try:
+        asyncio.get_event_loop_policy().get_event_loop()
+    except RuntimeError:
+        asyncio.set_event_loop(asyncio.new_event_loop())
     pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=preview, monitor=RecordingMonitor(mocks, run))
     config = {f"{PROJECT}:{key}": _as_config_text(value) for key, value in values.items() if value is not None}
     config.update({f"{PROJECT}:{key}": value for key, value in secrets.items()})
