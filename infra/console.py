@@ -641,7 +641,7 @@ class Console(pulumi.ComponentResource):
             name=f"{name}-console-5xx",
             alarm_description=(
                 f"The console answered {settings.console_server_errors_threshold} or more 5xx responses (its own "
-                "and the load balancer's) in 5 minutes. Runbook: docs/runbook.md, 'Console errors'."
+                "and the load balancer's) in 5 minutes. Runbook: docs/runbook.md, section console-5xx."
             ),
             metric_queries=[
                 aws.cloudwatch.MetricAlarmMetricQueryArgs(
@@ -663,7 +663,7 @@ class Console(pulumi.ComponentResource):
             name=f"{name}-console-unhealthy",
             alarm_description=(
                 f"A console task failed its health check ({HEALTH_PATH}) for 3 minutes. "
-                "Runbook: docs/runbook.md, 'Console unhealthy'."
+                "Runbook: docs/runbook.md, section console-unhealthy."
             ),
             namespace="AWS/ApplicationELB",
             metric_name="UnHealthyHostCount",
