@@ -7,8 +7,8 @@ settings carry this load balancer's ARN and the pool's issuer and client id.
 
 Tasks run in the public subnets with a public address and accept traffic from the load balancer only: they need
 outbound HTTPS to the load balancer's signing-key endpoint (public-keys.auth.elb.<region>.amazonaws.com, which has
-no VPC endpoint), to Cognito's keys, ECR, CloudWatch Logs and Secrets Manager. A NAT gateway would cost about
-$33 a month plus $0.045 per GB, a public address per task $3.65 (docs/costs.md). They reach the database through
+no VPC endpoint), to Cognito's keys, ECR, CloudWatch Logs and Secrets Manager. A public address per task is cheaper
+than a NAT gateway up to about nine tasks (docs/costs.md). They reach the database through
 RDS Proxy over TLS, as their own login role (`ConsoleLogin`), whose password the task gets from Secrets Manager.
 """
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from console.settings import ConsoleSettings
 from tests.delivery.support import ROOT, tool
 
 DOCKERFILE = ROOT / "Dockerfile"
@@ -130,8 +131,6 @@ def test_console_runtime_gets_only_the_built_environment_and_the_source() -> Non
 
 
 def test_console_runs_as_a_non_root_user_on_its_port() -> None:
-    from console.settings import ConsoleSettings  # noqa: PLC0415 - the console's own default port
-
     steps = instructions(CONSOLE_DOCKERFILE)
     users = [args for keyword, args in steps if keyword == "USER"]
     assert users
