@@ -9,11 +9,12 @@ import json
 import pytest
 
 from console.settings import ConsoleSettings
-from infra import console, console_image
+from infra import console, console_image, costs
 from infra.config import parse
 from tests.infra.harness import FAKE_APP_PASSWORD, OPERATOR_VALUES, Run, stack_values
 
 LISTENER = "aws:lb/listener:Listener"
+ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
 DEPLOYED = ["staging", "prod"]
 
 
@@ -220,3 +221,17 @@ def test_console_settings_are_refused_when_incomplete() -> None:
     with pytest.raises(Exception, match="dbConsoleUsername must differ"):
         parse(base | {"consoleDomain": "console.hospital.test", "dbConsoleUsername": "hospital_console"})
     assert parse(base | {"consoleDomain": "console.hospital.test"}).console_enabled
+
+
+def test_every_console_alarm_has_a_runbook_section(stack_runs: dict[str, Run]) -> None:
+    from tests.delivery.test_docs import runbook_sections
+
+    prefix = "hospital-receptionist-staging-"
+    names = [r.inputs["name"].removeprefix(prefix) for r in stack_runs["staging"].of_type(ALARM)]
+    keys = [name for name in names if name.startswith("console-")]
+    assert sorted(keys) == sorted(costs.CONSOLE_ALARM_METRICS)
+    sections = runbook_sections()
+    for key in keys:
+        (body,) = [body for title, body in sections.items() if title.startswith(f"`{key}`")]
+        assert "First three checks" in body
+        assert "Fixes" in body
