@@ -280,6 +280,10 @@ class StackSettings(BaseModel):
         problems = []
         if self.console_enabled and not self.console_domain:
             problems.append("consoleDomain is required with consoleEnabled (the host name of its certificate)")
+        if self.console_enabled and self.existing_vpc_id and len(self.existing_public_subnet_ids) < 2:
+            problems.append(
+                "existingPublicSubnetIds needs subnets in at least two AZs with consoleEnabled (its load balancer)"
+            )
         if self.console_enabled and not self.proxy_enabled:
             problems.append("consoleEnabled needs proxyEnabled (the console reaches the database through RDS Proxy)")
         if self.db_console_username in {self.db_master_username, self.db_app_username, "hospital_console"}:

@@ -220,6 +220,17 @@ def test_console_settings_are_refused_when_incomplete() -> None:
         parse(base)
     with pytest.raises(Exception, match="dbConsoleUsername must differ"):
         parse(base | {"consoleDomain": "console.hospital.test", "dbConsoleUsername": "hospital_console"})
+    with pytest.raises(Exception, match="existingPublicSubnetIds needs subnets in at least two AZs"):
+        parse(
+            base
+            | {
+                "consoleDomain": "console.hospital.test",
+                "existingVpcId": "vpc-0abc",
+                "existingPrivateSubnetIds": json.dumps(["subnet-1", "subnet-2"]),
+                "existingPublicSubnetIds": json.dumps(["subnet-3"]),
+                "privateLinkZoneIds": "[]",
+            }
+        )
     assert parse(base | {"consoleDomain": "console.hospital.test"}).console_enabled
 
 
