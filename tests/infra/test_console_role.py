@@ -10,7 +10,7 @@ from psycopg import errors
 from infra.scripts.console_role import MissingGroupRole, ensure_console_login
 from tests.infra.test_app_role import _scram_matches
 
-PASSWORD = "FakeConsolePassword0123456789abcdefABCD"  # made up for the test
+PASSWORD = "FakeConsolePassword0123456789abcdefABCD"  # made up for the test  # pragma: allowlist secret
 
 
 def _memberships(conn: psycopg.Connection, username: str) -> list[str]:
