@@ -128,7 +128,8 @@ console = (
         proxy_security_group_id=proxy.security_group_id,
         kms_key_arn=database.kms_key_arn,
         alert_topic_arn=monitoring.topic_arn,
-        opts=pulumi.ResourceOptions(providers=[provider], depends_on=[deploy.migrations]),
+        database_ready=deploy.migrations,
+        opts=opts,
     )
     if console_login
     else None

@@ -22,7 +22,7 @@ import pulumi_command as command
 import pulumi_random as random
 
 from infra import console_image
-from infra.config import StackSettings
+from infra.config import PROJECT, StackSettings
 from infra.deploy import COMMAND_DIR, SCRIPTS, SECRET_OUTPUTS
 from infra.naming import elb_name_prefix
 
@@ -186,8 +186,10 @@ class Console(pulumi.ComponentResource):
         proxy_security_group_id: pulumi.Input[str],
         kms_key_arn: pulumi.Input[str],
         alert_topic_arn: pulumi.Input[str],
+        database_ready: pulumi.Resource,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
+        """`database_ready`: the deploy step after which the console's login role has its password."""
         super().__init__("hospital:infra:Console", name, None, opts)
         self._name, self._settings = name, settings
         self._child = pulumi.ResourceOptions(parent=self)
@@ -209,7 +211,7 @@ class Console(pulumi.ComponentResource):
         execution_role = self._execution_role([login.secret_arn, cookie_secret.arn], kms_key_arn)
         logs = aws.cloudwatch.LogGroup(
             f"{name}-console-logs",
-            name=f"/hospital-receptionist/{settings.app_env}/console",
+            name=f"/{PROJECT}/{settings.app_env}/console",
             retention_in_days=settings.log_retention_days,
             opts=self._child,
         )
@@ -258,7 +260,7 @@ class Console(pulumi.ComponentResource):
             deployment_minimum_healthy_percent=100,
             deployment_maximum_percent=200,
             propagate_tags="SERVICE",
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[https]),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[https, database_ready]),
         )
         self.alarms = self._alarms(balancer, target_group, alert_topic_arn)
         self.url = pulumi.Output.from_input(f"https://{domain}")

@@ -84,6 +84,10 @@ def test_load_balancer_target_group_and_service(stack_runs: dict[str, Run], stac
     assert service["networkConfiguration"]["assignPublicIp"] is True
     assert service["loadBalancers"][0]["containerPort"] == console.PORT
     assert service["deploymentCircuitBreaker"] == {"enable": True, "rollback": True}
+    # Tasks start once the migrations gave the console's login its password, and the HTTPS listener exists.
+    dependencies = run.one("aws:ecs/service:Service").dependencies
+    assert run.named(f"{stack}-migrate").urn in dependencies
+    assert run.named("-console-https").urn in dependencies
 
 
 @pytest.mark.parametrize("stack", DEPLOYED)
