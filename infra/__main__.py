@@ -7,6 +7,7 @@ import pulumi
 import pulumi_aws as aws
 
 from infra import config, costs, secret_store
+from infra.console import Console, ConsoleLogin
 from infra.database import Database
 from infra.deploy import Deploy
 from infra.log_drain import LogDrain
@@ -33,6 +34,11 @@ database_subnets = network.private_subnet_ids if settings.private_link else netw
 database = Database(name, settings=settings, vpc_id=network.vpc_id, subnet_ids=database_subnets, opts=opts)
 
 proxy = tunnel = link = None
+console_login = (
+    ConsoleLogin(name, settings=settings, kms_key_arn=database.kms_key_arn, opts=opts)
+    if settings.console_enabled
+    else None
+)
 if settings.private_link:
     proxy = Proxy(
         name,
@@ -40,6 +46,7 @@ if settings.private_link:
         database=database,
         vpc_id=network.vpc_id,
         subnet_ids=network.private_subnet_ids,
+        console_secret_arn=console_login.secret_arn if console_login else None,
         opts=opts,
     )
 
@@ -113,7 +120,25 @@ deploy = Deploy(
     agent_database_tls_name=agent_tls_name,
     secret_arns=agent_secrets.arns,
     secret_versions=agent_secrets.versions,
+    console_db_secret_arn=console_login.secret_arn if console_login else None,
     opts=opts,
+)
+console = (
+    Console(
+        name,
+        settings=settings,
+        login=console_login,
+        vpc_id=network.vpc_id,
+        public_subnet_ids=network.public_subnet_ids,
+        proxy_endpoint=proxy.endpoint,
+        proxy_security_group_id=proxy.security_group_id,
+        kms_key_arn=database.kms_key_arn,
+        alert_topic_arn=monitoring.topic_arn,
+        database_ready=deploy.migrations,
+        opts=opts,
+    )
+    if console_login
+    else None
 )
 
 pulumi.export("region", settings.region)
@@ -138,4 +163,8 @@ pulumi.export(
     if link
     else None,
 )
+pulumi.export("consoleUrl", console.url if console else None)
+pulumi.export("consoleLoadBalancerDns", console.load_balancer_dns if console else None)
+pulumi.export("consoleUserPoolId", console.user_pool_id if console else None)
+pulumi.export("consoleCertificateValidation", console.certificate_validation if console else None)
 pulumi.export("costEstimate", costs.estimate(settings))

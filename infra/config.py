@@ -163,6 +163,22 @@ class StackSettings(BaseModel):
     phone_open_hour: int = Field(8, ge=0, le=22)
     phone_close_hour: int = Field(18, ge=1, le=24)
     phone_time_zone: str = Field("America/New_York", pattern=r"^[A-Za-z_]+(/[A-Za-z0-9_+-]+)*$")
+    # The staff console (infra/console.py): ECS Fargate behind an HTTPS load balancer that signs staff in with
+    # Cognito. Staging and prod only (it reaches the database through RDS Proxy); dev runs it locally.
+    console_enabled: bool = False
+    # The host name staff open; its ACM certificate is validated by a DNS record the operator adds.
+    console_domain: str | None = Field(
+        None, max_length=253, pattern=r"^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$"
+    )
+    console_desired_count: int = Field(1, ge=1, le=10)
+    # The load balancer's Cognito session (a shift), and the console's own idle timeout inside it.
+    console_session_timeout_seconds: int = Field(43_200, ge=900, le=604_800)
+    console_session_idle_minutes: int = Field(30, ge=1, le=720)
+    # 5xx answers (the load balancer's and the console's) within 5 minutes that raise the console-5xx alarm.
+    console_server_errors_threshold: int = Field(5, ge=1)
+    # The login role the console connects as, a member of the migrations' `hospital_console` (infra/scripts/
+    # console_role.py gives it its password at deploy time).
+    db_console_username: str = Field("hospital_console_login", pattern=r"^[a-z][a-z0-9_]{0,62}$")
 
     @field_validator("db_instance_class")
     @classmethod
@@ -216,6 +232,7 @@ class StackSettings(BaseModel):
     def _consistent(self) -> StackSettings:
         problems = [*self._environment_rules(), *self._access_rules(), *self._zone_rules(), *self._sizing_rules()]
         problems += self._phone_rules()
+        problems += self._console_rules()
         if problems:
             raise ValueError("; ".join(problems))
         return self
@@ -311,6 +328,21 @@ class StackSettings(BaseModel):
             problems.append("a SIP trunk needs sipAllowedAddresses or sipAuthUsername (else anyone may call in)")
         if any(net.prefixlen == 0 for net in self.sip_allowed_addresses):
             problems.append("sipAllowedAddresses must not contain 0.0.0.0/0")
+    def _console_rules(self) -> list[str]:
+        problems = []
+        if self.console_enabled and not self.console_domain:
+            problems.append("consoleDomain is required with consoleEnabled (the host name of its certificate)")
+        if self.console_enabled and self.existing_vpc_id and len(self.existing_public_subnet_ids) < 2:
+            problems.append(
+                "existingPublicSubnetIds needs subnets in at least two AZs with consoleEnabled (its load balancer)"
+            )
+        if self.console_enabled and not self.proxy_enabled:
+            problems.append("consoleEnabled needs proxyEnabled (the console reaches the database through RDS Proxy)")
+        if self.db_console_username in {self.db_master_username, self.db_app_username, "hospital_console"}:
+            problems.append(
+                "dbConsoleUsername must differ from the master and agent roles and from hospital_console (the "
+                "group role it joins)"
+            )
         return problems
 
     @property

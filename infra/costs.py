@@ -32,6 +32,8 @@ import yaml
 
 from agent.metrics import METRIC_UNITS
 from infra.config import PROJECT, SettingsError, StackSettings, parse
+from infra.console import TASK_CPU, TASK_MEMORY_MB
+from infra.network import PUBLIC_ZONE_COUNT
 from infra.private_link import SYNC_ZONE_COUNT
 from infra.secret_store import AGENT_SECRETS, Source
 
@@ -105,6 +107,17 @@ PRICES: dict[str, Price] = {
         SURVEY,
     ),
     "ebs.gp3": Price(0.08, "GB-month", _GENERAL, SURVEY),
+    # The console (infra/console.py): us-east-1 list prices; DESIGN.md's ~$16/month ALB and ~$9/month smallest
+    # Fargate task agree with them.
+    "alb.hour": Price(0.0225, "load-balancer-hour", "AWS ELB pricing (general knowledge, unverified)", SURVEY),
+    "alb.lcu": Price(0.008, "LCU-hour", "AWS ELB pricing (general knowledge, unverified)", SURVEY),
+    "fargate.vcpu": Price(
+        0.04048, "vCPU-hour (Linux, x86)", "AWS Fargate pricing (general knowledge, unverified)", SURVEY
+    ),
+    "fargate.memory": Price(
+        0.004445, "GB-hour (Linux, x86)", "AWS Fargate pricing (general knowledge, unverified)", SURVEY
+    ),
+    "ecr.storage": Price(0.10, "GB-month of image storage", "AWS ECR pricing (general knowledge, unverified)", SURVEY),
     "vpc.interface_endpoint": Price(
         0.01, "endpoint zone-hour (+ $0.01 per GB processed)", "aws.amazon.com/privatelink/pricing; " + _GENERAL, SURVEY
     ),
@@ -206,6 +219,12 @@ AGENT_ALARM_METRICS = {
 PROXY_ALARM_METRICS = {"proxy-pool-use": 2}
 # The target-sync Lambda's error alarm (infra/private_link.py), in private-link stacks.
 PRIVATE_LINK_ALARM_METRICS = {"target-sync-errors": 1}
+# The console's alarms (infra/console.py): 5xx answers (the load balancer's plus the console's), unhealthy tasks.
+CONSOLE_ALARM_METRICS = {"console-5xx": 2, "console-unhealthy": 1}
+# The console's secrets (infra/console.py): its database login, Streamlit's cookie secret.
+CONSOLE_SECRETS = 2
+ALB_LCU_AVERAGE = 0.1  # a few staff browsers: far below one LCU
+CONSOLE_IMAGES_GB = 1.0  # the kept images share most layers
 # The log drain (infra/log_drain.py), in stacks that deploy the agent: its key, its error-line alarm and the
 # custom metric its filter publishes.
 LOG_DRAIN_ALARM_METRICS = {"log-errors": 1}
@@ -227,6 +246,8 @@ ASSUMPTIONS = [
     "retention day) is free up to the allocated storage.",
     f"KMS: the key rotates yearly; the estimate counts {ROTATED_KEYS_PRICED} rotated backing key (second year on).",
     f"NLB: {NLCU_AVERAGE} NLCU on average; CloudWatch Logs: {LOGS_GB_PER_MONTH} GB ingested a month.",
+    f"Console (staging, prod): ALB at {ALB_LCU_AVERAGE} LCU on average; tasks always on; {CONSOLE_IMAGES_GB} GB of "
+    "images in ECR; staff accounts stay within Cognito's free monthly active users (not priced).",
     "Account-wide free tiers (3 dashboards, 10 alarms, 5 GB of logs, new-account credits) are assumed used "
     "elsewhere; the target-sync Lambda, its schedule and SNS e-mail stay within their free tiers; Secrets "
     "Manager API calls are a few hundred a month; LiveKit Private Links are priced on "
@@ -251,6 +272,8 @@ PRICED_TYPES: dict[str, str] = {
     "aws:cloudwatch/dashboard:Dashboard": "CloudWatch dashboard",
     "aws:cloudwatch/logGroup:LogGroup": "CloudWatch Logs ingestion",
     "aws:iam/user:User": "CloudWatch custom metrics the agent publishes with this user's key",
+    "aws:ecs/service:Service": "Fargate vCPU and memory of its tasks, and their public addresses",
+    "aws:ecr/repository:Repository": "ECR image storage",
 }
 UNBILLED_TYPES: dict[str, str] = {
     "pulumi-python:dynamic/livekit:SipInboundTrunk": "no charge of its own (the line's minutes are priced)",
@@ -291,6 +314,15 @@ UNBILLED_TYPES: dict[str, str] = {
     "aws:lambda/invocation:Invocation": "one invocation at deploy",
     "aws:cloudwatch/eventRule:EventRule": "scheduled rules: no charge",
     "aws:cloudwatch/eventTarget:EventTarget": "no charge",
+    "aws:ecr/lifecyclePolicy:LifecyclePolicy": "no charge (it keeps storage bounded)",
+    "aws:ecs/cluster:Cluster": "no charge (Fargate tasks are priced by their service)",
+    "aws:ecs/taskDefinition:TaskDefinition": "no charge (Fargate tasks are priced by their service)",
+    "aws:acm/certificate:Certificate": "public ACM certificates are free",
+    "aws:acm/certificateValidation:CertificateValidation": "creates nothing in AWS",
+    "aws:cognito/userPool:UserPool": "staff accounts within Cognito's free monthly active users",
+    "aws:cognito/userPoolClient:UserPoolClient": "part of the user pool",
+    "aws:cognito/userPoolDomain:UserPoolDomain": "part of the user pool",
+    "aws:cognito/userGroup:UserGroup": "part of the user pool",
 }
 
 Section = Literal["fixed", "usage", "included"]
@@ -327,17 +359,20 @@ def public_ipv4_addresses(settings: StackSettings) -> int:
     (tests/infra/test_costs.py compares this with the program's resources)."""
     public_database = 1 if settings.db_access_mode == "public" else 0
     tunnel_host = 1 if settings.private_link else 0
-    return public_database + tunnel_host
+    # The console's load balancer has one address per public subnet; each task has its own.
+    console = PUBLIC_ZONE_COUNT + settings.console_desired_count if settings.console_enabled else 0
+    return public_database + tunnel_host + console
 
 
 def secrets_manager_secrets(settings: StackSettings) -> int:
     """The agent's entries built by Pulumi (infra/secret_store.py) plus the database's, plus a SIP trunk's
-    digest-auth password (infra/phone_line.py)."""
+    digest-auth password (infra/phone_line.py) and the console's (infra/console.py)."""
     agent = [s for s in AGENT_SECRETS if s.source is not Source.DEPLOY]
     if not settings.deploy_agent:
         agent = [s for s in agent if s.source is not Source.LOG_DRAIN_USER]
     trunk_password = 1 if settings.phone_line == "sip-trunk" and settings.sip_auth_username else 0
-    return len(agent) + DATABASE_SECRETS + trunk_password
+    console = CONSOLE_SECRETS if settings.console_enabled else 0
+    return len(agent) + DATABASE_SECRETS + trunk_password + console
 
 
 def kms_keys(settings: StackSettings) -> int:
@@ -350,7 +385,8 @@ def alarm_metrics(settings: StackSettings) -> int:
     link = sum(PRIVATE_LINK_ALARM_METRICS.values()) if settings.private_link else 0
     drain = sum(LOG_DRAIN_ALARM_METRICS.values()) if settings.deploy_agent else 0
     phone = sum(PHONE_ALARM_METRICS.values()) if settings.phone_line != "off" else 0
-    return sum(AGENT_ALARM_METRICS.values()) + proxy + link + drain + phone
+    console = sum(CONSOLE_ALARM_METRICS.values()) if settings.console_enabled else 0
+    return sum(AGENT_ALARM_METRICS.values()) + proxy + link + drain + phone + console
 
 
 def custom_metrics(settings: StackSettings) -> int:
@@ -409,6 +445,7 @@ def _network_lines(s: StackSettings) -> Iterator[Line]:
             _usd("vpc.interface_endpoint"),
             "vpc.interface_endpoint",
         )
+    yield from _console_lines(s)
     addresses = public_ipv4_addresses(s)
     if addresses:
         yield Line(
@@ -419,6 +456,34 @@ def _network_lines(s: StackSettings) -> Iterator[Line]:
             _usd("ec2.public_ipv4"),
             "ec2.public_ipv4",
         )
+
+
+def _console_lines(s: StackSettings) -> Iterator[Line]:
+    """The staff console: its load balancer, its Fargate tasks and its images (its addresses are counted above)."""
+    if not s.console_enabled:
+        return
+    yield Line(
+        "fixed", "Console Application Load Balancer", _hourly(1), "load-balancer-hour", _usd("alb.hour"), "alb.hour"
+    )
+    yield Line("fixed", "Console ALB capacity units", _hourly(ALB_LCU_AVERAGE), "LCU-hour", _usd("alb.lcu"), "alb.lcu")
+    tasks = s.console_desired_count
+    yield Line(
+        "fixed",
+        "Console Fargate tasks: vCPU",
+        _hourly(tasks * TASK_CPU / 1024),
+        "vCPU-hour",
+        _usd("fargate.vcpu"),
+        "fargate.vcpu",
+    )
+    yield Line(
+        "fixed",
+        "Console Fargate tasks: memory",
+        _hourly(tasks * TASK_MEMORY_MB / 1024),
+        "GB-hour",
+        _usd("fargate.memory"),
+        "fargate.memory",
+    )
+    yield Line("fixed", "Console images (ECR)", CONSOLE_IMAGES_GB, "GB-month", _usd("ecr.storage"), "ecr.storage")
 
 
 def _security_lines(s: StackSettings) -> Iterator[Line]:
@@ -660,6 +725,7 @@ _COST_NEUTRAL = {
     "livekitUrl": "wss://cost-estimate.invalid",
     "alertEmail": "cost-estimate@example.invalid",
     "livekitPrincipalArn": "arn:aws:iam::000000000000:root",
+    "consoleDomain": "console.cost-estimate.invalid",
 }
 
 

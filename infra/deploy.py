@@ -57,6 +57,7 @@ class Deploy(pulumi.ComponentResource):
         agent_database_tls_name: pulumi.Input[str] | None,
         secret_arns: dict[str, pulumi.Output[str]],
         secret_versions: list[pulumi.Output[str]],
+        console_db_secret_arn: pulumi.Input[str] | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("hospital:infra:Deploy", name, None, opts)
@@ -77,6 +78,8 @@ class Deploy(pulumi.ComponentResource):
         }
         if tunnel_instance_id is not None:
             environment["TUNNEL_INSTANCE_ID"] = tunnel_instance_id
+        if console_db_secret_arn is not None:
+            environment["CONSOLE_DB_SECRET_ARN"] = console_db_secret_arn
         self.migrations = command.local.Command(
             f"{name}-migrate",
             create=MIGRATE,

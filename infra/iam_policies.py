@@ -39,6 +39,8 @@ class Permissions:
 NONE = Permissions()
 COMPONENTS = ("AgentSecrets", "Database", "Deploy", "LogDrain", "MigrationTunnel", "Monitoring", "Network")
 COMPONENTS += ("PhoneLine", "PrivateLink", "Proxy")
+COMPONENTS += ("PrivateLink", "Proxy")
+COMPONENTS += ("Console", "ConsoleLogin")
 
 
 def actions(read: str, write: str) -> Permissions:
@@ -318,6 +320,60 @@ RESOURCE_ACTIONS: dict[str, Permissions] = {
             "ec2:CreateTags ec2:DeleteTags"
         ),
     ),
+    "aws:acm/certificate:Certificate": actions(
+        "acm:DescribeCertificate acm:GetCertificate acm:ListTagsForCertificate",
+        "acm:RequestCertificate acm:DeleteCertificate acm:AddTagsToCertificate acm:RemoveTagsFromCertificate",
+    ),
+    "aws:acm/certificateValidation:CertificateValidation": actions("acm:DescribeCertificate", ""),
+    "aws:cognito/userGroup:UserGroup": actions(
+        "cognito-idp:GetGroup",
+        "cognito-idp:CreateGroup cognito-idp:UpdateGroup cognito-idp:DeleteGroup",
+    ),
+    "aws:cognito/userPool:UserPool": actions(
+        "cognito-idp:DescribeUserPool cognito-idp:GetUserPoolMfaConfig cognito-idp:ListTagsForResource",
+        (
+            "cognito-idp:CreateUserPool cognito-idp:UpdateUserPool cognito-idp:DeleteUserPool "
+            "cognito-idp:SetUserPoolMfaConfig cognito-idp:TagResource cognito-idp:UntagResource"
+        ),
+    ),
+    "aws:cognito/userPoolClient:UserPoolClient": actions(
+        "cognito-idp:DescribeUserPoolClient",
+        "cognito-idp:CreateUserPoolClient cognito-idp:UpdateUserPoolClient cognito-idp:DeleteUserPoolClient",
+    ),
+    "aws:cognito/userPoolDomain:UserPoolDomain": actions(
+        "cognito-idp:DescribeUserPoolDomain",
+        "cognito-idp:CreateUserPoolDomain cognito-idp:UpdateUserPoolDomain cognito-idp:DeleteUserPoolDomain",
+    ),
+    "aws:ecr/lifecyclePolicy:LifecyclePolicy": actions(
+        "ecr:GetLifecyclePolicy",
+        "ecr:PutLifecyclePolicy ecr:DeleteLifecyclePolicy",
+    ),
+    "aws:ecr/repository:Repository": actions(
+        "ecr:DescribeRepositories ecr:ListTagsForResource",
+        (
+            "ecr:CreateRepository ecr:DeleteRepository ecr:PutImageScanningConfiguration "
+            "ecr:PutImageTagMutability ecr:TagResource ecr:UntagResource ecr:BatchDeleteImage ecr:ListImages"
+        ),
+    ),
+    # ECS creates its service-linked role with the first cluster.
+    "aws:ecs/cluster:Cluster": actions(
+        "ecs:DescribeClusters ecs:ListTagsForResource",
+        (
+            "ecs:CreateCluster ecs:DeleteCluster ecs:UpdateCluster ecs:PutClusterCapacityProviders ecs:TagResource "
+            "ecs:UntagResource iam:CreateServiceLinkedRole"
+        ),
+    ),
+    "aws:ecs/service:Service": actions(
+        "ecs:DescribeServices ecs:ListTagsForResource",
+        (
+            "ecs:CreateService ecs:UpdateService ecs:DeleteService ecs:TagResource ecs:UntagResource "
+            "elasticloadbalancing:DescribeTargetGroups"
+        ),
+    ),
+    "aws:ecs/taskDefinition:TaskDefinition": actions(
+        "ecs:DescribeTaskDefinition ecs:ListTagsForResource",
+        "ecs:RegisterTaskDefinition ecs:DeregisterTaskDefinition ecs:TagResource ecs:UntagResource iam:PassRole",
+    ),
     "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule": actions(
         "ec2:DescribeSecurityGroupRules",
         (
@@ -346,6 +402,17 @@ COMMAND_ACTIONS: dict[str, tuple[str, ...]] = {
     "ssm start-session": ("ssm:StartSession", "ssm:TerminateSession", "ssm:ResumeSession"),
     # migrate.sh, agent_secrets.py: the master and agent database secrets, the agent's secrets.
     "secretsmanager get-secret-value": ("secretsmanager:GetSecretValue",),
+    # push_console_image.sh: sign in to ECR, check the tag, push the console's image.
+    "docker push (ECR)": (
+        "ecr:GetAuthorizationToken",
+        "ecr:DescribeImages",
+        "ecr:BatchCheckLayerAvailability",
+        "ecr:InitiateLayerUpload",
+        "ecr:UploadLayerPart",
+        "ecr:CompleteLayerUpload",
+        "ecr:PutImage",
+        "ecr:BatchGetImage",
+    ),
 }
 
 # Actions limited to what the program names (everything else needs "*": creation calls and Describe calls
@@ -368,10 +435,13 @@ SERVICE_LINKED_ROLES = (
     f"arn:aws:iam::{ACCOUNT}:role/aws-service-role/rds.amazonaws.com/AWSServiceRoleForRDS",
     f"arn:aws:iam::{ACCOUNT}:role/aws-service-role/elasticloadbalancing.amazonaws.com/"
     "AWSServiceRoleForElasticLoadBalancing",
+    f"arn:aws:iam::{ACCOUNT}:role/aws-service-role/ecs.amazonaws.com/AWSServiceRoleForECS",
 )
 # Services our roles are passed to: the proxy (RDS), the tunnel host (EC2), the target-sync function (Lambda), the
 # no-calls alarm's schedules (EventBridge Scheduler).
 PASS_ROLE_SERVICES = ("rds.amazonaws.com", "ec2.amazonaws.com", "lambda.amazonaws.com", "scheduler.amazonaws.com")
+# console's task execution role (ECS tasks).
+PASS_ROLE_SERVICES = ("rds.amazonaws.com", "ec2.amazonaws.com", "lambda.amazonaws.com", "ecs-tasks.amazonaws.com")
 
 
 class UnmappedTypeError(Exception):

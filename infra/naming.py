@@ -44,6 +44,9 @@ class NameRule:
     prefix_prop: str | None = "namePrefix"
     max_prefix_length: int | None = None  # None: max_length - 26
     autonamed: bool = True  # Pulumi fills `prop` when neither it nor the prefix is given
+    # Unique in the account and region; False: only inside its parent (an ECS service in its cluster, a group in
+    # its user pool), so every stack may use the same name.
+    account_wide: bool = True
 
 
 RULES: dict[str, NameRule | None] = {
@@ -251,6 +254,79 @@ RULES: dict[str, NameRule | None] = {
         "letters, digits, spaces and ._-:/()#,@[]+=&;{}!$*, not starting with 'sg-'",
         "https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_CreateSecurityGroup.html",
     ),
+    # ECR repositoryName: 2-256, lower-case path segments separated by '/', each of [a-z0-9] joined by . _ -.
+    "aws:ecr/repository:Repository": NameRule(
+        "name",
+        256,
+        r"(?:[a-z0-9]+(?:[._-][a-z0-9]+)*/)*[a-z0-9]+(?:[._-][a-z0-9]+)*",
+        "lower-case letters and digits in '/'-separated segments, joined by '.', '_' or '-'",
+        "https://docs.aws.amazon.com/AmazonECR/latest/APIReference/API_CreateRepository.html",
+        prefix_prop=None,
+    ),
+    "aws:ecs/cluster:Cluster": NameRule(
+        "name",
+        255,
+        r"[A-Za-z0-9_-]+",
+        "letters, digits, hyphens and underscores",
+        "https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_CreateCluster.html",
+        prefix_prop=None,
+    ),
+    "aws:ecs/service:Service": NameRule(
+        "name",
+        255,
+        r"[A-Za-z0-9_-]+",
+        "letters, digits, hyphens and underscores",
+        "https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_CreateService.html",
+        prefix_prop=None,
+        account_wide=False,
+    ),
+    "aws:ecs/taskDefinition:TaskDefinition": NameRule(
+        "family",
+        255,
+        r"[A-Za-z0-9_-]+",
+        "letters, digits, hyphens and underscores",
+        "https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_RegisterTaskDefinition.html",
+        prefix_prop=None,
+        autonamed=False,
+    ),
+    "aws:cognito/userPool:UserPool": NameRule(
+        "name",
+        128,
+        r"[\w\s+=,.@-]+",
+        r"letters, digits, spaces and _+=,.@-",
+        "https://docs.aws.amazon.com/cognito-user-identity-pools/latest/APIReference/API_CreateUserPool.html",
+        prefix_prop=None,
+    ),
+    "aws:cognito/userPoolClient:UserPoolClient": NameRule(
+        "name",
+        128,
+        r"[\w\s+=,.@-]+",
+        r"letters, digits, spaces and _+=,.@-",
+        "https://docs.aws.amazon.com/cognito-user-identity-pools/latest/APIReference/API_CreateUserPoolClient.html",
+        prefix_prop=None,
+        autonamed=False,
+    ),
+    "aws:cognito/userGroup:UserGroup": NameRule(
+        "name",
+        128,
+        r"[^\s]+",
+        "no white space",
+        "https://docs.aws.amazon.com/cognito-user-identity-pools/latest/APIReference/API_CreateGroup.html",
+        prefix_prop=None,
+        autonamed=False,
+        account_wide=False,
+    ),
+    # Domain prefix: 1-63 lower-case letters, digits and hyphens, no hyphen first or last; it is the host name
+    # <domain>.auth.<region>.amazoncognito.com, unique in the region across all accounts.
+    "aws:cognito/userPoolDomain:UserPoolDomain": NameRule(
+        "domain",
+        63,
+        r"[a-z0-9](?:[a-z0-9-]*[a-z0-9])?",
+        "lower-case letters, digits and hyphens, no leading or trailing hyphen",
+        "https://docs.aws.amazon.com/cognito-user-identity-pools/latest/APIReference/API_CreateUserPoolDomain.html",
+        prefix_prop=None,
+        autonamed=False,
+    ),
     # No name of their own: AWS assigns an ID (names of these live only in tags), the name is fixed
     # ("default" for the VPC's default security group and RDS Proxy's default target group), or nothing is
     # created in AWS.
@@ -276,20 +352,24 @@ RULES: dict[str, NameRule | None] = {
     "aws:sns/topicSubscription:TopicSubscription": None,
     "random:index/randomPassword:RandomPassword": None,
     "command:local:Command": None,
+    "aws:ecr/lifecyclePolicy:LifecyclePolicy": None,
+    "aws:acm/certificate:Certificate": None,
+    "aws:acm/certificateValidation:CertificateValidation": None,
 }
 
 
-def elb_name_prefix(name: str, stack: str) -> str:
+def elb_name_prefix(name: str, stack: str, kind: str = "") -> str:
     """A load balancer's or target group's name prefix (at most 6 characters, the provider appends 26) from the
     component's name ("<project>-<stack>"): the project's initials and the stack's first letters, so the console
     shows whose it is. The generated part keeps names unique, and lets a replacement be created before the old one
-    is deleted, which a fixed name would not.
+    is deleted, which a fixed name would not. `kind` (a letter after the initials) tells apart two load balancers
+    of one stack, e.g. "c" for the console's.
 
     With a prefix set, Pulumi does not fill in its auto-name: the bridge drops defaults for properties that conflict
     with ones given (pulumi/pulumi-terraform-bridge pkg/tfbridge/schema.go, `buildConflictsWith`; `name` conflicts
     with `name_prefix` in terraform-provider-aws internal/service/elbv2, whose `validNamePrefix` allows 6)."""
     initials = "".join(word[0] for word in name.removesuffix(f"-{stack}").split("-"))
-    return (initials + re.sub(r"[^a-z0-9]", "", stack.lower()))[:5] + "-"
+    return (initials + kind + re.sub(r"[^a-z0-9]", "", stack.lower()))[:5] + "-"
 
 
 class UnknownType(KeyError):

@@ -1,6 +1,7 @@
-"""Proxy: RDS Proxy in front of the database (TLS required, pooling from the stack settings). It knows one login,
-the agent's own role (its secret is the only one its IAM role may read): the master user cannot log in through
-the proxy, and so not over the Private Link; migrations reach the instance through the SSM tunnel instead.
+"""Proxy: RDS Proxy in front of the database (TLS required, pooling from the stack settings). It knows the agent's
+own role and, where the console runs, the console's login (their secrets are the only ones its IAM role may read):
+the master user cannot log in through the proxy, and so not over the Private Link; migrations reach the instance
+through the SSM tunnel instead.
 Its CloudWatch metrics feed the pool-use alarm."""
 
 from __future__ import annotations
@@ -57,16 +58,18 @@ class Proxy(pulumi.ComponentResource):
         database: Database,
         vpc_id: pulumi.Input[str],
         subnet_ids: pulumi.Input[list[str]],
+        console_secret_arn: pulumi.Input[str] | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
+        """`console_secret_arn`: the staff console's login (infra/console.py), where the console runs."""
         super().__init__("hospital:infra:Proxy", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         role = aws.iam.Role(f"{name}-proxy-role", assume_role_policy=RDS_TRUST_POLICY, opts=child)
         aws.iam.RolePolicy(
             f"{name}-proxy-read-secret",
             role=role.id,
-            policy=pulumi.Output.all(database.app_secret_arn, database.kms_key_arn).apply(
-                lambda arns: secret_reader_policy([arns[0]], arns[1], settings.region)
+            policy=pulumi.Output.all(database.kms_key_arn, database.app_secret_arn, console_secret_arn).apply(
+                lambda arns: secret_reader_policy([arn for arn in arns[1:] if arn], arns[0], settings.region)
             ),
             opts=child,
         )
@@ -92,6 +95,19 @@ class Proxy(pulumi.ComponentResource):
                     iam_auth="DISABLED",
                     client_password_auth_type="POSTGRES_SCRAM_SHA_256",  # noqa: S106 (a mode, not a password)
                     description="The agent's role",
+                ),
+                *(
+                    [
+                        aws.rds.ProxyAuthArgs(
+                            auth_scheme="SECRETS",
+                            secret_arn=console_secret_arn,
+                            iam_auth="DISABLED",
+                            client_password_auth_type="POSTGRES_SCRAM_SHA_256",  # noqa: S106 (a mode)
+                            description="The staff console's login",
+                        )
+                    ]
+                    if console_secret_arn is not None
+                    else []
                 ),
             ],
             opts=child,

@@ -4,7 +4,7 @@
 # Environment (ids and names only, no secret): APP_ENV AWS_REGION DB_HOST DB_PORT DB_NAME DB_SECRET_ARN
 # APP_DB_SECRET_ARN SEED
 # DATABASE_CA_BUNDLE_URL, and TUNNEL_INSTANCE_ID in private-link mode (SSM port-forward through that host;
-# TUNNEL_WAIT_SECONDS, 60 by default, for its local port to open).
+# TUNNEL_WAIT_SECONDS, 60 by default, for its local port to open); CONSOLE_DB_SECRET_ARN where the console runs.
 # The password is read from Secrets Manager by infra.scripts.database_url, never printed.
 set -euo pipefail
 : "${APP_ENV:?}" "${AWS_REGION:?}" "${DB_HOST:?}" "${DB_PORT:?}" "${DB_NAME:?}" "${DB_SECRET_ARN:?}"
@@ -61,6 +61,9 @@ export DATABASE_URL APP_ENV DATABASE_CA_FILE="$workdir/rds-ca.pem" DATABASE_TLS_
 
 "$PYTHON" -m agent.db apply
 "$PYTHON" -m infra.scripts.app_role --secret-arn "$APP_DB_SECRET_ARN" --region "$AWS_REGION"
+if [[ -n "${CONSOLE_DB_SECRET_ARN:-}" ]]; then
+    "$PYTHON" -m infra.scripts.console_role --secret-arn "$CONSOLE_DB_SECRET_ARN" --region "$AWS_REGION"
+fi
 "$PYTHON" -m agent.db verify
 if [[ "$SEED" == "1" ]]; then
     "$PYTHON" -m agent.db seed

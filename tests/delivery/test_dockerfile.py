@@ -8,14 +8,18 @@ from pathlib import Path
 
 import pytest
 
+from console.settings import ConsoleSettings
 from tests.delivery.support import ROOT, tool
 
 DOCKERFILE = ROOT / "Dockerfile"
 
 
-def instructions() -> list[tuple[str, str]]:
+CONSOLE_DOCKERFILE = ROOT / "console" / "Dockerfile"
+
+
+def instructions(dockerfile: Path = DOCKERFILE) -> list[tuple[str, str]]:
     """(INSTRUCTION, arguments) in order, continuation lines joined, comments dropped."""
-    text = re.sub(r"\\\n", " ", DOCKERFILE.read_text())
+    text = re.sub(r"\\\n", " ", dockerfile.read_text())
     found = []
     for line in text.splitlines():
         stripped = line.strip()
@@ -99,5 +103,52 @@ def test_everything_the_image_copies_exists() -> None:
 @pytest.mark.parametrize("secret", ["ENV", "ARG"])
 def test_no_secret_is_baked_in(secret: str) -> None:
     for keyword, arguments in instructions():
+        if keyword == secret:
+            assert not re.search(r"(KEY|SECRET|TOKEN|PASSWORD|DATABASE_URL)", arguments), arguments
+
+
+# The console's image (console/Dockerfile), built by the deploy workflow and run by ECS Fargate.
+
+
+def test_console_hadolint_passes() -> None:
+    result = hadolint(CONSOLE_DOCKERFILE)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_console_stages_use_the_agents_pinned_base() -> None:
+    bases = [args.split()[0] for keyword, args in instructions(CONSOLE_DOCKERFILE) if keyword == "FROM"]
+    (_, agent_base), *_ = instructions()
+    assert len(bases) == 2, "a dependency stage and a runtime stage"
+    assert bases == [agent_base, agent_base]
+
+
+def test_console_runtime_gets_only_the_built_environment_and_the_source() -> None:
+    steps = instructions(CONSOLE_DOCKERFILE)
+    runtime = steps[max(i for i, (keyword, _) in enumerate(steps) if keyword == "FROM") :]
+    assert not [args for keyword, args in runtime if keyword == "RUN" and "pip install" in args]
+    copies = [args for keyword, args in runtime if keyword == "COPY"]
+    assert copies == ["--from=dependencies /opt/venv /opt/venv", "agent/ agent/", "console/ console/"]
+
+
+def test_console_runs_as_a_non_root_user_on_its_port() -> None:
+    steps = instructions(CONSOLE_DOCKERFILE)
+    users = [args for keyword, args in steps if keyword == "USER"]
+    assert users
+    assert users[-1] not in {"0", "root"}
+    assert ("EXPOSE", str(ConsoleSettings.model_fields["console_port"].default)) in steps
+    assert steps[-1] == ("CMD", '["python", "-m", "console"]')
+
+
+def test_everything_the_console_image_copies_exists() -> None:
+    for keyword, arguments in instructions(CONSOLE_DOCKERFILE):
+        if keyword == "COPY" and "--from=" not in arguments:
+            *sources, _destination = arguments.split()
+            for source in sources:
+                assert (ROOT / source).exists(), f"COPY {source}: no such path"
+
+
+@pytest.mark.parametrize("secret", ["ENV", "ARG"])
+def test_no_secret_is_baked_into_the_console(secret: str) -> None:
+    for keyword, arguments in instructions(CONSOLE_DOCKERFILE):
         if keyword == secret:
             assert not re.search(r"(KEY|SECRET|TOKEN|PASSWORD|DATABASE_URL)", arguments), arguments

@@ -7,6 +7,7 @@ Docker's rules, implemented here for the test: patterns apply in order and the l
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 
@@ -36,20 +37,26 @@ def _regex(pattern: str) -> re.Pattern[str]:
     return re.compile("".join(out))
 
 
-def _rules() -> list[tuple[bool, re.Pattern[str]]]:
+AGENT_IGNORE = ROOT / ".dockerignore"
+# BuildKit reads <Dockerfile>.dockerignore beside a Dockerfile in place of the context's .dockerignore
+# (https://docs.docker.com/build/concepts/context/#filename-and-location).
+CONSOLE_IGNORE = ROOT / "console" / "Dockerfile.dockerignore"
+
+
+def _rules(ignore_file: Path = AGENT_IGNORE) -> list[tuple[bool, re.Pattern[str]]]:
     rules = []
-    for raw in (ROOT / ".dockerignore").read_text().splitlines():
+    for raw in ignore_file.read_text().splitlines():
         line = raw.strip()
         if line and not line.startswith("#"):
             rules.append((line.startswith("!"), _regex(line.removeprefix("!"))))
     return rules
 
 
-def excluded(path: str) -> bool:
+def excluded(path: str, ignore_file: Path = AGENT_IGNORE) -> bool:
     parts = path.split("/")
     prefixes = ["/".join(parts[:k]) for k in range(1, len(parts) + 1)]
     verdict = False
-    for reinclude, regex in _rules():
+    for reinclude, regex in _rules(ignore_file):
         if any(regex.fullmatch(prefix) for prefix in prefixes):
             verdict = not reinclude
     return verdict
@@ -79,6 +86,22 @@ def excluded(path: str) -> bool:
 )
 def test_kept_out_of_the_build_context(path: str) -> None:
     assert excluded(path), f"{path} would be sent to the image build"
+    assert excluded(path, CONSOLE_IGNORE), f"{path} would be sent to the console's image build"
+
+
+@pytest.mark.parametrize(
+    "path", ["console/.env", "console/.streamlit/secrets.toml", "migrations/0001_directory.sql", "bench/x.py"]
+)
+def test_kept_out_of_the_console_build_context(path: str) -> None:
+    assert excluded(path, CONSOLE_IGNORE), f"{path} would be sent to the console's image build"
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["requirements.txt", "constraints.txt", "console/requirements.txt", "console/__main__.py", "agent/settings.py"],
+)
+def test_what_the_console_image_needs_gets_in(path: str) -> None:
+    assert not excluded(path, CONSOLE_IGNORE), f"{path} is needed by console/Dockerfile but ignored"
 
 
 @pytest.mark.parametrize(

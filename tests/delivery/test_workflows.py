@@ -423,3 +423,12 @@ def test_migrations_run_inside_pulumi_up_before_the_agent_deploy() -> None:
     migrate = (ROOT / "infra" / "scripts" / "migrate.sh").read_text()
     assert migrate.index("-m agent.db apply") < migrate.index("-m agent.db verify")
     assert "lk agent deploy" in (ROOT / "infra" / "scripts" / "deploy_agent.sh").read_text()
+
+
+def test_the_deploy_builds_the_console_image_the_program_pushes_before_pulumi_up() -> None:
+    steps = action("deploy-stack")["runs"]["steps"]
+    build = position(steps, runs("docker build --file console/Dockerfile"))
+    assert build < position(steps, by_id("up"))
+    # The tag comes from the module the program names it with (infra/console.py), so the two can't disagree.
+    assert '--tag "$(.venv/bin/python -m infra.console_image)"' in steps[build]["run"]
+    assert not secret_inputs_used(steps[build]), "the build runs third-party code: no secret reaches it"

@@ -39,6 +39,7 @@ OPERATOR_VALUES = {
     "livekitUrl": "wss://hospital-test.livekit.cloud",
     "alertEmail": "oncall@hospital.test",
     "livekitPrincipalArn": "arn:aws:iam::123456789012:role/livekit-private-links",
+    "consoleDomain": "console.hospital.test",
 }
 # Provider keys as an operator would type them (made up). They belong in Secrets Manager only: the program must
 # refuse them as config and never see them otherwise (tests/infra/test_secret_store.py).
@@ -126,6 +127,15 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
         return response
 
 
+def _balancer_arns(name: str, kind: str | None) -> dict[str, str]:
+    suffix = f"{'app' if kind == 'application' else 'net'}/{name}/0123456789abcdef"
+    return {
+        "arn": f"arn:aws:elasticloadbalancing:{REGION}:{ACCOUNT_ID}:loadbalancer/{suffix}",
+        "arnSuffix": suffix,
+        "dnsName": f"{name}-0123456789.{REGION}.elb.amazonaws.com",
+    }
+
+
 class AwsMocks(pulumi.runtime.Mocks):
     """Stand-ins for the cloud: echo the inputs and add the outputs AWS would compute."""
 
@@ -153,6 +163,12 @@ class AwsMocks(pulumi.runtime.Mocks):
             "random:index/randomPassword:RandomPassword": {"result": FAKE_APP_PASSWORD},
             "aws:secretsmanager/secretVersion:SecretVersion": {"versionId": f"version-{name}"},
             "aws:ec2/vpc:Vpc": {"cidrBlock": args.inputs.get("cidrBlock")},
+            # ELB ARNs as AWS forms them: the console checks its load balancer's ARN (console/identity.py).
+            "aws:lb/loadBalancer:LoadBalancer": _balancer_arns(name, args.inputs.get("loadBalancerType")),
+            "aws:lb/targetGroup:TargetGroup": {
+                "arn": f"arn:aws:elasticloadbalancing:{REGION}:{ACCOUNT_ID}:targetgroup/{name}/0123456789abcdef",
+                "arnSuffix": f"targetgroup/{name}/0123456789abcdef",
+            },
         }
         state.update(extra.get(args.typ, {}))
         return f"{name}-id", state

@@ -60,7 +60,11 @@ def test_command_inputs_do_not_depend_on_the_checkout_path(tmp_path: Path) -> No
     laptop = _copy_tree(tmp_path / "home" / "dev" / "hospital")
     runner = _copy_tree(tmp_path / "runner" / "work" / "repo" / "repo")
     on_laptop, on_runner = _command_inputs(laptop), _command_inputs(runner)
-    assert set(on_laptop) == {"hospital-receptionist-staging-migrate", "hospital-receptionist-staging-agent"}
+    assert set(on_laptop) == {
+        "hospital-receptionist-staging-migrate",
+        "hospital-receptionist-staging-agent",
+        "hospital-receptionist-staging-console-image",
+    }
     assert on_laptop == on_runner
     for inputs in on_laptop.values():
         assert not os.path.isabs(inputs["dir"]), inputs["dir"]

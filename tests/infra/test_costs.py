@@ -90,11 +90,14 @@ def test_each_stack_is_on_the_smallest_cartesia_plan_that_covers_its_calls(stack
 
 def test_public_ipv4_addresses_are_priced() -> None:
     assert costs.PRICES["ec2.public_ipv4"].usd == 0.005
+    # dev: the public database; staging, prod: the tunnel host, the console's load balancer in two zones and one
+    # address per console task (staging runs one, prod two).
+    expected = {"dev": 1, "staging": 1 + 2 + 1, "prod": 1 + 2 + 2}
     for stack in STACKS:
         result = costs.estimate(_settings(stack))
         (line,) = _lines(result, "ec2.public_ipv4")
-        assert line["quantity"] == 730 * 1, stack  # dev: the public database; staging, prod: the tunnel host
-        assert line["usd"] == 3.65
+        assert line["quantity"] == 730 * expected[stack], stack
+        assert line["usd"] == round(3.65 * expected[stack], 2)
 
 
 def test_kms_key_rotation_is_priced() -> None:
@@ -199,7 +202,12 @@ def _public_ipv4(run: Run) -> int:
     databases = [r for r in run.of_type("aws:rds/instance:Instance") if r.inputs.get("publiclyAccessible")]
     facing = [r for r in run.of_type("aws:lb/loadBalancer:LoadBalancer") if not r.inputs.get("internal")]
     per_zone = sum(len(r.inputs.get("subnets") or r.inputs.get("subnetMappings") or []) for r in facing)
-    return len(hosts) + len(databases) + len(run.of_type("aws:ec2/eip:Eip")) + per_zone
+    tasks = sum(
+        r.inputs["desiredCount"]
+        for r in run.of_type("aws:ecs/service:Service")
+        if r.inputs["networkConfiguration"].get("assignPublicIp")
+    )
+    return len(hosts) + len(databases) + len(run.of_type("aws:ec2/eip:Eip")) + per_zone + tasks
 
 
 def test_every_resource_type_the_program_declares_is_classified(stack_runs: dict[str, Run]) -> None:
@@ -227,7 +235,16 @@ def test_counts_match_the_program(stack_runs: dict[str, Run], stack: str) -> Non
     endpoint_zones = sum(len(e.inputs["subnetIds"]) for e in endpoints)
     assert _quantity(result, "vpc.interface_endpoint") == 730 * endpoint_zones
     balancers = run.of_type("aws:lb/loadBalancer:LoadBalancer")
-    assert _quantity(result, "nlb.hour") == 730 * len(balancers)
+    kinds = [b.inputs["loadBalancerType"] for b in balancers]
+    assert _quantity(result, "nlb.hour") == 730 * kinds.count("network")
+    assert _quantity(result, "alb.hour") == 730 * kinds.count("application")
+    services = run.of_type("aws:ecs/service:Service")
+    tasks = [
+        (run.by_urn(next(d for d in s.dependencies if "TaskDefinition" in d)).inputs, s.inputs["desiredCount"])
+        for s in services
+    ]
+    assert _quantity(result, "fargate.vcpu") == sum(730 * int(t["cpu"]) / 1024 * n for t, n in tasks)
+    assert _quantity(result, "fargate.memory") == sum(730 * int(t["memory"]) / 1024 * n for t, n in tasks)
     assert _quantity(result, "rds.proxy") == 730 * 2 * len(run.of_type("aws:rds/proxy:Proxy"))
     copies = 2 if database["multiAz"] else 1
     assert _quantity(result, f"rds.{database['instanceClass']}") == 730 * copies

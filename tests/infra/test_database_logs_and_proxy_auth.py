@@ -31,13 +31,16 @@ def test_every_exported_log_type_has_a_managed_group(stack_runs: dict[str, Run],
 
 
 @pytest.mark.parametrize("stack", ["staging", "prod"])
-def test_proxy_authenticates_the_agents_role_only(stack_runs: dict[str, Run], stack: str) -> None:
+def test_proxy_authenticates_the_agents_role_and_the_consoles_login_only(
+    stack_runs: dict[str, Run], stack: str
+) -> None:
     run = stack_runs[stack]
-    app_secret = run.named(f"{stack}-app-db-user")
-    app_secret_arn = f"arn:aws:mock:us-east-1:123456789012:{app_secret.name}"
+    logins = [run.named(f"{stack}-app-db-user"), run.named(f"{stack}-console-db-user")]
+    login_arns = [f"arn:aws:mock:us-east-1:123456789012:{secret.name}" for secret in logins]
     proxy = run.one("aws:rds/proxy:Proxy").inputs
-    assert [auth["secretArn"] for auth in proxy["auths"]] == [app_secret_arn]
+    assert [auth["secretArn"] for auth in proxy["auths"]] == login_arns
+    assert {auth["clientPasswordAuthType"] for auth in proxy["auths"]} == {"POSTGRES_SCRAM_SHA_256"}
     master_arn = run.exports["databaseMasterSecretArn"]
     policy = json.loads(run.named("-proxy-read-secret").inputs["policy"])
     assert master_arn not in json.dumps(policy), "the proxy's role may not read the master secret"
-    assert policy["Statement"][0]["Resource"] == [app_secret_arn]
+    assert policy["Statement"][0]["Resource"] == login_arns

@@ -69,7 +69,9 @@ def test_network_exposure(stack_runs: dict[str, Run], stack: str) -> None:
     db = run.one(DB).inputs
     rules = [r.inputs for r in run.of_type(INGRESS)]
     open_rules = [r for r in rules if r.get("cidrIpv4") in ("0.0.0.0/0",)]
-    assert not open_rules
+    # Only the console's load balancer is open to the internet, on HTTP (redirected) and HTTPS.
+    assert all(r["securityGroupId"].endswith("-console-alb-sg-id") for r in open_rules), open_rules
+    assert sorted(r["fromPort"] for r in open_rules) == ([] if stack == "dev" else [80, 443])
     subnets = {r.name: r.inputs for r in run.of_type("aws:ec2/subnet:Subnet")}
     assert len({s["availabilityZone"] for s in subnets.values()}) >= 2
     assert all(s["mapPublicIpOnLaunch"] is False for s in subnets.values())
@@ -108,7 +110,10 @@ def test_proxy_settings(stack_runs: dict[str, Run]) -> None:
         read = role_policy["Statement"][0]
         auth_secrets = [auth["secretArn"] for auth in proxy["auths"]]
         assert read["Resource"] == auth_secrets, "the proxy role reads only its own secrets"
-        assert [arn.rsplit(":", 1)[-1] for arn in auth_secrets] == [f"hospital-receptionist-{stack}-app-db-user"]
+        assert [arn.rsplit(":", 1)[-1] for arn in auth_secrets] == [
+            f"hospital-receptionist-{stack}-app-db-user",
+            f"hospital-receptionist-{stack}-console-db-user",
+        ]
         assert all(auth["clientPasswordAuthType"] == "POSTGRES_SCRAM_SHA_256" for auth in proxy["auths"])
         assert "*" not in json.dumps(role_policy)
 
@@ -118,11 +123,11 @@ def test_private_link_endpoint_service(stack_runs: dict[str, Run]) -> None:
     service = run.one("aws:ec2/vpcEndpointService:VpcEndpointService").inputs
     assert service["acceptanceRequired"] is True
     assert service["allowedPrincipals"] == ["arn:aws:iam::123456789012:role/livekit-private-links"]
-    nlb = run.one("aws:lb/loadBalancer:LoadBalancer").inputs
+    nlb = run.named("staging-nlb").inputs
     assert nlb["loadBalancerType"] == "network"
     assert nlb["internal"] is True
     assert len(nlb["subnets"]) >= 2
-    group = run.one("aws:lb/targetGroup:TargetGroup").inputs
+    group = run.named("-proxy-targets").inputs
     assert group["targetType"] == "ip"
     assert group["port"] == 5432
     sync = run.one("aws:lambda/function:Function").inputs
@@ -150,6 +155,7 @@ def test_alarms_and_thresholds(stack_runs: dict[str, Run], stack: str) -> None:
     if stack != "dev":
         expected |= {"proxy-pool-use", "log-errors", "target-sync-errors"}  # log-errors: test_log_drain.py
         expected |= {"no-calls"}  # the phone line's: test_phone_line.py
+        expected |= {"console-5xx", "console-unhealthy"}  # tests/infra/test_console.py
     assert set(alarms) == expected
     topic = run.one("aws:sns/topic:Topic")
     assert run.one("aws:sns/topicSubscription:TopicSubscription").inputs["endpoint"] == "oncall@hospital.test"
@@ -208,7 +214,7 @@ def test_dashboard_parses_and_names_real_metrics(stack_runs: dict[str, Run], sta
 
 def test_app_user_password_is_generated_and_secret(stack_runs: dict[str, Run], stack: str) -> None:
     run = stack_runs[stack]
-    password = run.one("random:index/randomPassword:RandomPassword").inputs
+    password = run.named("-app-db-password").inputs
     assert password["length"] >= 32
     assert password["special"] is False
     value = run.named("-app-db-user-value")
@@ -229,7 +235,8 @@ def test_secrets_are_marked_secret_and_never_exported(stack_runs: dict[str, Run]
     generated = {s for s in AGENT_SECRETS if s.source.name == "METRICS_USER"}
     if stack != "dev":  # the log drain's writer exists where the agent runs on LiveKit Cloud
         generated |= {s for s in AGENT_SECRETS if s.source.name == "LOG_DRAIN_USER"}
-    assert stored == {s.slug for s in generated} | {"app-db-user"}
+    console = set() if stack == "dev" else {"console-db-user", "console-cookie-secret"}
+    assert stored == {s.slug for s in generated} | {"app-db-user"} | console
     assert all("secretString" in v.secret_inputs for v in versions)
     assert all(v.inputs["secretString"] for v in versions)
     assert all(s.inputs["kmsKeyId"] for s in run.of_type("aws:secretsmanager/secret:Secret"))

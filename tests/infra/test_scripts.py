@@ -133,7 +133,7 @@ def test_deploy_script_passes_secrets_by_file_and_removes_it(tmp_path: Path) -> 
 
 
 def test_scripts_are_valid_bash() -> None:
-    for script in ("migrate.sh", "deploy_agent.sh"):
+    for script in ("migrate.sh", "deploy_agent.sh", "push_console_image.sh"):
         subprocess.run(["bash", "-n", str(ROOT / "infra" / "scripts" / script)], check=True)
 
 
@@ -158,3 +158,62 @@ def test_target_sync_against_stand_in_elb() -> None:
     assert {h["Target"]["Id"] for h in health} == {"10.0.0.5", "10.0.1.5"}
     with pytest.raises(sync_targets.TargetSyncError, match="resolved to no address"):
         sync_targets.sync(elb, "p", arn, 5432, resolve=lambda host: set())
+
+
+REGISTRY = "123456789012.dkr.ecr.us-east-1.amazonaws.com"
+FAKE_REGISTRY_PASSWORD = "made-up-ecr-password-0001"  # pragma: allowlist secret
+
+
+def _push_console_image(tmp_path: Path, *, in_ecr: bool, built: bool) -> tuple[subprocess.CompletedProcess, str]:
+    """Run push_console_image.sh with stand-ins for `aws` and `docker` that record their calls (and stdin)."""
+    bin_dir, calls = tmp_path / "bin", tmp_path / "calls.txt"
+    bin_dir.mkdir(parents=True)
+    (bin_dir / "aws").write_text(
+        "#!/usr/bin/env bash\n"
+        f'echo "aws $*" >> {calls}\n'
+        f'if [[ "$2" == describe-images ]]; then exit {0 if in_ecr else 254}; fi\n'
+        f'if [[ "$2" == get-login-password ]]; then echo {FAKE_REGISTRY_PASSWORD}; fi\n'
+    )
+    (bin_dir / "docker").write_text(
+        "#!/usr/bin/env bash\n"
+        f'echo "docker $*" >> {calls}\n'
+        f'if [[ "$1" == login ]]; then echo "stdin: $(cat)" >> {calls}; fi\n'
+        f'if [[ "$1 $2" == "image inspect" ]]; then exit {0 if built else 1}; fi\n'
+    )
+    for tool_path in bin_dir.iterdir():
+        tool_path.chmod(0o755)
+    env = {
+        **os.environ,
+        "PATH": f"{bin_dir}:{os.environ['PATH']}",
+        "AWS_REGION": "us-east-1",
+        "REPOSITORY_URL": f"{REGISTRY}/hospital-receptionist-staging/console",
+        "LOCAL_IMAGE": "hospital-receptionist-console:abc123",
+        "IMAGE_TAG": "abc123",
+    }
+    result = subprocess.run(
+        ["bash", "infra/scripts/push_console_image.sh"], cwd=ROOT, env=env, capture_output=True, text=True, check=False
+    )
+    return result, calls.read_text() if calls.exists() else ""
+
+
+def test_push_console_image_pushes_the_built_image_with_the_password_on_stdin(tmp_path: Path) -> None:
+    result, calls = _push_console_image(tmp_path, in_ecr=False, built=True)
+    assert result.returncode == 0, result.stderr
+    assert "aws ecr describe-images --region us-east-1 --repository-name hospital-receptionist-staging/console" in calls
+    assert f"docker login --username AWS --password-stdin {REGISTRY}" in calls
+    assert f"stdin: {FAKE_REGISTRY_PASSWORD}" in calls
+    assert f"{REGISTRY}/hospital-receptionist-staging/console:abc123" in calls.split("docker push ")[1]
+    assert "docker build" not in calls
+    # The password reaches docker on stdin only: never on a command line, never in the output.
+    assert not [line for line in calls.splitlines() if FAKE_REGISTRY_PASSWORD in line and not line.startswith("stdin")]
+    assert FAKE_REGISTRY_PASSWORD not in result.stdout + result.stderr
+
+
+def test_push_console_image_builds_when_the_image_is_missing_and_skips_a_tag_already_pushed(tmp_path: Path) -> None:
+    result, calls = _push_console_image(tmp_path / "missing", in_ecr=False, built=False)
+    assert result.returncode == 0, result.stderr
+    assert "docker build --file console/Dockerfile --tag hospital-receptionist-console:abc123 ." in calls
+    result, calls = _push_console_image(tmp_path / "pushed", in_ecr=True, built=True)
+    assert result.returncode == 0, result.stderr
+    assert "docker push" not in calls
+    assert "already in ECR" in result.stderr

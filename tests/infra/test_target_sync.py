@@ -112,7 +112,7 @@ def test_the_default_resolver_fails_loudly_on_an_unknown_name() -> None:
 def test_the_function_runs_in_the_vpc_and_reaches_only_the_elb_api(stack_runs: dict[str, Run]) -> None:
     run = stack_runs["staging"]
     function = run.one("aws:lambda/function:Function").inputs
-    private_subnets = run.one("aws:lb/loadBalancer:LoadBalancer").inputs["subnets"]
+    private_subnets = run.named("staging-nlb").inputs["subnets"]
     vpc_config = function["vpcConfig"]
     assert vpc_config["subnetIds"] == private_subnets[:2]
     (group_id,) = vpc_config["securityGroupIds"]

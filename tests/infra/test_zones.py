@@ -31,7 +31,7 @@ def test_private_subnets_are_in_the_configured_zone_ids(stack_runs: dict[str, Ru
     run = stack_runs[stack]
     assert _subnet_zones(run, "private") == [NAME_OF[zone_id] for zone_id in zone_ids]
     assert _subnet_zones(run, "public") == [NAME_OF[zone_id] for zone_id in zone_ids[:2]]
-    nlb = run.one("aws:lb/loadBalancer:LoadBalancer").inputs
+    nlb = run.named(f"{stack}-nlb").inputs
     assert len(nlb["subnets"]) == len(zone_ids), "the NLB (the endpoint service) spans every configured zone"
 
 
