@@ -328,6 +328,8 @@ class StackSettings(BaseModel):
             problems.append("a SIP trunk needs sipAllowedAddresses or sipAuthUsername (else anyone may call in)")
         if any(net.prefixlen == 0 for net in self.sip_allowed_addresses):
             problems.append("sipAllowedAddresses must not contain 0.0.0.0/0")
+        return problems
+
     def _console_rules(self) -> list[str]:
         problems = []
         if self.console_enabled and not self.console_domain:

@@ -218,7 +218,7 @@ def test_the_image_is_pushed_before_the_task_definition_names_it(stack_runs: dic
 
 def test_console_settings_are_refused_when_incomplete() -> None:
     base = {key: value for key, value in stack_values("staging").items() if not isinstance(value, list)}
-    base |= {"privateLinkZoneIds": json.dumps(stack_values("staging")["privateLinkZoneIds"])}
+    base |= {key: json.dumps(value) for key, value in stack_values("staging").items() if isinstance(value, list)}
     base |= {k: v for k, v in OPERATOR_VALUES.items() if k != "consoleDomain"}
     with pytest.raises(Exception, match="consoleDomain is required"):
         parse(base)
