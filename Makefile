@@ -4,7 +4,9 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: dev test bench lint clean
+CLIENT := console/static/livekit-client.umd.js
+
+.PHONY: dev test bench lint clean console-client
 
 $(STAMP): requirements.txt requirements-dev.txt infra/requirements.txt console/requirements.txt constraints.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -12,16 +14,23 @@ $(STAMP): requirements.txt requirements-dev.txt infra/requirements.txt console/r
 	$(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt -r requirements-dev.txt
 	@touch $(STAMP)
 
+## The LiveKit browser client the console ships (Talk page), from the npm registry at the locked version.
+console-client: $(CLIENT)
+$(CLIENT): console/web/package.json console/web/package-lock.json
+	cd console/web && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+	mkdir -p $(@D)
+	cp console/web/node_modules/livekit-client/dist/livekit-client.umd.js $@
+
 ## Start (or reuse) the local database, migrate and seed it, check it, then run the agent worker.
-dev: $(STAMP)
+dev: $(STAMP) $(CLIENT)
 	$(PY) -m agent.local
 
 ## Every test: unit, database, conversation, infrastructure, delivery.
-test: $(STAMP)
+test: $(STAMP) $(CLIENT)
 	$(PY) -m pytest
 
 ## Benchmarks: print latency and resource figures beside the floor measured in the same run.
-bench: $(STAMP)
+bench: $(STAMP) $(CLIENT)
 	$(PY) -m bench
 
 ## ruff, and squawk on the migrations (they run while the previous agent serves calls; see .squawk.toml).
@@ -31,4 +40,4 @@ lint: $(STAMP)
 	$(VENV)/bin/squawk migrations/*.sql
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .ruff_cache console/web/node_modules $(CLIENT)

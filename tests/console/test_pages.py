@@ -22,7 +22,7 @@ from tests.console.tokens import ALB_ARN, CLIENT_ID, COGNITO_KEYS, ISSUER, OTHER
 from tests.console.tokens import ALB_KEYS as TEST_ALB_KEYS
 
 APP = Path(__file__).parents[2] / "console" / "app.py"
-VIEWS = ["views/today.py", "views/queue.py", "views/calls.py", "views/patients.py", "views/audit.py"]
+VIEWS = ["views/today.py", "views/queue.py", "views/calls.py", "views/patients.py", "views/talk.py", "views/audit.py"]
 TIMEOUT = 60
 
 
