@@ -21,7 +21,6 @@ from console import auth, talk
 from console.identity import Identity
 from console.settings import ConsoleSettings
 from tests.console.conftest import ADMIN, FRONTDESK
-from tests.console.livekit_client import livekit_client  # noqa: F401 - fixture
 from tests.console.test_pages import console_env  # noqa: F401 - fixture
 
 PAGE = Path(__file__).parents[2] / "console" / "views" / "talk.py"
@@ -33,7 +32,7 @@ TTL_MINUTES = 7
 
 
 @pytest.fixture
-def talk_env(console_env: str, livekit_client: str, monkeypatch: pytest.MonkeyPatch) -> str:  # noqa: F811
+def talk_env(console_env: str, livekit_client: str, monkeypatch: pytest.MonkeyPatch) -> str:  # noqa: F811 - console_env
     monkeypatch.setenv("LIVEKIT_URL", LIVEKIT_URL)
     monkeypatch.setenv("LIVEKIT_API_KEY", API_KEY)
     monkeypatch.setenv("LIVEKIT_API_SECRET", API_SECRET)
