@@ -1,4 +1,4 @@
-// The Talk page's browser side, inside the component's iframe: take the microphone, join the room with the token
+// The Talk page's browser side, inside the page's iframe (st.iframe): take the microphone, join the room with the token
 // the server minted (CALL, set just before this script), publish the microphone, play the agent's audio.
 // LivekitClient is the UMD bundle the app ships (console/static/livekit-client.umd.js).
 const statusLine = document.getElementById("status");

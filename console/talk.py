@@ -72,7 +72,7 @@ def start_call(settings: ConsoleSettings, who: Identity) -> Call:
 
 
 def browser_html(call: Call) -> str:
-    """The component's page: the shipped client, then talk.js with this call's URL and token."""
+    """The iframe's page: the shipped client, then talk.js with this call's URL and token."""
     # "</" can't close the script element early when written as "<\/" (still the same JSON string).
     parameters = json.dumps({"url": call.url, "token": call.token}).replace("</", "<\\/")
     return (

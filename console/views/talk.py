@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import streamlit as st
-import streamlit.components.v1 as components
 
 from console import auth, resources, talk
 
@@ -31,4 +30,4 @@ if st.button("Start a call", key="talk_start", type="primary"):
 call = st.session_state.get(CALL_KEY)
 if isinstance(call, talk.Call):
     st.write(f"Room `{call.room}` on {call.url}")
-    components.html(talk.browser_html(call), height=COMPONENT_HEIGHT)
+    st.iframe(talk.browser_html(call), height=COMPONENT_HEIGHT)

@@ -50,7 +50,7 @@ def _page(who: Identity | None) -> AppTest:
 
 
 def _start(at: AppTest) -> str:
-    """Press "Start a call"; the component's HTML, where the browser gets its URL and token."""
+    """Press "Start a call"; the iframe's HTML, where the browser gets its URL and token."""
     at.button(key="talk_start").click().run()
     assert not at.exception, at.exception
     frames = at.get("iframe")
