@@ -67,7 +67,7 @@ def errors(at: AppTest) -> list[str]:
 
 
 def shows_data(at: AppTest) -> bool:
-    return bool(at.dataframe) or bool(at.title) or any(c.proto.markdown for c in at.get("bar_chart"))
+    return bool(at.dataframe) or bool(at.title) or bool(at.get("vega_lite_chart"))
 
 
 # --- sign-in and refusals ------------------------------------------------------------------------------------
