@@ -10,6 +10,7 @@ MODULES = [
     "bench.emergency",
     "bench.db",
     "bench.agent",
+    "bench.console",
 ]
 
 
