@@ -167,8 +167,8 @@ def _console_page(view: str, setup: Callable[[AppTest], None] | None = None) -> 
     at.switch_page(f"views/{view}.py").run()
     if setup is not None:
         setup(at)
-    if at.exception or at.error:
-        raise RuntimeError(f"{view}: {[e.value for e in at.exception or at.error]}")
+    if at.exception or not at.title:
+        raise RuntimeError(f"{view} did not render: {[e.value for e in at.exception or at.error]}")
     return at
 
 
