@@ -260,7 +260,7 @@ def main() -> int:
                 "CONSOLE_DATABASE_ROLE": "hospital_console",
                 "HOSPITAL_TIMEZONE": TIMEZONE,
                 "LIVEKIT_URL": "ws://127.0.0.1:7880",
-                "LIVEKIT_API_KEY": "bench",
+                "LIVEKIT_API_KEY": f"API{os.urandom(6).hex()}",
                 "LIVEKIT_API_SECRET": os.urandom(24).hex(),
             }
         )
