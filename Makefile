@@ -4,7 +4,12 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: dev test eval bench lint clean
+CLIENT := console/static/livekit-client.umd.js
+# dev and test build it when npm is there; without npm the Talk page says how to build it and its tests skip
+# (in CI, CI=true, they fail).
+CLIENT_IF_NPM := $(if $(shell command -v npm),$(CLIENT))
+
+.PHONY: dev test eval bench lint clean console-client
 
 $(STAMP): requirements.txt requirements-dev.txt infra/requirements.txt console/requirements.txt constraints.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -14,12 +19,19 @@ $(STAMP): requirements.txt requirements-dev.txt infra/requirements.txt console/r
 	@echo "$(CURDIR)" > "$$($(PY) -c 'import sysconfig; print(sysconfig.get_path("purelib"))')/hospital-receptionist.pth"
 	@touch $(STAMP)
 
+## The LiveKit browser client the console ships (Talk page), from the npm registry at the locked version.
+console-client: $(CLIENT)
+$(CLIENT): console/web/package.json console/web/package-lock.json
+	cd console/web && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+	mkdir -p $(@D)
+	cp console/web/node_modules/livekit-client/dist/livekit-client.umd.js $@
+
 ## Start (or reuse) the local database, migrate and seed it, check it, then run the agent worker.
-dev: $(STAMP)
+dev: $(STAMP) $(CLIENT_IF_NPM)
 	$(PY) -m agent.local
 
 ## Every test: unit, database, conversation, infrastructure, delivery.
-test: $(STAMP)
+test: $(STAMP) $(CLIENT_IF_NPM)
 	$(PY) -m pytest
 
 ## Opt-in, never in CI: the real model (OPENAI_API_KEY) in the safety scenarios, judged; see docs/eval.md.
@@ -37,4 +49,4 @@ lint: $(STAMP)
 	$(VENV)/bin/squawk migrations/*.sql
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .ruff_cache console/web/node_modules $(CLIENT)

@@ -11,6 +11,7 @@ MODULES = [
     "bench.db",
     "bench.agent",
     "bench.fallback",
+    "bench.console",
 ]
 
 

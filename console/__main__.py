@@ -31,6 +31,8 @@ def streamlit_flags(settings: ConsoleSettings) -> list[str]:
         "server.fileWatcherType": "none",
         "server.runOnSave": "false",
         "server.maxUploadSize": "1",
+        # console/static/ (the LiveKit browser client the Talk page loads) at /app/static/.
+        "server.enableStaticServing": "true",
         # Session state survives a dropped WebSocket this long (a reconnect), not longer.
         "server.disconnectedSessionTTL": "60",
         "browser.gatherUsageStats": "false",

@@ -18,6 +18,7 @@ pages = [
     st.Page(VIEWS / "queue.py", title="Needs a person", icon=":material/support_agent:"),
     st.Page(VIEWS / "calls.py", title="Calls", icon=":material/call:"),
     st.Page(VIEWS / "patients.py", title="Patients and appointments", icon=":material/person_search:"),
+    st.Page(VIEWS / "talk.py", title="Talk to the agent", icon=":material/mic:"),
 ]
 if who.is_admin:
     pages.append(st.Page(VIEWS / "audit.py", title="Audit", icon=":material/policy:"))

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, ValidationInfo, field_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator
 
 from agent.settings import DatabaseSettings, Environment
 from console.identity import AlbTrust
@@ -32,6 +32,19 @@ class ConsoleSettings(DatabaseSettings):
         "leave empty when the login role is the console's own.",
     )
     console_port: int = Field(8501, ge=1024, le=65535, description="Port `python -m console` listens on.")
+    livekit_url: str | None = Field(
+        None, pattern=r"^\S+$", description="LiveKit server the Talk page's browser joins (wss:// outside dev)."
+    )
+    livekit_api_key: SecretStr | None = Field(None, description="LiveKit API key the Talk page signs tokens with.")
+    livekit_api_secret: SecretStr | None = Field(None, description="LiveKit API secret; never sent to a browser.")
+    agent_name: str = Field(
+        "hospital-receptionist",
+        pattern=r"^[a-z0-9][a-z0-9-]{0,62}$",
+        description="The agent the Talk page's rooms dispatch (the name the worker registers).",
+    )
+    console_talk_ttl_minutes: int = Field(
+        10, ge=1, le=60, description="Lifetime of a Talk page join token: a call must start within it."
+    )
 
     @field_validator("console_auth")
     @classmethod
@@ -39,6 +52,16 @@ class ConsoleSettings(DatabaseSettings):
         environment = info.data.get("app_env")
         if value != "alb" and environment not in (None, Environment.DEV):
             raise ValueError(f"must be alb when APP_ENV={environment} (the local sign-in is for dev only)")
+        return value
+
+    @field_validator("livekit_url")
+    @classmethod
+    def _wss_outside_dev(cls, value: str | None, info: ValidationInfo) -> str | None:
+        environment = info.data.get("app_env")
+        if value is not None and not value.startswith(("wss://", "ws://")):
+            raise ValueError("must start with wss://")
+        if value is not None and environment not in (None, Environment.DEV) and not value.startswith("wss://"):
+            raise ValueError(f"must use wss:// when APP_ENV={environment}")
         return value
 
     @property

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 import pandas as pd
 import streamlit as st
 
-from console import auth, calls, resources
+from console import auth, calls, charts, resources
 
 auth.require()
 zone = resources.zone()
@@ -38,14 +38,16 @@ with hours_col:
     hours = pd.DataFrame({"hour": [f"{h:02d}:00" for h in range(24)], "calls": 0}).set_index("hour")
     for row in per_hour:
         hours.loc[f"{row['hour'].hour:02d}:00", "calls"] = row["calls"]
-    st.bar_chart(hours, height=220)
+    charts.bars(hours.reset_index(), category="hour", value="calls", height=220)
 with latency_col:
     st.subheader("Agent turn latency (ms)")
     if latency["turns"]:
-        st.bar_chart(
+        charts.bars(
             pd.DataFrame(
                 {"percentile": ["p50", "p90", "p95", "p99"], "ms": [latency[p] for p in ("p50", "p90", "p95", "p99")]}
-            ).set_index("percentile"),
+            ),
+            category="percentile",
+            value="ms",
             height=220,
         )
         st.caption(f"over {latency['turns']} agent turns")

@@ -1,5 +1,8 @@
 """Needs a person: callback requests and handed-off calls, emergencies on top; claim, note, resolve.
 
+The queue is one table; the item chosen below it shows in full with its actions, so a long queue costs a table's
+rows, not a set of widgets per item.
+
 The list refreshes itself every QUEUE_REFRESH_SECONDS without reloading the page (a fragment). Actions run in
 widget callbacks, before the list is read again, so what is shown is what the database holds after them.
 """
@@ -8,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import pandas as pd
 import streamlit as st
 
 from console import auth, queue, resources
@@ -54,15 +58,62 @@ def _resolve(staff: Identity, item: queue.QueueItem) -> None:
     _act(item.key, action)
 
 
+def _kind(item: queue.QueueItem) -> str:
+    if item.emergency:
+        return "Emergency"
+    return "Callback request" if item.source == "callback" else "Handed-off call"
+
+
 def _title(item: queue.QueueItem) -> str:
     when = f"{item.created_at.astimezone(resources.zone()):%a %d %b %H:%M}"
-    if item.emergency:
-        kind = ":red[**Emergency**]"
-    elif item.source == "callback":
-        kind = "**Callback request**"
-    else:
-        kind = "**Handed-off call**"
+    kind = f":red[**{_kind(item)}**]" if item.emergency else f"**{_kind(item)}**"
     return f"{kind} · {when} · call {item.call_session_id or '-'}"
+
+
+def _claimed(item: queue.QueueItem) -> str | None:
+    return item.claimed_by.removeprefix("staff:") if item.claimed_by else None
+
+
+def _table(items: list[queue.QueueItem]) -> pd.DataFrame:
+    return pd.DataFrame(
+        [
+            {
+                "kind": _kind(item),
+                "when": f"{item.created_at.astimezone(resources.zone()):%a %d %b %H:%M}",
+                "call": item.call_session_id,
+                "caller": item.caller_name,
+                "callback number": item.callback_phone,
+                "message": item.message if item.caller_name else f"outcome: {item.outcome or 'call still open'}",
+                "claimed by": _claimed(item),
+                "notes": len(item.notes),
+            }
+            for item in items
+        ]
+    )
+
+
+def _work_on(item: queue.QueueItem) -> None:
+    """The chosen item in full, with its actions: one item's widgets, however long the queue."""
+    with st.container(border=True, key=f"item-{item.key}"):
+        st.markdown(_title(item))
+        if item.caller_name:
+            st.markdown(f"{item.caller_name} · {item.callback_phone}")
+            st.text(item.message or "")
+        else:
+            st.markdown(f"Outcome: {item.outcome or 'call still open'}; no callback details were left.")
+        claimed = _claimed(item)
+        st.caption(f"Claimed by {claimed}" if claimed else "Not claimed yet")
+        for note in item.notes:
+            st.caption(note.removeprefix("staff:"))
+        claim_col, resolve_col = st.columns(2)
+        claim_col.button(
+            "Claim", key=f"claim-{item.key}", on_click=_claim, args=(who, item), disabled=claimed is not None
+        )
+        resolve_col.button("Resolve", key=f"resolve-{item.key}", on_click=_resolve, args=(who, item), type="primary")
+        st.text_area("Note", key=f"note-{item.key}", max_chars=queue.NOTE_MAX, height=68)
+        st.button("Add note", key=f"add-note-{item.key}", on_click=_note, args=(who, item))
+        if error := st.session_state.get(f"error-{item.key}"):
+            st.error(error, icon=":material/error:")
 
 
 @st.fragment(run_every=QUEUE_REFRESH_SECONDS)
@@ -73,30 +124,15 @@ def queue_panel() -> None:
     if not items:
         st.success("Nothing is waiting for a person.")
         return
+    if emergencies := sum(item.emergency for item in items):
+        st.error(f"{emergencies} emergency call(s) the agent flagged, at the top.", icon=":material/emergency:")
     st.caption(f"{len(items)} waiting, emergencies first; refreshes every {QUEUE_REFRESH_SECONDS} s")
-    for item in items:
-        with st.container(border=True, key=f"item-{item.key}"):
-            st.markdown(_title(item))
-            if item.caller_name:
-                st.markdown(f"{item.caller_name} · {item.callback_phone}")
-                st.text(item.message or "")
-            else:
-                st.markdown(f"Outcome: {item.outcome or 'call still open'}; no callback details were left.")
-            claimed = item.claimed_by.removeprefix("staff:") if item.claimed_by else None
-            st.caption(f"Claimed by {claimed}" if claimed else "Not claimed yet")
-            for note in item.notes:
-                st.caption(note.removeprefix("staff:"))
-            claim_col, resolve_col = st.columns(2)
-            claim_col.button(
-                "Claim", key=f"claim-{item.key}", on_click=_claim, args=(who, item), disabled=claimed is not None
-            )
-            resolve_col.button(
-                "Resolve", key=f"resolve-{item.key}", on_click=_resolve, args=(who, item), type="primary"
-            )
-            st.text_area("Note", key=f"note-{item.key}", max_chars=queue.NOTE_MAX, height=68)
-            st.button("Add note", key=f"add-note-{item.key}", on_click=_note, args=(who, item))
-            if error := st.session_state.get(f"error-{item.key}"):
-                st.error(error, icon=":material/error:")
+    st.dataframe(_table(items), hide_index=True, width="stretch")
+    by_key = {item.key: item for item in items}
+    chosen = st.selectbox(
+        "Work on", list(by_key), format_func=lambda key: _title(by_key[key]).replace("**", ""), key="queue_item"
+    )
+    _work_on(by_key[chosen])
 
 
 queue_panel()

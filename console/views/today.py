@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 import pandas as pd
 import streamlit as st
 
-from console import auth, resources, schedule
+from console import auth, charts, resources, schedule
 
 auth.require()
 settings = resources.settings()
@@ -30,7 +30,14 @@ load = pd.DataFrame(data.load()).set_index("doctor")
 st.caption(
     f"{len(data.bookings)} booked, {len(data.free)} free slots on {day:%A %d %B %Y} ({settings.hospital_timezone})"
 )
-st.bar_chart(load[["booked", "free"]], horizontal=True, stack=True, height=max(200, 28 * len(load)))
+charts.bars(
+    load[["booked", "free"]].reset_index().melt(id_vars="doctor", var_name="slots", value_name="count"),
+    category="doctor",
+    value="count",
+    stack="slots",
+    horizontal=True,
+    height=max(200, 28 * len(load)),
+)
 
 st.subheader("Shifts")
 st.dataframe(

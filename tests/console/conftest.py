@@ -3,6 +3,8 @@ callback request the agent could have left."""
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 from collections.abc import Iterator
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -10,8 +12,10 @@ from zoneinfo import ZoneInfo
 import psycopg
 import pytest
 
+from console import talk
 from console.identity import Identity
 from tests.conftest import SEED_TIMEZONE
+from tests.support.postgres import require_os_package
 
 ZONE = ZoneInfo(SEED_TIMEZONE)
 FRONTDESK = Identity(username="alice", roles=frozenset({"frontdesk"}))
@@ -80,3 +84,16 @@ def calls_database(hospital_database: str, calls_day: date) -> str:
 def console_conn(calls_database: str) -> Iterator[psycopg.Connection]:
     with psycopg.connect(console_url(calls_database)) as conn:
         yield conn
+
+
+@pytest.fixture(scope="session")
+def livekit_client() -> str:
+    """The LiveKit browser client the console ships, built with `make console-client` (npm ci) when missing or
+    older than console/web/package-lock.json."""
+    require_os_package(shutil.which("npm") is not None, "Node.js 20 with npm (README, What the machine needs)")
+    root = talk.CLIENT_FILE.parents[2]
+    built = subprocess.run(
+        ["make", "--no-print-directory", "console-client"], cwd=root, capture_output=True, text=True, check=False
+    )
+    assert built.returncode == 0, built.stdout + built.stderr
+    return str(talk.CLIENT_FILE)

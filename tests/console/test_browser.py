@@ -1,22 +1,29 @@
 """The console in a real browser: Debian's chromium, headless, driven by Playwright (it downloads nothing).
 
-Signs in with the dev sign-in, sees today's seeded appointment, and resolves a callback request. Screenshots
+Signs in with the dev sign-in, sees today's seeded appointment, and resolves a callback request; on the Talk page,
+loads the LiveKit client the app ships, takes a (fake) microphone and tries the configured LiveKit server. Screenshots
 go to pytest's temporary directory, and also to CONSOLE_SCREENSHOT_DIR when set (docs/console.md's images
 come from `CONSOLE_SCREENSHOT_DIR=docs .venv/bin/python -m pytest tests/console/test_browser.py`).
 """
 
 from __future__ import annotations
 
+import http.server
 import os
+import secrets
+import threading
 import uuid
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
+import jwt
 import psycopg
 import pytest
 from psycopg.conninfo import conninfo_to_dict
 
+from console import talk
 from tests.conftest import SEED_TIMEZONE
 from tests.console.server import running_console
 from tests.support.postgres import PostgresServer, require_os_package
@@ -117,3 +124,68 @@ def test_sign_in_see_todays_appointment_and_resolve_a_callback(browser, today_da
     with psycopg.connect(today_database) as conn:
         assert conn.execute("SELECT status FROM callback_requests").fetchone() == ("done",)
         assert conn.execute("SELECT resolved_by FROM follow_ups").fetchone() == ("staff:alice",)
+
+
+class _LiveKitStandIn(http.server.BaseHTTPRequestHandler):
+    """No LiveKit server here: record each request (the WebSocket upgrade and its token), answer 503."""
+
+    requests: list[tuple[str, dict[str, str]]]
+
+    def do_GET(self) -> None:
+        self.requests.append((self.path, dict(self.headers)))
+        self.send_response(503)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, format: str, *args: object) -> None:
+        """Quiet: the test reads `requests`."""
+
+
+@pytest.fixture
+def livekit_stand_in() -> Iterator[tuple[str, list[tuple[str, dict[str, str]]]]]:
+    handler = type("Recorder", (_LiveKitStandIn,), {"requests": []})
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"ws://127.0.0.1:{server.server_port}", handler.requests
+    server.shutdown()
+    server.server_close()
+
+
+def test_talk_page_loads_the_bundled_client_gets_a_microphone_and_tries_the_configured_server(
+    browser, today_database: str, livekit_client: str, livekit_stand_in, tmp_path: Path
+) -> None:
+    """The client comes from the app (no other origin is asked for anything); the page takes the (fake)
+    microphone first and only then connects (talk.js), so a connection attempt proves the microphone was granted;
+    with no LiveKit server the page says it can't reach it."""
+    from playwright.sync_api import expect
+
+    expect.set_options(timeout=WAIT_MS)
+    livekit_url, attempts = livekit_stand_in
+    api_key, api_secret = f"API{secrets.token_hex(6)}", secrets.token_urlsafe(32)
+    settings = {"LIVEKIT_URL": livekit_url, "LIVEKIT_API_KEY": api_key, "LIVEKIT_API_SECRET": api_secret}
+    with running_console(today_database, **settings) as url:
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page.set_default_timeout(WAIT_MS)
+        requested: list[tuple[str, str]] = []
+        page.on("request", lambda request: requested.append((request.resource_type, request.url)))
+        page.goto(url)
+        page.get_by_label("User name").fill("alice")
+        page.get_by_role("button", name="Sign in").click()
+        page.get_by_role("link", name="Talk to the agent").click()
+        expect(page.get_by_role("heading", name="Talk to the agent")).to_be_visible()
+        page.get_by_role("button", name="Start a call").click()
+        call = page.frame_locator("iframe").first
+        expect(call.get_by_role("status")).to_contain_text(f"Can't reach the LiveKit server at {livekit_url}")
+        _screenshot(page, tmp_path, "console-talk.png")
+
+    assert ("script", f"{url}{talk.CLIENT_URL}") in requested
+    scripts = {urlsplit(address).netloc for kind, address in requested if kind == "script"}
+    assert scripts == {urlsplit(url).netloc}, scripts  # every script, the LiveKit client's included, from the app
+    upgrades = [(path, headers) for path, headers in attempts if headers.get("Upgrade", "").lower() == "websocket"]
+    assert upgrades, attempts
+    token = parse_qs(urlsplit(upgrades[0][0]).query)["access_token"][0]
+    claims = jwt.decode(token, api_secret, algorithms=["HS256"])
+    assert claims["sub"] == "staff:alice"
+    assert claims["video"]["room"].startswith(talk.ROOM_PREFIX)
+    assert claims["roomConfig"]["agents"] == [{"agentName": "hospital-receptionist"}]

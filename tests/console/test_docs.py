@@ -23,7 +23,7 @@ def test_every_path_and_image_named_exists() -> None:
     paths = re.findall(r"`((?:console|migrations|tests|docs)/[\w./-]+)`", DOC)
     images = re.findall(r"\]\(([\w.-]+\.png)\)", DOC)
     assert paths
-    assert len(images) == 3
+    assert len(images) == 4
     for path in paths:
         assert (ROOT / path).exists(), path
     for image in images:
