@@ -9,7 +9,7 @@ so it is imported only when the files are in the local model cache.
 from __future__ import annotations
 
 import contextlib
-import importlib.util
+import importlib
 import logging
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -24,6 +24,7 @@ from agent.hospital import PostgresHospital
 from agent.logs import take_over_stdout
 from agent.receptionist import Receptionist
 from agent.settings import Settings, load
+from agent.telemetry import Telemetry
 
 logger = logging.getLogger("agent.worker")
 
@@ -102,15 +103,6 @@ def prewarm(proc: JobProcess) -> None:
     proc.userdata["vad"] = silero.VAD.load()
 
 
-def _telemetry(settings: Settings) -> Any | None:
-    """The ops helper's telemetry, when the module is there."""
-    if importlib.util.find_spec("agent.telemetry") is None:
-        return None
-    from agent.telemetry import Telemetry  # noqa: PLC0415 - optional until agent/telemetry.py lands
-
-    return Telemetry(settings)
-
-
 def _sip_transfer(ctx: JobContext):
     """A transfer for phone (SIP) callers; web callers have nobody to transfer."""
     sip_caller = next(
@@ -139,7 +131,9 @@ async def _open_pool(settings: Settings, **options: Any) -> Any:
         return await create_pool(settings, **{**options, "min_size": 0})
 
 
-def _attach_telemetry(telemetry: Any, *, ctx: JobContext, session: AgentSession, pool: Any, state: CallState) -> None:
+def _attach_telemetry(
+    telemetry: Telemetry, *, ctx: JobContext, session: AgentSession, pool: Any, state: CallState
+) -> None:
     telemetry.observe(session, room=ctx.room.name, job_id=ctx.job.id)
     telemetry.watch_pool(pool)
     state.on_tool_finished = lambda name, outcome, ms: telemetry.tool_finished(
@@ -149,11 +143,10 @@ def _attach_telemetry(telemetry: Any, *, ctx: JobContext, session: AgentSession,
 
 async def entrypoint(ctx: JobContext) -> None:
     settings: Settings = ctx.proc.userdata["settings"]
-    # -- operational telemetry (agent/telemetry.py): created first, so the pool's connections time their queries
-    telemetry = _telemetry(settings)
-    if telemetry is not None:
-        await telemetry.start()
-    pool = await _open_pool(settings, **({"init": telemetry.instrument_connection} if telemetry else {}))
+    # Telemetry first, so the pool's connections time their queries.
+    telemetry = Telemetry(settings)
+    await telemetry.start()
+    pool = await _open_pool(settings, init=telemetry.instrument_connection)
     hospital = PostgresHospital(pool, slot_minutes=settings.slot_minutes, timezone=ZoneInfo(settings.hospital_timezone))
     detector = None
     if TURN_DETECTOR_READY:
@@ -162,21 +155,20 @@ async def entrypoint(ctx: JobContext) -> None:
         detector = MultilingualModel()
 
     await ctx.connect()
-    state = CallState(hospital=hospital, config=call_config(settings), transfer=_sip_transfer(ctx))
+    config = call_config(settings)
+    state = CallState(hospital=hospital, config=config, transfer=_sip_transfer(ctx))
     await state.begin(room=ctx.room.name, job_id=ctx.job.id)
     session = build_session(settings, vad=ctx.proc.userdata["vad"], state=state, detector=detector)
-    if telemetry is not None:  # -- ... and attached to the call here: turns, errors, pool use, tool timings
-        _attach_telemetry(telemetry, ctx=ctx, session=session, pool=pool, state=state)
+    _attach_telemetry(telemetry, ctx=ctx, session=session, pool=pool, state=state)
 
     async def close_call(_reason: str = "") -> None:
         await state.finish()
-        if telemetry is not None:
-            await telemetry.aclose()
+        await telemetry.aclose()
         with contextlib.suppress(Exception):
             await pool.close()
 
     ctx.add_shutdown_callback(close_call)
-    await session.start(agent=Receptionist(call_config(settings)), room=ctx.room, record=recording(settings))
+    await session.start(agent=Receptionist(config), room=ctx.room, record=recording(settings))
 
 
 TURN_DETECTOR_READY = turn_detector_available()
