@@ -4,17 +4,30 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: dev test bench lint clean
+.PHONY: dev db-start db-stop db-url test bench lint clean
 
-$(STAMP): requirements.txt requirements-dev.txt infra/requirements.txt console/requirements.txt constraints.txt
+# The first run downloads and installs a few hundred MB (2-4 minutes): pip shows each package as it goes.
+$(STAMP): pyproject.toml requirements.txt requirements-dev.txt infra/requirements.txt console/requirements.txt constraints.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip==26.3
-	$(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt -r requirements-dev.txt
+	@echo "installing the pinned requirements into $(VENV) (the first time takes a few minutes)"
+	$(PY) -m pip install --disable-pip-version-check --progress-bar on -c constraints.txt -r requirements-dev.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -c constraints.txt -e .
 	@touch $(STAMP)
 
 ## Start (or reuse) the local database, migrate and seed it, check it, then run the agent worker.
 dev: $(STAMP)
-	$(PY) -m agent.local
+	$(PY) -m devtools.dev
+
+## The local PostgreSQL of `make dev` (data in .data/postgres/): start it, stop it, print its URL.
+db-start: $(STAMP)
+	@$(PY) -m devtools.localdb start
+
+db-stop: $(STAMP)
+	@$(PY) -m devtools.localdb stop
+
+db-url: $(STAMP)
+	@$(PY) -m devtools.localdb url
 
 ## Every test: unit, database, conversation, infrastructure, delivery.
 test: $(STAMP)

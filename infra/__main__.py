@@ -1,11 +1,5 @@
 """The Pulumi program: read the stack settings once, wire one component per concern, export the outputs."""
 
-import sys
-from pathlib import Path
-
-# Pulumi runs this file with infra/ as the working directory; the package imports need the repository root.
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
 import pulumi
 import pulumi_aws as aws
 

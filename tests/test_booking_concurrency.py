@@ -16,7 +16,7 @@ from agent import hospital as hospital_module
 from agent.db.pool import create_pool
 from agent.hospital import Actor, Booked, PostgresHospital, SlotTaken
 from agent.settings import DatabaseSettings
-from tests.support.factories import ZONE, add_clinic, add_patient, create_migrated_database, local
+from devtools.testing.factories import ZONE, add_clinic, add_patient, create_migrated_database, local
 
 DAY = date(2030, 4, 2)
 CALLERS = 50

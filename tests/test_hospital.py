@@ -38,7 +38,7 @@ from agent.hospital import (
     name_key,
 )
 from agent.settings import DatabaseSettings
-from tests.support.factories import (
+from devtools.testing.factories import (
     ZONE,
     Clinic,
     add_appointment,
