@@ -4,6 +4,7 @@ can shadow the standard library or an installed package (tests.infra.language_ho
 from __future__ import annotations
 
 import importlib.metadata
+import os
 import shutil
 import subprocess
 import sys
@@ -12,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.infra.harness import ROOT, Run, run_program
-from tests.infra.language_host import host_interpreter, program_location, running_policy_pack
+from tests.infra.language_host import program_location, running_policy_pack
 
 PROGRAM_DIR = ROOT / "infra"
 POLICY_PACK = ROOT / "infra" / "policy"
@@ -96,12 +97,22 @@ def test_harness_fails_like_the_host_on_a_stdlib_named_module(tmp_path: Path) ->
 
 
 def test_program_runs_under_the_host_from_the_installed_project() -> None:
-    """The host leaves the repository root off sys.path; the project, installed into .venv (`pip install -e .`,
-    as `make` and CI's setup-program do), is what makes `infra` importable, with no sys.path line of ours."""
-    assert str(ROOT) not in host_interpreter().path
-    assert importlib.metadata.distribution(PROJECT).name == PROJECT
-    assert "sys.path" not in (PROGRAM_DIR / "__main__.py").read_text()
-    assert "sys.path" not in (POLICY_PACK / "__main__.py").read_text()
+    """The host puts only the program's folder and the virtualenv on sys.path; the project, installed into .venv
+    (`pip install -e .`, as `make` and CI's setup-program do), is what makes `infra` importable there, with no
+    sys.path line of ours."""
+    for main in (PROGRAM_DIR / "__main__.py", POLICY_PACK / "__main__.py"):
+        assert "sys.path" not in main.read_text()
+    # A fresh interpreter of this virtualenv in the program's folder (`-c` puts that folder first, as run_path does).
+    found = subprocess.run(
+        [sys.executable, "-c", "import infra.policy.rules, infra.config; print(infra.__file__)"],
+        cwd=PROGRAM_DIR,
+        env={key: value for key, value in os.environ.items() if key != "PYTHONPATH"},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert found.returncode == 0, "install the project into the virtualenv: .venv/bin/pip install -e .\n" + found.stderr
+    assert Path(found.stdout.strip()) == PROGRAM_DIR / "__init__.py", "the virtualenv has another checkout installed"
     assert run_program("dev").resources
 
 
