@@ -23,7 +23,7 @@ def _portaudio_present() -> bool:
 
 
 def _environment(**extra: str) -> dict[str, str]:
-    # PYTHONPATH: this checkout's code, whichever checkout the shared virtualenv was installed from.
+    # PYTHONPATH: this checkout's code, even when the virtualenv has another checkout installed.
     return {**{k: v for k, v in os.environ.items() if not k.startswith(PROVIDERS)}, "PYTHONPATH": str(ROOT), **extra}
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib.metadata
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -128,3 +129,9 @@ def test_policy_pack_with_a_stdlib_named_module_fails_to_start(tmp_path: Path) -
     with running_policy_pack(tmp_path / "infra" / "policy") as pack:
         assert pack.port is None
         assert "the pack shadowed json" in pack.errors
+
+
+@pytest.mark.parametrize("installer", [".github/actions/setup-program/action.yml", "Makefile"])
+def test_every_virtualenv_the_program_runs_in_gets_the_project(installer: str) -> None:
+    """CI's setup-program (preview and deploy) and make (everyone else) install the project into .venv."""
+    assert re.search(r"pip install .*--no-deps.* -e \.$", (ROOT / installer).read_text(), re.M)
