@@ -14,7 +14,8 @@ import sys
 import threading
 from typing import TextIO
 
-from livekit.agents import AgentSession, ConversationItemAddedEvent
+from livekit.agents import AgentSession, ConversationItemAddedEvent, llm
+from livekit.agents.testing import fake_job_context
 from livekit.plugins import openai
 
 from agent.call import CallState
@@ -54,15 +55,27 @@ def _lines(source: TextIO, loop: asyncio.AbstractEventLoop) -> asyncio.Queue[str
     return queue
 
 
-async def converse(settings: Settings, source: TextIO = sys.stdin, out: TextIO = sys.stdout) -> None:
-    """One conversation: the agent's lines are printed as `agent> ...` the moment it says them."""
+async def _next_line(lines: asyncio.Queue[str], closed: asyncio.Event) -> str | None:
+    """The caller's next line, or None once the session closed (end_call) while waiting for it."""
+    line, close = asyncio.ensure_future(lines.get()), asyncio.ensure_future(closed.wait())
+    done, pending = await asyncio.wait({line, close}, return_when=asyncio.FIRST_COMPLETED)
+    for task in pending:
+        task.cancel()
+    return line.result() if line in done else None
+
+
+async def converse(
+    settings: Settings, source: TextIO = sys.stdin, out: TextIO = sys.stdout, *, model: llm.LLM | None = None
+) -> None:
+    """One conversation: the agent's lines are printed as `agent> ...` the moment it says them. `model` replaces
+    OpenAI's (tests script it)."""
     prompt = "you> " if source.isatty() else ""
     config = call_config(settings)
     pool = await create_pool(settings)
     hospital = PostgresHospital(pool, slot_minutes=settings.slot_minutes, timezone=config.zone)
     state = CallState(hospital=hospital, config=config)
     await state.begin(room="text-console", job_id=f"text-console-{os.getpid()}")
-    model = openai.LLM(
+    model = model or openai.LLM(
         model=settings.llm_model,
         api_key=settings.openai_api_key.get_secret_value(),
         base_url=settings.openai_base_url,
@@ -74,17 +87,19 @@ async def converse(settings: Settings, source: TextIO = sys.stdin, out: TextIO =
             print(f"agent> {event.item.text_content}", file=out, flush=True)
 
     try:
-        async with model, AgentSession[CallState](llm=model, userdata=state) as session:
-            session.on("conversation_item_added", show)
-            session.on("close", lambda _event: closed.set())
-            await session.start(Receptionist(config))
-            lines = _lines(source, asyncio.get_running_loop())
-            while not closed.is_set():
-                print(prompt, end="", file=out, flush=True)
-                text = (await lines.get()).strip()
-                if text.lower() in GOODBYE:
-                    break
-                await session.run(user_input=text)
+        # A job context without a worker or room (LiveKit's in-process one): end_call shuts the "job" down.
+        with fake_job_context(job_id="text-console"):
+            async with model, AgentSession[CallState](llm=model, userdata=state) as session:
+                session.on("conversation_item_added", show)
+                session.on("close", lambda _event: closed.set())
+                await session.start(Receptionist(config))
+                lines = _lines(source, asyncio.get_running_loop())
+                while not closed.is_set():
+                    print(prompt, end="", file=out, flush=True)
+                    line = await _next_line(lines, closed)
+                    if line is None or line.strip().lower() in GOODBYE:
+                        break
+                    await session.run(user_input=line.strip())
     finally:
         await state.finish()
         await pool.close()

@@ -98,3 +98,28 @@ def test_voice_console_without_portaudio_is_one_line(tmp_path: Path) -> None:
         "console: the voice console needs the PortAudio library: sudo apt-get install libportaudio2 "
         "(or type instead: python -m agent console --text)"
     ]
+
+
+async def test_end_call_ends_the_typed_conversation(hospital_url: str, sql, capsys) -> None:
+    from livekit.agents import llm
+
+    from agent import text_console
+    from agent.settings import Settings, load
+    from devtools.testing.scripted import Call, ScriptedLLM
+
+    settings = load(
+        Settings,
+        database_url=hospital_url,
+        openai_api_key="sk-unused",
+        **{name.lower(): value for name, value in text_console.UNUSED_IN_TEXT.items()},
+    )
+    model: llm.LLM = ScriptedLLM(Call("end_call", {}), "Goodbye, take care.")
+    reader, writer = os.pipe()
+    os.write(writer, b"That's all, thank you, bye.\n")  # and the input stays open: end_call must end it
+    with os.fdopen(reader) as source:
+        await asyncio.wait_for(text_console.converse(settings, source, sys.stdout, model=model), timeout=30)
+        os.close(writer)  # lets the reading thread finish, so the file can close
+    out, err = capsys.readouterr()
+    assert "agent> Goodbye, take care." in out
+    assert "Traceback" not in err
+    assert sql("SELECT outcome, ended_at IS NOT NULL FROM call_sessions") == [("completed", True)]
