@@ -20,13 +20,14 @@ dev: $(STAMP)
 	$(PY) -m devtools.dev
 
 ## The local PostgreSQL of `make dev` (data in .data/postgres/): start it, stop it, print its URL.
+## stop and url never install anything first, so `$$(make -s db-url)` captures the URL alone.
 db-start: $(STAMP)
 	@$(PY) -m devtools.localdb start
 
-db-stop: $(STAMP)
+db-stop:
 	@$(PY) -m devtools.localdb stop
 
-db-url: $(STAMP)
+db-url:
 	@$(PY) -m devtools.localdb url
 
 ## Every test: unit, database, conversation, infrastructure, delivery.
