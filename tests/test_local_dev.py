@@ -216,3 +216,12 @@ def test_another_database_url_is_not_the_local_one() -> None:
     assert not localdb.is_local("postgresql://app@db.internal:5432/hospital")
     assert not localdb.is_local("postgresql://postgres:@/hospital?host=/tmp/elsewhere")
     assert localdb.is_local(f"postgresql://postgres:@/hospital?host={localdb.DATA_DIR.resolve()}")
+
+
+def test_the_first_install_shows_its_progress() -> None:
+    """The first `make dev` spends minutes in pip: the long install prints each package, not nothing."""
+    makefile = (REPO / "Makefile").read_text()
+    (install,) = [line for line in makefile.splitlines() if "-r requirements-dev.txt" in line]
+    assert "--quiet" not in install
+    assert " -q" not in install
+    assert "--progress-bar on" in install
