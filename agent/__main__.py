@@ -86,8 +86,12 @@ def _text_console() -> int:
 
     # Warnings and errors only, on stderr: the conversation owns stdout.
     configure_logging(settings, stream=sys.stderr, level="WARNING")
-    with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C ends the conversation like Ctrl-D
-        asyncio.run(text_console.converse(settings))
+    try:
+        with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C ends the conversation like Ctrl-D
+            asyncio.run(text_console.converse(settings))
+    except text_console.DatabaseUnreachable as error:
+        print(f"console: {error}", file=sys.stderr)
+        return 2
     return 0
 
 

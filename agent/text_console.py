@@ -14,11 +14,13 @@ import sys
 import threading
 from typing import TextIO
 
+import asyncpg
 from livekit.agents import AgentSession, ConversationItemAddedEvent, llm
 from livekit.agents.testing import fake_job_context
 from livekit.plugins import openai
 
 from agent.call import CallState
+from agent.db.connect import one_line
 from agent.db.pool import create_pool
 from agent.hospital import PostgresHospital
 from agent.receptionist import Receptionist
@@ -35,6 +37,10 @@ UNUSED_IN_TEXT = {
     "CARTESIA_API_KEY": "text-console-unused",
 }
 GOODBYE = {"", "quit", "exit", "bye"}
+
+
+class DatabaseUnreachable(Exception):
+    """The database in DATABASE_URL did not answer; the message says how to get the local one (safe to print)."""
 
 
 def use_placeholders() -> None:
@@ -71,7 +77,13 @@ async def converse(
     OpenAI's (tests script it)."""
     prompt = "you> " if source.isatty() else ""
     config = call_config(settings)
-    pool = await create_pool(settings)
+    try:
+        pool = await create_pool(settings)
+    except (OSError, asyncpg.PostgresError) as error:
+        raise DatabaseUnreachable(
+            f"cannot reach the database in DATABASE_URL ({one_line(error)}); for the local one: make db-start, "
+            'then export DATABASE_URL="$(make -s db-url)"'
+        ) from None
     hospital = PostgresHospital(pool, slot_minutes=settings.slot_minutes, timezone=config.zone)
     state = CallState(hospital=hospital, config=config)
     await state.begin(room="text-console", job_id=f"text-console-{os.getpid()}")

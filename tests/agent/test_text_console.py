@@ -123,3 +123,21 @@ async def test_end_call_ends_the_typed_conversation(hospital_url: str, sql, caps
     assert "agent> Goodbye, take care." in out
     assert "Traceback" not in err
     assert sql("SELECT outcome, ended_at IS NOT NULL FROM call_sessions") == [("completed", True)]
+
+
+def test_an_unreachable_database_is_one_line(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "agent", "console", "--text"],
+        cwd=tmp_path,
+        env=_environment(DATABASE_URL="postgresql://app:pw-not-shown@127.0.0.1:9/hospital", OPENAI_API_KEY="sk-x"),
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 2
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith("console: cannot reach the database in DATABASE_URL (")
+    assert "make db-start" in line
+    assert "pw-not-shown" not in result.stderr
