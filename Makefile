@@ -9,14 +9,15 @@ CLIENT := console/static/livekit-client.umd.js
 # (in CI, CI=true, they fail).
 CLIENT_IF_NPM := $(if $(shell command -v npm),$(CLIENT))
 
-.PHONY: dev test eval bench lint clean console-client
+.PHONY: dev db-start db-stop db-url test eval bench lint clean console-client
 
-$(STAMP): requirements.txt requirements-dev.txt infra/requirements.txt console/requirements.txt constraints.txt
+# The first run downloads and installs a few hundred MB (2-4 minutes): pip shows each package as it goes.
+$(STAMP): pyproject.toml requirements.txt requirements-dev.txt infra/requirements.txt console/requirements.txt constraints.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip==26.3
-	$(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt -r requirements-dev.txt
-	@# Pulumi's dynamic-provider host starts in infra/ and must import infra.sip_provider (docs/telephony.md).
-	@echo "$(CURDIR)" > "$$($(PY) -c 'import sysconfig; print(sysconfig.get_path("purelib"))')/hospital-receptionist.pth"
+	@echo "installing the pinned requirements into $(VENV) (the first time takes a few minutes)"
+	$(PY) -m pip install --disable-pip-version-check --progress-bar on -c constraints.txt -r requirements-dev.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -c constraints.txt -e .
 	@touch $(STAMP)
 
 ## The LiveKit browser client the console ships (Talk page), from the npm registry at the locked version.
@@ -28,7 +29,18 @@ $(CLIENT): console/web/package.json console/web/package-lock.json
 
 ## Start (or reuse) the local database, migrate and seed it, check it, then run the agent worker.
 dev: $(STAMP) $(CLIENT_IF_NPM)
-	$(PY) -m agent.local
+	$(PY) -m devtools.dev
+
+## The local PostgreSQL of `make dev` (data in .data/postgres/): start it, stop it, print its URL.
+## stop and url never install anything first, so `$$(make -s db-url)` captures the URL alone.
+db-start: $(STAMP)
+	@$(PY) -m devtools.localdb start
+
+db-stop:
+	@$(PY) -m devtools.localdb stop
+
+db-url:
+	@$(PY) -m devtools.localdb url
 
 ## Every test: unit, database, conversation, infrastructure, delivery.
 test: $(STAMP) $(CLIENT_IF_NPM)

@@ -7,7 +7,8 @@ How records travel in livekit-agents: each job (call) runs in its own process, w
 only LiveKit's queue handler; the worker process receives those records and prints them with its handlers.
 So the job process installs only our record factory (`install_record_factory`, done by `bind_call`): it
 stamps the call's room and job id on each record and scrubs the message and traceback before the record
-leaves the process. The worker process runs `configure_logging`, whose handler prints JSON.
+leaves the process. The worker process runs `configure_logging`, whose handler prints JSON lines, or, in dev on a
+terminal, one human-readable line per record (`time level logger: message key=value ...`).
 
 Scrubbing happens three times: (1) the record factory cleans the message, arguments and traceback of every
 record the moment it is created, whichever handler prints it; (2) a filter on our handler cleans attributes
@@ -137,6 +138,34 @@ class RedactingJsonFormatter(JsonFormatter):
         return redact(super().format(record))
 
 
+class RedactingTextFormatter(logging.Formatter):
+    """For a developer's terminal: time, level, logger and message, then the call ids and `extra` fields."""
+
+    def __init__(self) -> None:
+        super().__init__("%(asctime)s %(levelname)-7s %(name)s: %(message)s", datefmt="%H:%M:%S")
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = super().format(record)
+        fields = {
+            key: value
+            for key, value in vars(record).items()
+            if key not in _STANDARD_ATTRIBUTES
+            and key != "environment"
+            and not key.startswith("_")
+            and value is not None
+        }
+        if fields:
+            first, newline, rest = line.partition("\n")
+            line = first + " " + " ".join(f"{key}={value}" for key, value in fields.items()) + newline + rest
+        return redact(line)
+
+
+def human_readable(settings: DatabaseSettings | None, stream: Any) -> bool:
+    """Readable lines only for a developer at a terminal; JSON everywhere else (platforms parse it)."""
+    isatty = getattr(stream, "isatty", None)
+    return settings is not None and settings.app_env.value == "dev" and callable(isatty) and isatty()
+
+
 def _redacting_factory(previous: Any) -> Any:
     def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
         record = previous(*args, **kwargs)
@@ -157,26 +186,33 @@ def install_record_factory(settings: DatabaseSettings | None = None) -> None:
         logging.setLogRecordFactory(_redacting_factory(logging.getLogRecordFactory()))
 
 
-def configure_logging(settings: DatabaseSettings | None = None) -> None:
-    """JSON lines on stdout for the whole process; safe to call more than once.
+def configure_logging(
+    settings: DatabaseSettings | None = None, *, stream: Any = None, level: str | None = None
+) -> None:
+    """JSON lines on stdout (or `stream`) for the whole process; safe to call more than once. In dev on a
+    terminal, human-readable lines instead; both scrubbed the same way.
 
     Without settings (configuration failed to load) it still logs JSON, scrubbing credential shapes.
     """
-    level = settings.log_level if isinstance(settings, Settings) else "INFO"
+    stream = sys.stdout if stream is None else stream
+    level = level or (settings.log_level if isinstance(settings, Settings) else "INFO")
     environment = str(settings.app_env) if settings is not None else "unknown"
     install_record_factory(settings)
 
-    handler = logging.StreamHandler(sys.stdout)
+    handler = logging.StreamHandler(stream)
     handler.set_name("agent-json")
     handler.addFilter(ContextFilter(environment))
-    handler.setFormatter(
-        RedactingJsonFormatter(
-            "{levelname}{name}{message}",
-            style="{",
-            rename_fields={"levelname": "level", "name": "logger", "exc_info": "error_trace"},
-            timestamp=True,
+    if human_readable(settings, stream):
+        handler.setFormatter(RedactingTextFormatter())
+    else:
+        handler.setFormatter(
+            RedactingJsonFormatter(
+                "{levelname}{name}{message}",
+                style="{",
+                rename_fields={"levelname": "level", "name": "logger", "exc_info": "error_trace"},
+                timestamp=True,
+            )
         )
-    )
     root = logging.getLogger()
     for old in [h for h in root.handlers if h.get_name() == "agent-json"]:
         root.removeHandler(old)

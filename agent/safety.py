@@ -12,7 +12,7 @@ A negation only governs the words right after it in its own clause: in "oh no he
 belongs to "oh no", and "he" starts a new clause. Text is compared lower-case, without accents or
 apostrophes, so speech-to-text output without punctuation ("hes not waking up", "mi mama") reads the same.
 
-The figures on a labelled corpus of caller utterances (tests/agent/data/emergency_corpus.jsonl) are checked
+The figures on a labelled corpus of caller utterances (devtools/testing/data/emergency_corpus.jsonl) are checked
 by tests/agent/test_safety.py and printed by `make bench`. When in doubt a rule errs towards triggering:
 telling a caller with a real emergency to call the emergency number is the one answer that must never be missed.
 """

@@ -68,7 +68,7 @@ def _valid_time_zone(name: str) -> str:
 
 def _valid_postgres_url(url: SecretStr) -> SecretStr:
     if not url.get_secret_value().startswith(("postgresql://", "postgres://")):
-        raise ValueError("must start with postgresql://")
+        raise ValueError("must start with postgresql:// (or postgres://)")
     return url
 
 
@@ -287,14 +287,28 @@ class Settings(DatabaseSettings, TokenSettings):
 
 SettingsT = TypeVar("SettingsT", bound=_EnvironmentSettings)
 
+# Where a newcomer gets each provider's value; every message about a missing one says it.
+WHERE_TO_GET = {
+    "LIVEKIT_URL": "LiveKit Cloud (cloud.livekit.io) -> your project -> Settings: the project URL, wss://<project>.livekit.cloud",
+    "LIVEKIT_API_KEY": "LiveKit Cloud (cloud.livekit.io) -> your project -> Settings -> API keys",
+    "LIVEKIT_API_SECRET": "LiveKit Cloud (cloud.livekit.io) -> your project -> Settings -> API keys",
+    "DEEPGRAM_API_KEY": "console.deepgram.com -> API Keys",
+    "OPENAI_API_KEY": "platform.openai.com -> API keys",
+    "CARTESIA_API_KEY": "play.cartesia.ai -> API keys",
+    "DATABASE_URL": "`make dev` starts a local one; `make -s db-url` prints its URL",
+}
 
-def describe_errors(error: ValidationError) -> str:
-    """One line per problem, naming the environment variable and never echoing its value."""
+
+def describe_errors(error: ValidationError, *, missing: bool = True) -> str:
+    """One line per problem, naming the environment variable and never echoing its value; a missing variable
+    says where to get it. `missing=False` leaves the missing ones out (listed elsewhere)."""
     lines = []
     for problem in error.errors():
         name = "_".join(str(part) for part in problem["loc"]).upper()
         if problem["type"] == "missing":
-            lines.append(f"  {name}: missing")
+            if missing:
+                hint = WHERE_TO_GET.get(name)
+                lines.append(f"  {name}: missing" + (f" ({hint})" if hint else ""))
         else:
             reason = problem["msg"].removeprefix("Value error, ")
             lines.append(f"  {name + ': ' if name else ''}{reason}")

@@ -10,7 +10,7 @@ so it is imported only when the files are in the local model cache.
 from __future__ import annotations
 
 import contextlib
-import importlib.util
+import importlib
 import logging
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -28,6 +28,7 @@ from agent.providers import Providers, build_providers, connect_options
 from agent.receptionist import Receptionist
 from agent.settings import Settings, load
 from agent.speech_outage import SpeechOutage, caller_number
+from agent.telemetry import Telemetry
 
 logger = logging.getLogger("agent.worker")
 
@@ -96,15 +97,6 @@ def prewarm(proc: JobProcess) -> None:
     proc.userdata["vad"] = silero.VAD.load()
 
 
-def _telemetry(settings: Settings) -> Any | None:
-    """The ops helper's telemetry, when the module is there."""
-    if importlib.util.find_spec("agent.telemetry") is None:
-        return None
-    from agent.telemetry import Telemetry  # noqa: PLC0415 - optional until agent/telemetry.py lands
-
-    return Telemetry(settings)
-
-
 def _sip_caller(ctx: JobContext) -> rtc.RemoteParticipant | None:
     return next(
         (p for p in ctx.room.remote_participants.values() if p.kind == rtc.ParticipantKind.PARTICIPANT_KIND_SIP), None
@@ -142,11 +134,9 @@ async def _open_pool(settings: Settings, **options: Any) -> Any:
         return await create_pool(settings, **{**options, "min_size": 0})
 
 
-def _not_published(_name: str, _value: float) -> None:
-    """Where metrics go when the telemetry module is absent."""
-
-
-def _attach_telemetry(telemetry: Any, *, ctx: JobContext, session: AgentSession, pool: Any, state: CallState) -> None:
+def _attach_telemetry(
+    telemetry: Telemetry, *, ctx: JobContext, session: AgentSession, pool: Any, state: CallState
+) -> None:
     telemetry.observe(session, room=ctx.room.name, job_id=ctx.job.id)
     telemetry.watch_pool(pool)
     state.on_tool_finished = lambda name, outcome, ms: telemetry.tool_finished(
@@ -156,11 +146,10 @@ def _attach_telemetry(telemetry: Any, *, ctx: JobContext, session: AgentSession,
 
 async def entrypoint(ctx: JobContext) -> None:
     settings: Settings = ctx.proc.userdata["settings"]
-    # -- operational telemetry (agent/telemetry.py): created first, so the pool's connections time their queries
-    telemetry = _telemetry(settings)
-    if telemetry is not None:
-        await telemetry.start()
-    pool = await _open_pool(settings, **({"init": telemetry.instrument_connection} if telemetry else {}))
+    # Telemetry first, so the pool's connections time their queries.
+    telemetry = Telemetry(settings)
+    await telemetry.start()
+    pool = await _open_pool(settings, init=telemetry.instrument_connection)
     hospital = PostgresHospital(pool, slot_minutes=settings.slot_minutes, timezone=ZoneInfo(settings.hospital_timezone))
     detector = None
     if TURN_DETECTOR_READY:
@@ -169,27 +158,25 @@ async def entrypoint(ctx: JobContext) -> None:
         detector = MultilingualModel()
 
     await ctx.connect()
-    state = CallState(hospital=hospital, config=call_config(settings), transfer=_sip_transfer(ctx))
+    config = call_config(settings)
+    state = CallState(hospital=hospital, config=config, transfer=_sip_transfer(ctx))
     await state.begin(room=ctx.room.name, job_id=ctx.job.id)
     providers = build_providers(settings, vad=ctx.proc.userdata["vad"])
     session = build_session(settings, vad=ctx.proc.userdata["vad"], state=state, detector=detector, providers=providers)
-    if telemetry is not None:  # -- ... and attached to the call here: turns, errors, pool use, tool timings
-        _attach_telemetry(telemetry, ctx=ctx, session=session, pool=pool, state=state)
-    record = telemetry.publisher.record if telemetry is not None else _not_published
-    providers.watch(record)
+    _attach_telemetry(telemetry, ctx=ctx, session=session, pool=pool, state=state)
+    providers.watch(telemetry.publisher.record)
     sip_caller = _sip_caller(ctx)
     number = caller_number(sip_caller.attributes) if sip_caller is not None else None
-    SpeechOutage(session, state=state, caller_number=number, record=record).watch()
+    SpeechOutage(session, state=state, caller_number=number, record=telemetry.publisher.record).watch()
 
     async def close_call(_reason: str = "") -> None:
         await state.finish()
-        if telemetry is not None:
-            await telemetry.aclose()
+        await telemetry.aclose()
         with contextlib.suppress(Exception):
             await pool.close()
 
     ctx.add_shutdown_callback(close_call)
-    await session.start(agent=Receptionist(call_config(settings)), room=ctx.room, record=recording(settings))
+    await session.start(agent=Receptionist(config), room=ctx.room, record=recording(settings))
 
 
 TURN_DETECTOR_READY = turn_detector_available()

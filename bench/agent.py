@@ -152,7 +152,7 @@ async def _alternating_turns(variants: dict[str, Any], tool_call: Any) -> dict[s
     `variants` maps a name to an async factory of (agent, userdata) for one call."""
     from livekit.agents import AgentSession
 
-    from tests.agent.scripted import ScriptedLLM
+    from devtools.testing.scripted import ScriptedLLM
 
     timings: dict[str, list[float]] = {name: [] for name in variants}
     for call in range(CALLS):
@@ -182,7 +182,7 @@ async def _per_turn(database_url: str) -> dict[str, list[float]]:
     from agent.hospital.pool import create_pool
     from agent.receptionist import Receptionist
     from agent.settings import DatabaseSettings
-    from tests.agent.scripted import Call
+    from devtools.testing.scripted import Call
 
     zone = ZoneInfo("America/New_York")
     config = CallConfig(hospital_name="Riverside General Hospital", zone=zone, emergency_number="911")
@@ -231,7 +231,7 @@ def _database() -> tuple[Any, str]:
     from psycopg.conninfo import conninfo_to_dict
 
     from agent.db import migrations, seed
-    from tests.support.postgres import PostgresServer, debian_bin_dir, pgserver_bin_dir
+    from devtools.testing.postgres import PostgresServer, debian_bin_dir, pgserver_bin_dir
 
     bin_dir = debian_bin_dir() or pgserver_bin_dir()
     if bin_dir is None:

@@ -2,7 +2,7 @@
 
 The floor is a primary-key SELECT over the same pool: what one round trip costs here. Everything runs
 against a throwaway PostgreSQL (and PgBouncer in transaction mode, when installed) on 127.0.0.1, with a
-mid-size hospital's data (tests/support/factories.populate). The pool runs as in production behind a
+mid-size hospital's data (devtools/testing/factories.populate). The pool runs as in production behind a
 pooler: statement cache 0 (asyncpg then prepares and executes each query, two round trips).
 
 Phases, each direct and through PgBouncer:
@@ -33,9 +33,9 @@ import asyncpg
 from agent.hospital import Actor, Booked, PostgresHospital
 from agent.hospital.pool import create_pool
 from agent.settings import DatabaseSettings
-from tests.support.factories import ZONE, create_migrated_database, local, populate
-from tests.support.pgbouncer import PgBouncer, pgbouncer_binary
-from tests.support.postgres import PostgresServer, debian_bin_dir, pgserver_bin_dir
+from devtools.testing.factories import ZONE, create_migrated_database, local, populate
+from devtools.testing.pgbouncer import PgBouncer, pgbouncer_binary
+from devtools.testing.postgres import PostgresServer, debian_bin_dir, pgserver_bin_dir
 
 CALLS = 50
 SINGLE_SESSION_SAMPLES = 300

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sys
 
-from tests.agent import emergency_corpus
+from devtools.testing import emergency_corpus
 
 
 def main() -> int:

@@ -1,7 +1,7 @@
 """The Pulumi program: read the stack settings once, wire one component per concern, export the outputs.
 
-Pulumi runs it with infra/ as the working directory; `infra.*` imports because the virtualenv's path file (written
-by `make` and the pipeline's setup-program action) puts the repository on the path."""
+Pulumi runs it with infra/ as the working directory; `infra.*` imports because the project is installed into
+the virtualenv (`pip install -e .`, by `make` and the pipeline's setup-program action)."""
 
 import pulumi
 import pulumi_aws as aws

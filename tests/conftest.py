@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from tests.support.postgres import (
+from devtools.testing.postgres import (
     DEBIAN_PACKAGE_HINT,
     PostgresServer,
     debian_bin_dir,

@@ -16,7 +16,7 @@ from agent.hospital import Actor, Booked, PostgresHospital, SlotTaken
 from agent.hospital import appointments as appointments_module
 from agent.hospital.pool import create_pool
 from agent.settings import DatabaseSettings
-from tests.support.factories import ZONE, add_clinic, add_patient, create_migrated_database, local
+from devtools.testing.factories import ZONE, add_clinic, add_patient, create_migrated_database, local
 
 DAY = date(2030, 4, 2)
 CALLERS = 50

@@ -16,14 +16,14 @@ import pytest
 import trustme
 
 from agent.db.__main__ import main
-from tests.conftest import LATEST_MIGRATION, MIGRATION_IDS
-from tests.support.postgres import (
+from devtools.testing.postgres import (
     DEBIAN_PACKAGE_HINT,
     PostgresServer,
     debian_bin_dir,
     free_port,
     require_os_package,
 )
+from tests.conftest import LATEST_MIGRATION, MIGRATION_IDS
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -282,3 +282,45 @@ def test_verify_without_createdb_says_what_it_needs(
     assert err.strip() == (
         "agent.db verify: verify builds the expected schema in a scratch database: the role needs CREATEDB"
     )
+
+
+@pytest.mark.parametrize("environment", ["staging", "prod"])
+def test_rollback_all_outside_dev_needs_its_confirmation(
+    command_env: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    migrated_database: str,
+    tmp_path: Path,
+    environment: str,
+) -> None:
+    ca_file = tmp_path / "ca.pem"
+    ca_file.write_text("not used: the rollback is refused before connecting\n")
+    command_env.setenv("DATABASE_URL", migrated_database)
+    command_env.setenv("APP_ENV", environment)
+    command_env.setenv("DATABASE_CA_FILE", str(ca_file))
+    code, out, err = _run(capsys, "rollback", "--all")
+    assert (code, out) == (2, "")
+    assert err.strip() == (
+        f"agent.db rollback: --all drops every table and all its data in APP_ENV={environment}; nothing was "
+        "changed. To do it anyway, add --yes-drop-everything"
+    )
+    with psycopg.connect(migrated_database) as conn:
+        assert conn.execute("SELECT to_regclass('appointments') IS NOT NULL").fetchone() == (True,)
+    # Confirmed, it goes on to connect (here refused: the CA file is no certificate).
+    code, _, err = _run(capsys, "rollback", "--all", "--yes-drop-everything")
+    assert code == 2
+    assert "--yes-drop-everything" not in err
+
+
+def test_status_needs_only_read_access(
+    command_env: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], migrated_database: str
+) -> None:
+    role = f"auditor_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(migrated_database, autocommit=True) as conn:
+        conn.execute(f"CREATE ROLE {role} LOGIN")
+        conn.execute(f"REVOKE CREATE ON SCHEMA public FROM {role}")
+        conn.execute(f"GRANT SELECT ON _yoyo_migration TO {role}")
+    command_env.setenv("DATABASE_URL", migrated_database.replace("postgres@", f"{role}@", 1))
+    code, out, err = _run(capsys, "status")
+    assert (code, err) == (0, "")
+    assert f"applied  {LATEST_MIGRATION}" in out
+    assert "pending" not in out

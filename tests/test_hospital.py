@@ -38,7 +38,7 @@ from agent.hospital import (
 )
 from agent.hospital.pool import create_pool
 from agent.settings import DatabaseSettings
-from tests.support.factories import (
+from devtools.testing.factories import (
     ZONE,
     Clinic,
     add_appointment,

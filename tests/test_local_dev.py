@@ -1,7 +1,9 @@
-"""`make dev` (`python -m agent.local`): a ready database, then the worker, or the list of missing keys."""
+"""`make dev` (`python -m devtools.dev`): a ready database, then the worker, or the list of missing keys; and the
+local database's own commands (`python -m devtools.localdb start|stop|url`)."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -13,9 +15,10 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from agent import local
+from devtools import dev as local
+from devtools import localdb
+from devtools.testing.postgres import pgserver_bin_dir, require_os_package
 from tests.conftest import LATEST_MIGRATION, MIGRATION_IDS
-from tests.support.postgres import pgserver_bin_dir, require_os_package
 
 REPO = Path(__file__).resolve().parents[1]
 PROVIDER_KEYS = (
@@ -30,10 +33,14 @@ OWN_VARIABLES = ("DATABASE_", "APP_ENV", "LIVEKIT_", "DEEPGRAM_", "OPENAI_", "CA
 
 
 def _make_dev(cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
-    """`python -m agent.local` in `cwd` (no developer .env there), with only the variables given."""
+    """`python -m devtools.dev` in `cwd` (no developer .env there), with only the variables given."""
+    return _run(cwd, "devtools.dev", **env)
+
+
+def _run(cwd: Path, module: str, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
     base = {key: value for key, value in os.environ.items() if not key.startswith(OWN_VARIABLES)}
     return subprocess.run(
-        [sys.executable, "-m", "agent.local"],
+        [sys.executable, "-m", module, *args],
         env={**base, "PYTHONPATH": str(REPO), **env},
         cwd=cwd,
         capture_output=True,
@@ -112,8 +119,9 @@ def test_an_invalid_key_stops_with_an_error(dev_env: pytest.MonkeyPatch, capsys:
     assert local.main() == 2
     out = capsys.readouterr().out
     assert "  OPENAI_API_KEY: platform.openai.com" in out
-    assert "Invalid values:" in out
-    assert "LIVEKIT_URL" in out
+    invalid = out[out.index("Invalid values:") :]
+    assert "LIVEKIT_URL" in invalid
+    assert "OPENAI_API_KEY" not in invalid  # listed once, as missing
 
 
 @pytest.fixture
@@ -121,7 +129,7 @@ def project_dir() -> Iterator[Path]:
     """A checkout-like directory for the embedded server (outside pytest's 0700 root-only tree)."""
     path = Path(tempfile.mkdtemp(prefix="pytest-make-dev-"))
     yield path
-    data_dir = path / local.DATA_DIR
+    data_dir = path / localdb.DATA_DIR
     if (data_dir / "postmaster.pid").exists():  # a failed test may leave the server running
         subprocess.run(
             [
@@ -143,19 +151,77 @@ def project_dir() -> Iterator[Path]:
     shutil.rmtree(path, ignore_errors=True)
 
 
-def test_embedded_postgres_is_created_then_reused(project_dir: Path) -> None:
+def _handles(project_dir: Path) -> list[int]:
+    """pgserver's list of processes using the server (it stops the server when the last one exits)."""
+    path = project_dir / ".data" / "postgres" / ".handle_pids.json"
+    return json.loads(path.read_text()) if path.exists() else []
+
+
+def test_embedded_postgres_keeps_running_until_stopped(project_dir: Path) -> None:
     require_os_package(pgserver_bin_dir() is not None, "Python package 'pgserver' (requirements-dev.txt)")
+    pid_file = project_dir / ".data" / "postgres" / "postmaster.pid"
     first = _make_dev(project_dir)
     assert first.returncode == 0, first.stderr
     assert "postgres: embedded PostgreSQL 16 (pgserver) created and started, data in .data/postgres/" in first.stdout
     assert "seed: loaded" in first.stdout
-    assert "?host=" in first.stdout  # a Unix socket in the data directory, no TCP port
+    assert "make db-stop" in first.stdout
     assert (project_dir / ".data" / "postgres" / "PG_VERSION").read_text().strip() == "16"
-    # Without keys the process exits and pgserver stops its server; the data stays for the next run.
-    assert not (project_dir / ".data" / "postgres" / "postmaster.pid").exists()
+    assert pid_file.exists(), "the server outlives make dev, so the URL it gives works"
+    assert _handles(project_dir) == []
 
+    # The printed recipe: the URL from `db-url` (`python -m devtools.localdb url`), then the database command.
+    url = _run(project_dir, "devtools.localdb", "url")
+    assert url.returncode == 0, url.stderr
+    address = url.stdout.strip()
+    assert "?host=" in address  # a Unix socket in the data directory, no TCP port
+    status = _run(project_dir, "agent.db", "status", DATABASE_URL=address)
+    assert status.returncode == 0, status.stderr
+    assert f"applied  {LATEST_MIGRATION}" in status.stdout
+
+    # Stopped, then the same URL in .env: make dev starts the local server again rather than fail on it.
+    assert _run(project_dir, "devtools.localdb", "stop").stdout.strip() == "local PostgreSQL stopped"
+    assert not pid_file.exists()
+    assert _run(project_dir, "devtools.localdb", "url").returncode == 1
+    (project_dir / ".env").write_text(f"DATABASE_URL={address}\n")
     second = _make_dev(project_dir)
     assert second.returncode == 0, second.stderr
     assert "postgres: embedded PostgreSQL 16 (pgserver) started" in second.stdout
     assert "migrations: nothing pending" in second.stdout
     assert "seed: already seeded, nothing changed" in second.stdout
+    assert _run(project_dir, "devtools.localdb", "url").stdout.strip() == address
+
+    stopped = _run(project_dir, "devtools.localdb", "stop")
+    assert stopped.returncode == 0
+    assert not pid_file.exists()
+    assert "was not running" in _run(project_dir, "devtools.localdb", "stop").stdout
+
+
+def test_a_process_that_execs_the_worker_holds_no_handle_on_the_server(
+    project_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """make dev replaces itself with the worker (exec: no exit handlers run), so it must let go before."""
+    require_os_package(pgserver_bin_dir() is not None, "Python package 'pgserver' (requirements-dev.txt)")
+    monkeypatch.chdir(project_dir)
+    try:
+        url, state = localdb.start()
+        assert state == "created and started"
+        assert os.getpid() not in _handles(project_dir)
+        with psycopg.connect(url) as conn:
+            assert conn.execute("SELECT current_database()").fetchone() == ("hospital",)
+    finally:
+        assert localdb.stop()
+
+
+def test_another_database_url_is_not_the_local_one() -> None:
+    assert not localdb.is_local("postgresql://app@db.internal:5432/hospital")
+    assert not localdb.is_local("postgresql://postgres:@/hospital?host=/tmp/elsewhere")
+    assert localdb.is_local(f"postgresql://postgres:@/hospital?host={localdb.DATA_DIR.resolve()}")
+
+
+def test_the_first_install_shows_its_progress() -> None:
+    """The first `make dev` spends minutes in pip: the long install prints each package, not nothing."""
+    makefile = (REPO / "Makefile").read_text()
+    (install,) = [line for line in makefile.splitlines() if "-r requirements-dev.txt" in line]
+    assert "--quiet" not in install
+    assert " -q" not in install
+    assert "--progress-bar on" in install

@@ -16,9 +16,9 @@ import pytest_asyncio
 from agent.hospital import Actor, Booked, PostgresHospital, Verified
 from agent.hospital.pool import create_pool
 from agent.settings import DatabaseSettings
-from tests.support.factories import ZONE, Clinic, add_clinic, create_migrated_database, local
-from tests.support.pgbouncer import PGBOUNCER_HINT, PgBouncer, pgbouncer_binary
-from tests.support.postgres import require_os_package
+from devtools.testing.factories import ZONE, Clinic, add_clinic, create_migrated_database, local
+from devtools.testing.pgbouncer import PGBOUNCER_HINT, PgBouncer, pgbouncer_binary
+from devtools.testing.postgres import require_os_package
 
 DAY = date(2030, 5, 6)
 SESSIONS = 50

@@ -21,8 +21,8 @@ import pytest_asyncio
 from agent.hospital import Actor, Booked, DatabaseUnavailable, PostgresHospital
 from agent.hospital.pool import create_pool
 from agent.settings import DatabaseSettings
-from tests.support.factories import ZONE, Clinic, add_clinic, create_migrated_database, local
-from tests.support.postgres import (
+from devtools.testing.factories import ZONE, Clinic, add_clinic, create_migrated_database, local
+from devtools.testing.postgres import (
     DEBIAN_PACKAGE_HINT,
     PostgresServer,
     debian_bin_dir,

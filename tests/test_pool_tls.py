@@ -17,8 +17,8 @@ import trustme
 from agent.hospital import PostgresHospital
 from agent.hospital.pool import create_pool, tls_context
 from agent.settings import DatabaseSettings
-from tests.support.factories import ZONE, create_migrated_database
-from tests.support.postgres import DEBIAN_PACKAGE_HINT, PostgresServer, debian_bin_dir, require_os_package
+from devtools.testing.factories import ZONE, create_migrated_database
+from devtools.testing.postgres import DEBIAN_PACKAGE_HINT, PostgresServer, debian_bin_dir, require_os_package
 
 CERT_NAMES = ("db.internal.test", "localhost")
 

@@ -12,8 +12,8 @@ import pytest
 from psycopg.conninfo import conninfo_to_dict
 
 from agent.db import migrations, seed
+from devtools.testing.postgres import PostgresServer
 from tests.conftest import LATEST_MIGRATION, SEED_TIMEZONE
-from tests.support.postgres import PostgresServer
 
 NY = ZoneInfo(SEED_TIMEZONE)
 

@@ -17,7 +17,7 @@ from yoyo import exceptions as yoyo_exceptions
 
 from agent.db import migrations, seed, verify
 from agent.db.connect import ConnectionSetupError, connection_params, describe, one_line
-from agent.settings import DatabaseSettings, SettingsError, load
+from agent.settings import DatabaseSettings, Environment, SettingsError, load
 
 EXIT_DIFFERENCES = 1
 EXIT_FAILED = 2
@@ -30,7 +30,12 @@ def _parser() -> argparse.ArgumentParser:
     rollback = commands.add_parser("rollback", help="revert the latest applied migrations")
     how_many = rollback.add_mutually_exclusive_group()
     how_many.add_argument("--steps", type=int, default=1, help="how many migrations to revert (default 1)")
-    how_many.add_argument("--all", action="store_true", help="revert every applied migration")
+    how_many.add_argument("--all", action="store_true", help="revert every applied migration (drops every table)")
+    rollback.add_argument(
+        "--yes-drop-everything",
+        action="store_true",
+        help="confirm --all outside APP_ENV=dev, where it deletes every table and all their data",
+    )
     commands.add_parser("status", help="list applied and pending migrations")
     commands.add_parser("verify", help="compare the live schema with the migrations' schema")
     commands.add_parser("seed", help="load synthetic data (refused when APP_ENV=prod)")
@@ -100,10 +105,24 @@ def _seed(params: dict[str, str], target: str, args: argparse.Namespace, setting
 COMMANDS = {"apply": _apply, "rollback": _rollback, "status": _status, "verify": _verify, "seed": _seed}
 
 
+class RollbackRefused(Exception):
+    """`rollback --all` outside dev without its confirmation; nothing was touched."""
+
+
 def run(args: argparse.Namespace, settings: DatabaseSettings) -> int:
     if args.command == "seed" and settings.app_env.value == "prod":
         # Refuse before connecting: nothing in prod is ever touched by the seed.
         raise seed.SeedRefused("seed data is never loaded in prod (APP_ENV=prod); nothing was changed")
+    if (
+        args.command == "rollback"
+        and args.all
+        and settings.app_env is not Environment.DEV
+        and not args.yes_drop_everything
+    ):
+        raise RollbackRefused(
+            f"--all drops every table and all its data in APP_ENV={settings.app_env.value}; nothing was changed. "
+            "To do it anyway, add --yes-drop-everything"
+        )
     params = connection_params(settings)
     return COMMANDS[args.command](params, describe(params), args, settings)
 
@@ -116,7 +135,7 @@ def main(argv: list[str] | None = None) -> int:
     except SettingsError as error:
         problems = "; ".join(line.strip() for line in str(error).splitlines()[1:])
         message = f"configuration: {problems}"
-    except (ConnectionSetupError, seed.SeedRefused, verify.VerifyImpossible, ValueError) as error:
+    except (ConnectionSetupError, seed.SeedRefused, RollbackRefused, verify.VerifyImpossible, ValueError) as error:
         message = str(error)
     except psycopg.OperationalError as error:
         message = f"cannot reach the database: {one_line(error)}"

@@ -8,11 +8,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from psycopg import sql
 from yoyo import read_migrations
 from yoyo.backends import DatabaseBackend
 from yoyo.backends.core.postgresql import PostgresqlPsycopgBackend
 from yoyo.connections import DatabaseURI
 from yoyo.migrations import MigrationList, default_migration_table
+
+from agent.db.connect import connect
 
 MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
 # yoyo's bookkeeping tables: not part of the hospital schema.
@@ -63,19 +66,25 @@ def open_backend(params: Mapping[str, str]) -> Iterator[DatabaseBackend]:
 
 
 def status(params: Mapping[str, str], directory: Path = MIGRATIONS_DIR) -> Status:
+    """Read-only: it reads yoyo's table and creates, locks and writes nothing, so a role that may only read can ask."""
     migrations = all_migrations(directory)
-    with open_backend(params) as backend:
-        backend.ensure_internal_schema_updated()
-        rows = backend.execute(
-            f"SELECT migration_id, applied_at_utc FROM {backend.quote_identifier(default_migration_table)} "  # noqa: S608 - yoyo's own table name
-            "ORDER BY applied_at_utc, migration_id"
-        ).fetchall()
-        pending = [migration.id for migration in backend.to_apply(migrations)]
+    with connect(params) as conn:
+        (recorded,) = conn.execute("SELECT to_regclass(%s) IS NOT NULL", (default_migration_table,)).fetchone()
+        rows = (
+            conn.execute(
+                sql.SQL("SELECT migration_id, migration_hash, applied_at_utc FROM {} ORDER BY 3, 1").format(
+                    sql.Identifier(default_migration_table)
+                )
+            ).fetchall()
+            if recorded
+            else []
+        )
+    applied_hashes = {row[1] for row in rows}
     known = {migration.id for migration in migrations}
-    applied = [AppliedMigration(row[0], row[1]) for row in rows]
+    applied = [AppliedMigration(row[0], row[2]) for row in rows]
     return Status(
         applied=applied,
-        pending=pending,
+        pending=[migration.id for migration in migrations if migration.hash not in applied_hashes],
         unknown=[migration.id for migration in applied if migration.id not in known],
     )
 

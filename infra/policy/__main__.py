@@ -1,5 +1,5 @@
-"""CrossGuard policy pack: `pulumi preview --policy-pack infra/policy` (the virtualenv's path file makes `infra`
-importable, as for the program)."""
+"""CrossGuard policy pack: `pulumi preview --policy-pack infra/policy` (`infra` imports because the project is
+installed into the virtualenv, as for the program)."""
 
 from pulumi_policy import PolicyPack
 

@@ -1,7 +1,7 @@
 """Conversation-test kit: a scripted stand-in for the OpenAI model, a migrated and seeded database per test,
 and a text-mode AgentSession running the real Receptionist against the real PostgreSQL data layer.
 
-The scripted LLM (tests/agent/scripted.py) emits what a real model would at each step.
+The scripted LLM (devtools/testing/scripted.py) emits what a real model would at each step.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from livekit.agents import AgentSession, llm
 from agent.call import CallConfig, CallState
 from agent.receptionist import Receptionist
 from agent.settings import DatabaseSettings
-from tests.agent.scripted import ScriptedLLM, Step
+from devtools.testing.scripted import ScriptedLLM, Step
 
 ZONE = ZoneInfo("America/New_York")
 CONFIG = CallConfig(hospital_name="Riverside General Hospital", zone=ZONE, emergency_number="911")

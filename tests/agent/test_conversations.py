@@ -12,6 +12,7 @@ from livekit.agents.testing import fake_job_context
 
 from agent.call import CallConfig, CallState
 from agent.receptionist import Receptionist, _tag_tool_calls
+from devtools.testing.scripted import Call, ScriptedLLM
 from tests.agent.conftest import (
     CONFIG,
     ZONE,
@@ -22,7 +23,6 @@ from tests.agent.conftest import (
     reply_text,
     tool_outputs,
 )
-from tests.agent.scripted import Call, ScriptedLLM
 
 MARIA = {"full_name": "Maria Garcia", "date_of_birth": "1985-04-12"}
 

@@ -12,8 +12,8 @@ from livekit.agents.llm.utils import build_legacy_openai_schema
 from agent.call import CallConfig, CallState
 from agent.receptionist import Receptionist
 from agent.safety import Emergency, detect_emergency, emergency_message
+from devtools.testing.scripted import Call, ScriptedLLM
 from tests.agent.conftest import CONFIG, ZONE, Conversation, offered_slot, reply_text, tool_outputs
-from tests.agent.scripted import Call, ScriptedLLM
 from tests.agent.test_conversations import offer_patel_slots, verify_maria
 
 # Said in words no phrase of the screen knows: only the model can notice this one.

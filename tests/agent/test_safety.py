@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from agent.safety import Emergency, detect_emergency, emergency_message
-from tests.agent import emergency_corpus
+from devtools.testing import emergency_corpus
 
 # Reported against the old screen: missed emergencies, and routine callers it stopped.
 MISSED_BEFORE = [

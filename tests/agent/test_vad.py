@@ -14,7 +14,7 @@ from livekit import rtc
 from livekit.agents.vad import VADEventType
 from livekit.plugins import silero
 
-from tests.support.postgres import require_os_package
+from devtools.testing.postgres import require_os_package
 
 SAMPLE_RATE = 16_000
 FRAME_SAMPLES = SAMPLE_RATE // 100  # 10 ms frames, as a room delivers them

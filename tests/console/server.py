@@ -11,7 +11,7 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
-from tests.support.postgres import free_port
+from devtools.testing.postgres import free_port
 
 ROOT = Path(__file__).parents[2]
 START_TIMEOUT = 60.0

@@ -24,9 +24,9 @@ import pytest
 from psycopg.conninfo import conninfo_to_dict
 
 from console import talk
+from devtools.testing.postgres import PostgresServer, require_os_package
 from tests.conftest import SEED_TIMEZONE
 from tests.console.server import running_console
-from tests.support.postgres import PostgresServer, require_os_package
 
 CHROMIUM = Path("/usr/bin/chromium")
 # Headless Chromium offline: no background traffic, no sandbox (root in containers), fake media devices.

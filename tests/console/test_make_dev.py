@@ -1,4 +1,4 @@
-"""`make dev` (agent/local.py) starts the console beside the worker, on loopback, as the least-privilege role."""
+"""`make dev` (devtools/dev.py) starts the console beside the worker, on loopback, as the least-privilege role."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from collections.abc import Iterator
 import psycopg
 import pytest
 
-from agent import local
-from tests.support.postgres import free_port
+from devtools import dev as local
+from devtools.testing.postgres import free_port
 
 
 @pytest.fixture

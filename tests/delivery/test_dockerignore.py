@@ -124,3 +124,18 @@ def test_the_matcher_itself_honours_reinclusion_and_last_match() -> None:
     assert excluded("README.md")
     assert not excluded("agent/settings.py")
     assert excluded("agent/.env.local")
+
+
+def _tracked_files() -> list[str]:
+    return [str(path.relative_to(ROOT)) for path in ROOT.rglob("*") if path.is_file() and ".venv" not in path.parts]
+
+
+def test_the_image_holds_no_dev_bootstrap() -> None:
+    """`make dev`'s bootstrap and the local database (devtools/, which imports pgserver) stay out of production:
+    nothing in the build context is devtools, and nothing in it imports devtools, pgserver or the tests."""
+    assert excluded("devtools/dev.py")
+    assert excluded("devtools/localdb.py")
+    shipped = [path for path in _tracked_files() if path.endswith(".py") and not excluded(path)]
+    assert "agent/__main__.py" in shipped
+    dev_only = re.compile(r"^\s*(?:from|import)\s+(?:devtools|pgserver|tests)\b", re.M)
+    assert [path for path in shipped if dev_only.search((ROOT / path).read_text())] == []

@@ -4,6 +4,8 @@ can shadow the standard library or an installed package (tests.infra.language_ho
 from __future__ import annotations
 
 import importlib.metadata
+import os
+import re
 import shutil
 import subprocess
 import sys
@@ -12,12 +14,16 @@ from pathlib import Path
 import pytest
 
 from tests.infra.harness import ROOT, Run, run_program
-from tests.infra.language_host import host_interpreter, program_location, running_policy_pack
+from tests.infra.language_host import program_location, running_policy_pack
 
 PROGRAM_DIR = ROOT / "infra"
 POLICY_PACK = ROOT / "infra" / "policy"
 # What a fresh interpreter of the virtualenv can import by name: a module of ours with one of these names hides it.
-TAKEN_NAMES = set(sys.stdlib_module_names) | set(importlib.metadata.packages_distributions())
+# (This project, installed editable, provides the repository's own packages: those are not taken.)
+PROJECT = "hospital-receptionist"
+TAKEN_NAMES = set(sys.stdlib_module_names) | {
+    name for name, dists in importlib.metadata.packages_distributions().items() if set(dists) != {PROJECT}
+}
 PYDANTIC_SHADOWED = "cannot import name 'SecretStr' from 'pydantic'"
 
 
@@ -91,12 +97,24 @@ def test_harness_fails_like_the_host_on_a_stdlib_named_module(tmp_path: Path) ->
     assert PYDANTIC_SHADOWED in host.stderr.strip().splitlines()[-1]
 
 
-def test_the_virtualenvs_path_file_puts_the_repository_on_the_hosts_path() -> None:
-    """The host puts only the program's folder first on sys.path; the repository root comes from the virtualenv's
-    path file (Makefile, .github/actions/setup-program), so neither the program nor the policy pack edits sys.path."""
-    assert str(ROOT) in host_interpreter().path
-    for entry in (PROGRAM_DIR / "__main__.py", PROGRAM_DIR / "policy" / "__main__.py"):
-        assert "sys.path" not in entry.read_text(), entry
+def test_program_runs_under_the_host_from_the_installed_project() -> None:
+    """The host puts only the program's folder and the virtualenv on sys.path; the project, installed into .venv
+    (`pip install -e .`, as `make` and CI's setup-program do), is what makes `infra` importable there, with no
+    sys.path line of ours."""
+    for main in (PROGRAM_DIR / "__main__.py", POLICY_PACK / "__main__.py"):
+        assert "sys.path" not in main.read_text()
+    # A fresh interpreter of this virtualenv in the program's folder (`-c` puts that folder first, as run_path does).
+    found = subprocess.run(
+        [sys.executable, "-c", "import infra.policy.rules, infra.config; print(infra.__file__)"],
+        cwd=PROGRAM_DIR,
+        env={key: value for key, value in os.environ.items() if key != "PYTHONPATH"},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert found.returncode == 0, "install the project into the virtualenv: .venv/bin/pip install -e .\n" + found.stderr
+    assert Path(found.stdout.strip()) == PROGRAM_DIR / "__init__.py", "the virtualenv has another checkout installed"
+    assert run_program("dev").resources
 
 
 def test_policy_pack_starts_under_the_analyzer_host() -> None:
@@ -111,3 +129,9 @@ def test_policy_pack_with_a_stdlib_named_module_fails_to_start(tmp_path: Path) -
     with running_policy_pack(tmp_path / "infra" / "policy") as pack:
         assert pack.port is None
         assert "the pack shadowed json" in pack.errors
+
+
+@pytest.mark.parametrize("installer", [".github/actions/setup-program/action.yml", "Makefile"])
+def test_every_virtualenv_the_program_runs_in_gets_the_project(installer: str) -> None:
+    """CI's setup-program (preview and deploy) and make (everyone else) install the project into .venv."""
+    assert re.search(r"pip install .*--no-deps.* -e \.$", (ROOT / installer).read_text(), re.M)

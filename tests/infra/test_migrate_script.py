@@ -19,8 +19,8 @@ import pytest
 import trustme
 from moto.server import ThreadedMotoServer
 
+from devtools.testing.postgres import DEBIAN_PACKAGE_HINT, PostgresServer, debian_bin_dir, require_os_package
 from tests.infra.harness import ROOT
-from tests.support.postgres import DEBIAN_PACKAGE_HINT, PostgresServer, debian_bin_dir, require_os_package
 
 REGION = "us-east-1"
 FAKE_AWS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": REGION}
@@ -159,7 +159,7 @@ def test_migrate_script_through_the_ssm_tunnel(
     tls_server: PostgresServer, secrets_manager: str, ca: trustme.CA, tmp_path: Path
 ) -> None:
     """Private-link mode: the script dials 127.0.0.1 through the tunnel but checks the database's own name."""
-    from tests.support.postgres import free_port
+    from devtools.testing.postgres import free_port
 
     ca_file = tmp_path / "ca.pem"
     ca.cert_pem.write_to_path(ca_file)
@@ -235,7 +235,7 @@ wait
 
 def test_migrate_script_fails_when_the_tunnel_port_never_opens(tmp_path: Path) -> None:
     """`aws` stays alive but the port never opens: the script says so, fails, and stops aws and the plugin."""
-    from tests.support.postgres import free_port
+    from devtools.testing.postgres import free_port
 
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()

@@ -180,12 +180,13 @@ def _load_in_provider_host(serialized: str, tmp_path: Path, site_dir: Path | Non
     return subprocess.run(args, cwd=ROOT / "infra", env=env, capture_output=True, text=True, timeout=120, check=False)
 
 
-def test_pulumis_provider_host_loads_the_providers_with_the_venvs_path_file(
+def test_pulumis_provider_host_loads_the_providers_with_the_project_installed(
     stack_runs: dict[str, Run], tmp_path: Path
 ) -> None:
     """Pulumi starts its dynamic-provider host in the program's folder (pulumi/pulumi
     sdk/go/common/resource/plugin/plugin.go, `cmd.Dir = pwd`; `main: infra/` makes pwd infra/) and unpickles the
-    provider there, which imports infra.sip_provider: the virtualenv's path file puts the repository on the path."""
+    provider there, which imports infra.sip_provider: installing the project into the virtualenv (editable, a path
+    entry of this kind) puts the repository on the path."""
     serialized = stack_runs["prod"].one(TRUNK).inputs["__provider"]
     without = _load_in_provider_host(serialized, tmp_path, None)
     assert "No module named 'infra'" in without.stderr
@@ -196,4 +197,4 @@ def test_pulumis_provider_host_loads_the_providers_with_the_venvs_path_file(
     loaded = _load_in_provider_host(serialized, tmp_path, site_dir)
     assert loaded.stdout.strip() == "SipInboundTrunkProvider", loaded.stderr
     for setup in (ROOT / "Makefile", ROOT / ".github/actions/setup-program/action.yml"):
-        assert f'get_path("purelib"))\')/{PTH}' in setup.read_text(), setup
+        assert "--no-deps" in setup.read_text() and " -e ." in setup.read_text(), setup

@@ -12,7 +12,7 @@ from moto.server import ThreadedMotoServer
 
 from agent import logs
 from agent.settings import DatabaseSettings, Settings
-from tests.support.postgres import PostgresServer
+from devtools.testing.postgres import PostgresServer
 
 # Made-up credentials, shaped like the real ones so the redaction tests mean something.
 FAKE_SECRETS = {

@@ -229,3 +229,40 @@ def test_a_password_query_parameter_is_scrubbed_without_being_told(logging_resto
         assert leak not in out
     assert "sslmode=require" in out
     assert "dbname=h" in out
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def _log_everything_through(settings: Settings, stream: io.StringIO) -> str:
+    logs.configure_logging(settings, stream=stream)
+    log = logging.getLogger("livekit.plugins.test")
+    with logs.call_context(room="room-9", job_id="AJ_tty"):
+        for value in [*FAKE_SECRETS.values(), DB_PASSWORD, *STRAY.values()]:
+            log.info("message %s", value, extra={"detail": value})
+        try:
+            _fail_with(FAKE_SECRETS["OPENAI_API_KEY"])
+        except RuntimeError:
+            log.exception("failed")
+    return stream.getvalue()
+
+
+def test_dev_on_a_terminal_reads_as_text_and_is_scrubbed(settings, logging_restored):
+    text = _log_everything_through(settings, _Terminal())
+    first = text.splitlines()[0]
+    assert not first.startswith("{")
+    assert " INFO    livekit.plugins.test: message [REDACTED]" in first
+    assert "room=room-9" in first
+    assert "job_id=AJ_tty" in first
+    assert "Traceback" in text
+    assert [leak for leak in LEAKS if leak in text] == []
+
+
+def test_json_when_not_a_terminal_or_not_dev(settings, logging_restored):
+    assert _lines(_log_everything_through(settings, io.StringIO()))[0]["room"] == "room-9"
+    staging = load(Settings, app_env="staging", livekit_url="wss://example.livekit.cloud", database_ca_file=__file__)
+    text = _log_everything_through(staging, _Terminal())
+    assert _lines(text)[0]["environment"] == "staging"
+    assert [leak for leak in LEAKS if leak in text] == []

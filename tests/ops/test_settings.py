@@ -92,7 +92,7 @@ def test_invalid_secret_is_named_not_echoed(clean_env):
     clean_env.setenv("DATABASE_URL", "mysql://admin:hunter2-password@db.example/hospital")
     with pytest.raises(SettingsError) as caught:
         load(Settings)
-    assert "DATABASE_URL: must start with postgresql://" in str(caught.value)
+    assert "DATABASE_URL: must start with postgresql:// (or postgres://)" in str(caught.value)
     assert "hunter2" not in str(caught.value)
 
 
@@ -133,3 +133,5 @@ def test_check_with_nothing_configured_lists_everything_missing_without_a_traceb
     assert "Traceback" not in result.stderr + result.stdout
     for name in REQUIRED:
         assert f"{name}: missing" in result.stderr
+    assert "OPENAI_API_KEY: missing (platform.openai.com -> API keys)" in result.stderr  # where to get it, as make dev
+    assert "DATABASE_URL: missing (`make dev` starts a local one" in result.stderr

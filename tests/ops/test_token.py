@@ -118,8 +118,8 @@ def test_the_longest_allowed_ttl_is_issued(livekit_only, capsys):
 def test_missing_credentials_are_named(clean_env, capsys):
     assert token.main(["--room", "r", "--identity", "i"]) == 2
     err = capsys.readouterr().err
-    assert "LIVEKIT_API_KEY: missing" in err
-    assert "LIVEKIT_API_SECRET: missing" in err
+    assert "LIVEKIT_API_KEY: missing (LiveKit Cloud (cloud.livekit.io) -> your project -> Settings -> API keys)" in err
+    assert "LIVEKIT_API_SECRET: missing (LiveKit Cloud" in err
     assert "DEEPGRAM" not in err
     assert "DATABASE_URL" not in err
 

@@ -1,11 +1,12 @@
-"""What `make dev` runs: a ready database, the staff console beside it, then the agent worker.
+"""What `make dev` runs (`python -m devtools.dev`): a ready database, the staff console beside it, then the worker.
 
-Unless DATABASE_URL is set (environment or .env), PostgreSQL 16 from the `pgserver` wheel is started with its
-data in `.data/postgres/` (reused by the next run). The database is migrated, seeded (dev only, once) and
-checked; then the staff console starts (`python -m console`, on 127.0.0.1, printing its URL) and the worker
-replaces this process (`python -m agent dev`) with DATABASE_URL in their environments.
+Unless DATABASE_URL (environment or .env) names another server, the local PostgreSQL 16 (`devtools.localdb`,
+data in `.data/postgres/`) is started, or found running; it keeps running after this command and the worker
+end, until `make db-stop`. The database is migrated, seeded (dev only, once) and checked; then the staff console
+starts (`python -m console`, on 127.0.0.1, printing its URL) and the worker replaces this process
+(`python -m agent dev`) with DATABASE_URL in their environments.
 Without the provider keys, it says which are missing and where to get them, and stops there (exit 0: the
-database part worked). `pgserver` is a dev requirement: only this module imports it, never the worker.
+database part worked).
 """
 
 from __future__ import annotations
@@ -15,64 +16,31 @@ import subprocess
 import sys
 import time
 import urllib.request
-import warnings
 from datetime import datetime
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import psycopg
 from dotenv import dotenv_values
-from psycopg import sql
 from pydantic import ValidationError
 from yoyo import exceptions as yoyo_exceptions
 
 from agent.db import migrations, seed
 from agent.db.connect import ConnectionSetupError, connect, connection_params, describe, one_line
-from agent.settings import DatabaseSettings, Environment, Settings, SettingsError, describe_errors, load
+from agent.settings import WHERE_TO_GET, DatabaseSettings, Environment, Settings, SettingsError, describe_errors, load
 from console.settings import ConsoleSettings
+from devtools import localdb
 
-DATA_DIR = Path(".data") / "postgres"
 CONSOLE_START_SECONDS = 60.0
 # The console's connections take the least-privilege role the migrations create (migrations/0007_console.sql).
 CONSOLE_DEV_ROLE = "hospital_console"
-DATABASE_NAME = "hospital"
 
-WHERE_TO_GET = {
-    "LIVEKIT_URL": "LiveKit Cloud (cloud.livekit.io) -> your project -> Settings: the project URL, wss://<project>.livekit.cloud",
-    "LIVEKIT_API_KEY": "LiveKit Cloud (cloud.livekit.io) -> your project -> Settings -> API keys",
-    "LIVEKIT_API_SECRET": "LiveKit Cloud (cloud.livekit.io) -> your project -> Settings -> API keys",
-    "DEEPGRAM_API_KEY": "console.deepgram.com -> API Keys",
-    "OPENAI_API_KEY": "platform.openai.com -> API keys",
-    "CARTESIA_API_KEY": "play.cartesia.ai -> API keys",
-}
+LOCAL_DATABASE_HELP = """The local PostgreSQL keeps running until `make db-stop` (`make db-start` starts it again).
+For the database command:  export DATABASE_URL="$(make -s db-url)"; .venv/bin/python -m agent.db status"""
 
 
 def _configured_database_url() -> str | None:
     """DATABASE_URL from the environment or .env (an empty value counts as unset, as in the settings)."""
     return os.environ.get("DATABASE_URL") or dotenv_values(".env").get("DATABASE_URL") or None
-
-
-def start_embedded_postgres(data_dir: Path = DATA_DIR) -> tuple[str, str]:
-    """Start (or find running) the project's PostgreSQL 16: the URL of its hospital database, and what happened."""
-    with warnings.catch_warnings():
-        # platformdirs warns when XDG_RUNTIME_DIR is unset (containers); pgserver then uses /tmp, which is fine.
-        warnings.simplefilter("ignore")
-        import pgserver  # noqa: PLC0415 - dev-only dependency, never needed by the worker
-        from pgserver.utils import PostmasterInfo  # noqa: PLC0415
-
-    data_dir.parent.mkdir(parents=True, exist_ok=True)
-    data_dir = data_dir.resolve()
-    running = PostmasterInfo.read_from_pgdata(data_dir) if data_dir.is_dir() else None
-    if running is not None and running.is_running():
-        state = "already running"
-    else:
-        state = "started" if (data_dir / "PG_VERSION").exists() else "created and started"
-    # "stop": the server stops when this process exits without exec'ing the worker; exec keeps it running.
-    server = pgserver.get_server(data_dir, cleanup_mode="stop")
-    with psycopg.connect(server.get_uri("postgres"), autocommit=True) as conn:
-        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (DATABASE_NAME,)).fetchone():
-            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(DATABASE_NAME)))
-    return server.get_uri(DATABASE_NAME), state
 
 
 def prepare_database(settings: DatabaseSettings) -> None:
@@ -108,7 +76,7 @@ def _missing_keys_help(error: ValidationError) -> tuple[str, bool]:
     lines += [f"  {name}: {WHERE_TO_GET.get(name, 'see .env.example')}" for name in missing]
     only_missing = len(missing) == error.error_count()
     if not only_missing:
-        lines += ["Invalid values:", describe_errors(error)]
+        lines += ["Invalid values:", describe_errors(error, missing=False)]
     lines.append("Put them in .env (start from it with `cp .env.example .env`), then run `make dev` again.")
     return "\n".join(lines), only_missing
 
@@ -116,17 +84,18 @@ def _missing_keys_help(error: ValidationError) -> tuple[str, bool]:
 def _database_ready() -> str | None:
     """Run the database part; None when it worked, else a one-line reason (safe to print)."""
     try:
-        if not _configured_database_url():
-            url, state = start_embedded_postgres()
+        configured = _configured_database_url()
+        if configured is None or localdb.is_local(configured):
+            url, state = localdb.start()
             os.environ["DATABASE_URL"] = url
-            print(f"postgres: embedded PostgreSQL 16 (pgserver) {state}, data in {DATA_DIR}/")
+            print(f"postgres: embedded PostgreSQL 16 (pgserver) {state}, data in {localdb.DATA_DIR}/")
         prepare_database(load(DatabaseSettings))
     except (SettingsError, ConnectionSetupError, seed.SeedRefused) as error:
         return str(error)
     except psycopg.Error as error:
         return f"database: {one_line(error)}"
     except subprocess.CalledProcessError:
-        return f"the embedded PostgreSQL did not start; its log is {DATA_DIR}/log"
+        return f"the embedded PostgreSQL did not start; its log is {localdb.DATA_DIR}/log"
     except yoyo_exceptions.LockTimeout as error:
         return f"migrations are locked by another process: {one_line(error)}"
     return None
@@ -166,6 +135,8 @@ def main() -> int:
     if problem:
         print(f"make dev: {problem}", file=sys.stderr)
         return 2
+    if localdb.is_local(os.environ["DATABASE_URL"]):
+        print(LOCAL_DATABASE_HELP)
     try:
         Settings()
     except ValidationError as error:

@@ -1,7 +1,7 @@
 """The labelled emergency corpus and the phrase screen's figures on it (used by tests/agent/test_safety.py and
 `make bench`).
 
-tests/agent/data/emergency_corpus.jsonl holds one caller utterance per line: `text`, `language` (en, es),
+devtools/testing/data/emergency_corpus.jsonl holds one caller utterance per line: `text`, `language` (en, es),
 `label` (emergency: the caller must be told to call the emergency number now; routine: anything else),
 `category` (first_person, second_person, third_person, negation, reported_speech, past_event, follow_up,
 hypothetical, asr: lower case without punctuation as speech-to-text writes it, idiom, general) and `batch`.

@@ -42,10 +42,9 @@ def debian_bin_dir() -> Path | None:
 
 
 def pgserver_bin_dir() -> Path | None:
-    try:
-        import pgserver
-    except ImportError:
-        return None
+    """The binaries in the `pgserver` wheel (a dev requirement), when the wheel ships them for this platform."""
+    import pgserver
+
     path = Path(pgserver.__file__).parent / "pginstall" / "bin"
     return path if (path / "postgres").exists() else None
 

@@ -18,7 +18,7 @@ import psycopg
 from psycopg.conninfo import conninfo_to_dict
 
 from agent.db import migrations
-from tests.support.postgres import PostgresServer
+from devtools.testing.postgres import PostgresServer
 
 TEMPLATE_DATABASE = "hospital_migrated_template"
 ZONE = ZoneInfo("America/New_York")

@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tests.support.postgres import PostgresServer, free_port, give_to_service_user, run_as_service_user
+from devtools.testing.postgres import PostgresServer, free_port, give_to_service_user, run_as_service_user
 
 PGBOUNCER_HINT = "Debian package 'pgbouncer' (apt-get install pgbouncer)"
 
