@@ -32,8 +32,8 @@ from streamlit.testing.v1 import AppTest, app_test, local_script_runner
 from agent.db import seed
 from console import audit, auth, calls, patients, queue, resources, schedule
 from console.identity import Identity
-from tests.support.factories import create_migrated_database
-from tests.support.postgres import PostgresServer, debian_bin_dir, pgserver_bin_dir
+from devtools.testing.factories import create_migrated_database
+from devtools.testing.postgres import PostgresServer, debian_bin_dir, pgserver_bin_dir
 
 COPIES = 10
 # What `python -m console` sets that changes a script run's cost (console/__main__.py): no magic rewriting.

@@ -2,7 +2,7 @@
 FallbackAdapters (agent/providers.py) when the primary fails fast (HTTP 500, refused connection) or by timeout
 (it never answers), beside the same request with a healthy primary, measured in the same run.
 
-Real LiveKit plugins against loopback stand-ins (tests/agent/provider_stand_ins.py); each trial builds a fresh
+Real LiveKit plugins against loopback stand-ins (devtools/testing/provider_stand_ins.py); each trial builds a fresh
 adapter, so every trial meets a primary still believed available, as the first failing turn of a call does.
 The attempt timeout is shortened to BENCH_ATTEMPT_TIMEOUT so the run stays short; the figures are given as a
 ratio to it, which is what carries over to the configured PROVIDER_ATTEMPT_TIMEOUT.
@@ -30,9 +30,20 @@ GOAL_TIMEOUT_RATIO = 1.2
 FAILURES = ("healthy", "error", "refused", "hang")
 
 
+# Made-up settings: the bench talks to loopback stand-ins only.
+SETTINGS = {
+    "database_url": "postgresql://app@127.0.0.1:9/hospital",
+    "livekit_url": "ws://127.0.0.1:9",
+    "livekit_api_key": "lk-bench-key",
+    "livekit_api_secret": "lk-bench-secret",
+    "deepgram_api_key": "dg-bench",
+    "openai_api_key": "sk-bench",
+    "cartesia_api_key": "ca-bench",
+}
+
+
 def _settings() -> Any:
     from agent.settings import load
-    from tests.agent.test_worker import SETTINGS
 
     return load(**SETTINGS, provider_attempt_timeout=BENCH_ATTEMPT_TIMEOUT)
 
@@ -93,7 +104,7 @@ async def _first_audio(primary: Any, fallback: Any) -> float:
 async def _measure(first: Callable[[Any, Any], Awaitable[float]]) -> dict[str, list[float]]:
     from livekit.agents.utils import http_context
 
-    from tests.agent.provider_stand_ins import ProviderStandIn
+    from devtools.testing.provider_stand_ins import ProviderStandIn
 
     times: dict[str, list[float]] = {failure: [] for failure in FAILURES}
     async with http_context.open():

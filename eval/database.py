@@ -1,4 +1,4 @@
-"""The seeded PostgreSQL `make eval` talks to: a throwaway server (tests/support/postgres.py, as the tests use),
+"""The seeded PostgreSQL `make eval` talks to: a throwaway server (devtools/testing/postgres.py, as the tests use),
 migrated and seeded once, copied per scenario so no scenario sees another's bookings."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 from psycopg.conninfo import conninfo_to_dict
 
 from agent.db import migrations, seed
-from tests.support.postgres import PostgresServer, debian_bin_dir, pgserver_bin_dir
+from devtools.testing.postgres import PostgresServer, debian_bin_dir, pgserver_bin_dir
 
 
 class NoPostgres(Exception):

@@ -1,6 +1,6 @@
 """Chaos tests: a provider refuses connections, times out or fails mid-stream, and the call goes on through its
 fallback; once the provider is back it is used again. Real LiveKit plugins and FallbackAdapters with our options
-(agent/providers.py), against loopback stand-ins (tests/agent/provider_stand_ins.py); every wait is bounded."""
+(agent/providers.py), against loopback stand-ins (devtools/testing/provider_stand_ins.py); every wait is bounded."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ from agent.providers import (
     tts_fallback,
 )
 from agent.settings import load
-from tests.agent.provider_stand_ins import HANG_SECONDS, ProviderStandIn
+from devtools.testing.provider_stand_ins import HANG_SECONDS, ProviderStandIn
 from tests.agent.test_worker import SETTINGS
 
 ATTEMPT_TIMEOUT = 0.5

@@ -24,7 +24,7 @@ from agent.outage_clips import CLIP_TEXTS, SAMPLE_RATE, clip_path
 from agent.providers import connect_options, tts_fallback
 from agent.settings import load
 from agent.speech_outage import CALLBACK_CALLER_NAME, OUTAGE_METRIC, SpeechOutage, caller_number
-from tests.agent.provider_stand_ins import free_port
+from devtools.testing.provider_stand_ins import free_port
 from tests.agent.test_worker import SETTINGS
 
 FRONT_DESK = "+15550100200"

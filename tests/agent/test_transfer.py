@@ -19,8 +19,8 @@ from livekit.protocol import sip as sip_proto
 from agent.call import CallConfig, CallState, TransferFailed
 from agent.receptionist import Receptionist
 from agent.worker import _sip_transfer
+from devtools.testing.scripted import Call, ScriptedLLM
 from tests.agent.conftest import ZONE, tool_outputs
-from tests.agent.scripted import Call, ScriptedLLM
 
 FRONT_DESK = "+15550100100"
 TRANSFER_PATH = "/twirp/livekit.SIP/TransferSIPParticipant"

@@ -17,7 +17,7 @@ from livekit import rtc
 from livekit.agents.vad import VADEventType
 from livekit.plugins import silero
 
-from tests.support.postgres import require_os_package
+from devtools.testing.postgres import require_os_package
 
 PHONE_RATE = 8_000
 ROOM_RATE = 16_000

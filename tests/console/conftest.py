@@ -14,8 +14,8 @@ import pytest
 
 from console import talk
 from console.identity import Identity
+from devtools.testing.postgres import require_os_package
 from tests.conftest import SEED_TIMEZONE
-from tests.support.postgres import require_os_package
 
 ZONE = ZoneInfo(SEED_TIMEZONE)
 FRONTDESK = Identity(username="alice", roles=frozenset({"frontdesk"}))

@@ -197,4 +197,5 @@ def test_pulumis_provider_host_loads_the_providers_with_the_project_installed(
     loaded = _load_in_provider_host(serialized, tmp_path, site_dir)
     assert loaded.stdout.strip() == "SipInboundTrunkProvider", loaded.stderr
     for setup in (ROOT / "Makefile", ROOT / ".github/actions/setup-program/action.yml"):
-        assert "--no-deps" in setup.read_text() and " -e ." in setup.read_text(), setup
+        assert "--no-deps" in setup.read_text(), setup
+        assert " -e ." in setup.read_text(), setup
