@@ -21,8 +21,8 @@ from livekit.plugins import openai
 
 from agent.call import CallState
 from agent.db.connect import one_line
-from agent.db.pool import create_pool
 from agent.hospital import PostgresHospital
+from agent.hospital.pool import create_pool
 from agent.receptionist import Receptionist
 from agent.settings import Settings
 from agent.worker import call_config

@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+import sysconfig
 from pathlib import Path
 
 import pytest
@@ -160,23 +161,24 @@ def _strings(values: dict[str, object]) -> dict[str, object]:
     return {key: json.dumps(value) if isinstance(value, list) else value for key, value in values.items()}
 
 
-PTH = "hospital-receptionist.pth"
+# Started with -S: the virtualenv's packages are added either as Python adds them at start (`site.addsitedir`, with
+# their .pth files, the project's editable install among them) or as bare paths (the same packages, no .pth file:
+# as if the project were not installed).
 HOST = (
     "import base64, os, site, sys\n"
     "sys.path[0] = os.getcwd()  # `python -m pulumi.dynamic`, started in the program's folder\n"
-    "# A virtualenv without the path file: drop the repository this test's own virtualenv may already list.\n"
-    "sys.path[:] = [p for p in sys.path if os.path.abspath(p) != os.path.dirname(os.getcwd())]\n"
-    "if len(sys.argv) > 2: site.addsitedir(sys.argv[2])\n"
+    "purelib = sys.argv[3]\n"
+    "site.addsitedir(purelib) if sys.argv[2] == 'installed' else sys.path.append(purelib)\n"
     "import dill\n"
     "print(type(dill.loads(base64.b64decode(open(sys.argv[1]).read()))).__name__)\n"
 )
 
 
-def _load_in_provider_host(serialized: str, tmp_path: Path, site_dir: Path | None) -> subprocess.CompletedProcess:
+def _load_in_provider_host(serialized: str, tmp_path: Path, mode: str) -> subprocess.CompletedProcess:
     provider_file = tmp_path / "provider.b64"
     provider_file.write_text(serialized)
     env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
-    args = [sys.executable, "-c", HOST, str(provider_file), *([str(site_dir)] if site_dir else [])]
+    args = [sys.executable, "-S", "-c", HOST, str(provider_file), mode, sysconfig.get_path("purelib")]
     return subprocess.run(args, cwd=ROOT / "infra", env=env, capture_output=True, text=True, timeout=120, check=False)
 
 
@@ -188,13 +190,9 @@ def test_pulumis_provider_host_loads_the_providers_with_the_project_installed(
     provider there, which imports infra.sip_provider: installing the project into the virtualenv (editable, a path
     entry of this kind) puts the repository on the path."""
     serialized = stack_runs["prod"].one(TRUNK).inputs["__provider"]
-    without = _load_in_provider_host(serialized, tmp_path, None)
+    without = _load_in_provider_host(serialized, tmp_path, "not installed")
     assert "No module named 'infra'" in without.stderr
-
-    site_dir = tmp_path / "site-packages"
-    site_dir.mkdir()
-    (site_dir / PTH).write_text(f"{ROOT}\n")
-    loaded = _load_in_provider_host(serialized, tmp_path, site_dir)
+    loaded = _load_in_provider_host(serialized, tmp_path, "installed")
     assert loaded.stdout.strip() == "SipInboundTrunkProvider", loaded.stderr
     for setup in (ROOT / "Makefile", ROOT / ".github/actions/setup-program/action.yml"):
         assert "--no-deps" in setup.read_text(), setup
