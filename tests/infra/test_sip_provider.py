@@ -7,6 +7,7 @@ import asyncio
 import base64
 import http.client
 import json
+import secrets
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -27,9 +28,10 @@ from infra.sip_provider import (
 from tests.infra.sip_standin import SipStandIn
 
 API_KEY = "APIstandinkey01"  # pragma: allowlist secret
-API_SECRET = "made-up-livekit-secret-for-the-stand-in-0001"  # pragma: allowlist secret
-DIGEST_PASSWORD = "made-up-digest-password-0001"  # pragma: allowlist secret
-ROTATED_PASSWORD = "made-up-digest-password-0002"  # pragma: allowlist secret
+# Made up per run, so no value that looks like a credential sits in the repository.
+API_SECRET = secrets.token_urlsafe(32)
+DIGEST_PASSWORD = secrets.token_urlsafe(16)
+ROTATED_PASSWORD = secrets.token_urlsafe(16)
 SECRET_ID = "arn:aws:secretsmanager:us-east-1:123456789012:secret:hospital-receptionist-staging/SIP_TRUNK_PASSWORD"
 # The name the worker registers under (agent/settings.py); the rule dispatches exactly this agent.
 AGENT_NAME = TokenSettings.model_fields["agent_name"].default
