@@ -23,12 +23,13 @@ import pulumi_random as random
 
 from infra import console_image
 from infra.config import PROJECT, StackSettings
+from infra.database import POSTGRES_PORT
 from infra.deploy import COMMAND_DIR, SCRIPTS, SECRET_OUTPUTS
 from infra.naming import elb_name_prefix
+from infra.network import allow_tcp
 
 PORT = 8501  # console/settings.py console_port's default
 HEALTH_PATH = "/_stcore/health"  # Streamlit's own health endpoint
-POSTGRES_PORT = 5432
 HTTPS_PORT = 443
 # Streamlit pings its WebSocket every 30 s; twice that and more keeps an idle page connected.
 IDLE_TIMEOUT_SECONDS = 120
@@ -395,14 +396,10 @@ class Console(pulumi.ComponentResource):
                 description="HTTP (redirected) and HTTPS from staff browsers",
                 opts=child,
             )
-        aws.vpc.SecurityGroupEgressRule(
-            f"{name}-console-alb-to-tasks",
-            security_group_id=balancer.id,
-            ip_protocol="tcp",
-            from_port=PORT,
-            to_port=PORT,
-            referenced_security_group_id=tasks.id,
-            description="To the console's tasks",
+        allow_tcp(
+            PORT,
+            egress=(f"{name}-console-alb-to-tasks", balancer.id, "To the console's tasks"),
+            ingress=(f"{name}-console-task-from-alb", tasks.id, "From the console's load balancer only"),
             opts=child,
         )
         # authenticate-cognito: the load balancer calls the pool's token and user-info endpoints itself.
@@ -416,16 +413,6 @@ class Console(pulumi.ComponentResource):
             description="HTTPS to Cognito's endpoints (authenticate-cognito)",
             opts=child,
         )
-        aws.vpc.SecurityGroupIngressRule(
-            f"{name}-console-task-from-alb",
-            security_group_id=tasks.id,
-            ip_protocol="tcp",
-            from_port=PORT,
-            to_port=PORT,
-            referenced_security_group_id=balancer.id,
-            description="From the console's load balancer only",
-            opts=child,
-        )
         aws.vpc.SecurityGroupEgressRule(
             f"{name}-console-task-to-https",
             security_group_id=tasks.id,
@@ -436,24 +423,10 @@ class Console(pulumi.ComponentResource):
             description="HTTPS: ELB signing keys, Cognito keys, ECR, CloudWatch Logs, Secrets Manager",
             opts=child,
         )
-        aws.vpc.SecurityGroupEgressRule(
-            f"{name}-console-task-to-proxy",
-            security_group_id=tasks.id,
-            ip_protocol="tcp",
-            from_port=POSTGRES_PORT,
-            to_port=POSTGRES_PORT,
-            referenced_security_group_id=proxy_security_group_id,
-            description="To RDS Proxy (PostgreSQL over TLS)",
-            opts=child,
-        )
-        aws.vpc.SecurityGroupIngressRule(
-            f"{name}-proxy-from-console",
-            security_group_id=proxy_security_group_id,
-            ip_protocol="tcp",
-            from_port=POSTGRES_PORT,
-            to_port=POSTGRES_PORT,
-            referenced_security_group_id=tasks.id,
-            description="PostgreSQL from the console's tasks",
+        allow_tcp(
+            POSTGRES_PORT,
+            egress=(f"{name}-console-task-to-proxy", tasks.id, "To RDS Proxy (PostgreSQL over TLS)"),
+            ingress=(f"{name}-proxy-from-console", proxy_security_group_id, "PostgreSQL from the console's tasks"),
             opts=child,
         )
         return balancer, tasks

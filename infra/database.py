@@ -11,6 +11,7 @@ import pulumi_aws as aws
 import pulumi_random as random
 
 from infra.config import StackSettings
+from infra.network import allow_tcp
 
 POSTGRES_PORT = 5432
 ENGINE_VERSION = "16"
@@ -193,23 +194,10 @@ class Database(pulumi.ComponentResource):
         egress rule stays under the client's component (`client_opts`).
         """
         prefix, _, role = client.rpartition("-")
-        aws.vpc.SecurityGroupEgressRule(
-            f"{client}-to-db",
-            security_group_id=client_group.id,
-            ip_protocol="tcp",
-            from_port=POSTGRES_PORT,
-            to_port=POSTGRES_PORT,
-            referenced_security_group_id=self.security_group.id,
-            description="To the hospital database (PostgreSQL)",
+        allow_tcp(
+            POSTGRES_PORT,
+            egress=(f"{client}-to-db", client_group.id, "To the hospital database (PostgreSQL)"),
+            ingress=(f"{prefix}-db-from-{role}", self.security_group.id, why),
             opts=client_opts,
-        )
-        aws.vpc.SecurityGroupIngressRule(
-            f"{prefix}-db-from-{role}",
-            security_group_id=self.security_group.id,
-            ip_protocol="tcp",
-            from_port=POSTGRES_PORT,
-            to_port=POSTGRES_PORT,
-            referenced_security_group_id=client_group.id,
-            description=why,
-            opts=pulumi.ResourceOptions(parent=self),
+            ingress_opts=pulumi.ResourceOptions(parent=self),
         )

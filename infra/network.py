@@ -19,6 +19,40 @@ from infra.config import PROJECT, SettingsError, StackSettings
 PUBLIC_ZONE_COUNT = 2
 
 
+def allow_tcp(
+    port: int,
+    *,
+    egress: tuple[str, pulumi.Input[str], str],
+    ingress: tuple[str, pulumi.Input[str], str],
+    opts: pulumi.ResourceOptions,
+    ingress_opts: pulumi.ResourceOptions | None = None,
+) -> None:
+    """One TCP path between two security groups, both ends and nothing wider: `egress` is (rule name, client
+    group id, description) and lets the client out to the server; `ingress` is (rule name, server group id,
+    description) and lets it in. `ingress_opts` puts the server's rule under the server's component."""
+    (egress_name, client_group_id, egress_why), (ingress_name, server_group_id, ingress_why) = egress, ingress
+    aws.vpc.SecurityGroupEgressRule(
+        egress_name,
+        security_group_id=client_group_id,
+        ip_protocol="tcp",
+        from_port=port,
+        to_port=port,
+        referenced_security_group_id=server_group_id,
+        description=egress_why,
+        opts=opts,
+    )
+    aws.vpc.SecurityGroupIngressRule(
+        ingress_name,
+        security_group_id=server_group_id,
+        ip_protocol="tcp",
+        from_port=port,
+        to_port=port,
+        referenced_security_group_id=client_group_id,
+        description=ingress_why,
+        opts=ingress_opts or opts,
+    )
+
+
 def zone_names(
     available_names: Sequence[str], available_ids: Sequence[str], wanted_ids: Sequence[str], region: str
 ) -> list[str]:

@@ -13,6 +13,7 @@ import pulumi_aws as aws
 from infra.config import PROJECT, StackSettings
 from infra.database import POSTGRES_PORT
 from infra.naming import elb_name_prefix
+from infra.network import allow_tcp
 
 SYNC_SCHEDULE = "rate(5 minutes)"
 # Managed policy that lets a function create and delete its network interfaces in the VPC.
@@ -124,24 +125,10 @@ class PrivateLink(pulumi.ComponentResource):
             description="PostgreSQL from inside the VPC (endpoint-service traffic arrives from NLB addresses)",
             opts=child,
         )
-        aws.vpc.SecurityGroupEgressRule(
-            f"{name}-nlb-to-proxy",
-            security_group_id=group.id,
-            ip_protocol="tcp",
-            from_port=POSTGRES_PORT,
-            to_port=POSTGRES_PORT,
-            referenced_security_group_id=proxy_security_group_id,
-            description="NLB to RDS Proxy",
-            opts=child,
-        )
-        aws.vpc.SecurityGroupIngressRule(
-            f"{name}-proxy-from-nlb",
-            security_group_id=proxy_security_group_id,
-            ip_protocol="tcp",
-            from_port=POSTGRES_PORT,
-            to_port=POSTGRES_PORT,
-            referenced_security_group_id=group.id,
-            description="RDS Proxy from the NLB",
+        allow_tcp(
+            POSTGRES_PORT,
+            egress=(f"{name}-nlb-to-proxy", group.id, "NLB to RDS Proxy"),
+            ingress=(f"{name}-proxy-from-nlb", proxy_security_group_id, "RDS Proxy from the NLB"),
             opts=child,
         )
         balancer = aws.lb.LoadBalancer(
@@ -213,24 +200,10 @@ class PrivateLink(pulumi.ComponentResource):
         endpoint_group = aws.ec2.SecurityGroup(
             f"{name}-elb-api-sg", vpc_id=vpc_id, description="ELB API endpoint: HTTPS from the target sync", opts=child
         )
-        aws.vpc.SecurityGroupEgressRule(
-            f"{name}-sync-to-elb-api",
-            security_group_id=function_group.id,
-            ip_protocol="tcp",
-            from_port=HTTPS_PORT,
-            to_port=HTTPS_PORT,
-            referenced_security_group_id=endpoint_group.id,
-            description="To the ELB API (interface endpoint)",
-            opts=child,
-        )
-        aws.vpc.SecurityGroupIngressRule(
-            f"{name}-elb-api-from-sync",
-            security_group_id=endpoint_group.id,
-            ip_protocol="tcp",
-            from_port=HTTPS_PORT,
-            to_port=HTTPS_PORT,
-            referenced_security_group_id=function_group.id,
-            description="From the target sync Lambda",
+        allow_tcp(
+            HTTPS_PORT,
+            egress=(f"{name}-sync-to-elb-api", function_group.id, "To the ELB API (interface endpoint)"),
+            ingress=(f"{name}-elb-api-from-sync", endpoint_group.id, "From the target sync Lambda"),
             opts=child,
         )
         self.elb_api_endpoint = aws.ec2.VpcEndpoint(
