@@ -402,6 +402,8 @@ COMMAND_ACTIONS: dict[str, tuple[str, ...]] = {
     "ssm start-session": ("ssm:StartSession", "ssm:TerminateSession", "ssm:ResumeSession"),
     # migrate.sh, agent_secrets.py: the master and agent database secrets, the agent's secrets.
     "secretsmanager get-secret-value": ("secretsmanager:GetSecretValue",),
+    # .github/scripts/log_drain_check.py: the smoke session's lines in the agent's log group.
+    "log drain check": ("logs:FilterLogEvents",),
     # push_console_image.sh: sign in to ECR, check the tag, push the console's image.
     "docker push (ECR)": (
         "ecr:GetAuthorizationToken",
@@ -438,10 +440,14 @@ SERVICE_LINKED_ROLES = (
     f"arn:aws:iam::{ACCOUNT}:role/aws-service-role/ecs.amazonaws.com/AWSServiceRoleForECS",
 )
 # Services our roles are passed to: the proxy (RDS), the tunnel host (EC2), the target-sync function (Lambda), the
-# no-calls alarm's schedules (EventBridge Scheduler).
-PASS_ROLE_SERVICES = ("rds.amazonaws.com", "ec2.amazonaws.com", "lambda.amazonaws.com", "scheduler.amazonaws.com")
-# console's task execution role (ECS tasks).
-PASS_ROLE_SERVICES = ("rds.amazonaws.com", "ec2.amazonaws.com", "lambda.amazonaws.com", "ecs-tasks.amazonaws.com")
+# no-calls alarm's schedules (EventBridge Scheduler), the console's tasks (ECS).
+PASS_ROLE_SERVICES = (
+    "rds.amazonaws.com",
+    "ec2.amazonaws.com",
+    "lambda.amazonaws.com",
+    "scheduler.amazonaws.com",
+    "ecs-tasks.amazonaws.com",
+)
 
 
 class UnmappedTypeError(Exception):

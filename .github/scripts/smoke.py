@@ -5,7 +5,7 @@ waits, stage by stage, for the agent to join, to publish audio and to send the f
 (a final `lk.transcription` text stream). Prints one line per stage with its time; never the token, never
 the words. Exit 0 when every stage passed, 1 naming the stage that did not, 2 when it cannot start.
 
-Usage: python .github/scripts/smoke.py [--timeout SECONDS]   (LIVEKIT_URL, LIVEKIT_API_KEY/SECRET in env)
+Usage: python .github/scripts/smoke.py [--timeout SECONDS] [--room NAME]   (LIVEKIT_URL, LIVEKIT_API_KEY/SECRET in env)
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import re
 import subprocess
 import sys
 import time
@@ -23,6 +24,7 @@ from livekit import api, rtc
 
 REQUIRED_ENV = ("LIVEKIT_URL", "LIVEKIT_API_KEY", "LIVEKIT_API_SECRET")
 TRANSCRIPTION_TOPIC = "lk.transcription"
+ROOM_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
 class SmokeFailure(Exception):
@@ -68,8 +70,7 @@ def publishes_audio(participant: rtc.RemoteParticipant | None) -> bool:
     )
 
 
-async def run_session(url: str, budget_seconds: float) -> None:
-    room_name = f"smoke-{uuid.uuid4().hex[:12]}"
+async def run_session(url: str, room_name: str, budget_seconds: float) -> None:
     token = mint_token(room_name, identity="smoke-test")
     deadline = time.monotonic() + budget_seconds
     room = rtc.Room()
@@ -118,16 +119,27 @@ async def delete_room(url: str, room_name: str) -> None:
         print(f"note: could not delete room {room_name}: {type(exc).__name__}", file=sys.stderr)
 
 
+def _room_name(value: str) -> str:
+    if not ROOM_NAME.fullmatch(value):
+        raise argparse.ArgumentTypeError("1-64 letters, digits, '-' or '_'")
+    return value
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--timeout", type=float, default=90.0, help="seconds for the whole session (default 90)")
+    # The deploy names the room, so its log-drain check can find this session's lines.
+    parser.add_argument(
+        "--room", type=_room_name, default=None, help="the room to open (default smoke-<random>); must be new"
+    )
     args = parser.parse_args(argv)
+    room_name = args.room or f"smoke-{uuid.uuid4().hex[:12]}"
     missing = [name for name in REQUIRED_ENV if not os.environ.get(name)]
     if missing:
         print(f"smoke: missing environment variables: {', '.join(missing)}", file=sys.stderr)
         return 2
     try:
-        asyncio.run(run_session(os.environ["LIVEKIT_URL"], args.timeout))
+        asyncio.run(run_session(os.environ["LIVEKIT_URL"], room_name, args.timeout))
     except SmokeFailure as failure:
         print(f"smoke FAILED: {failure}", file=sys.stderr)
         return 1

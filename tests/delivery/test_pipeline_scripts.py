@@ -360,3 +360,17 @@ def test_smoke_session_fails_fast_and_clearly_when_livekit_is_unreachable(tmp_pa
     assert "connect" in result.stderr.lower()
     assert "stand-in-secret" not in result.stdout + result.stderr
     assert "eyJ" not in result.stdout + result.stderr, "a JWT was printed"
+
+
+def test_smoke_session_refuses_a_room_name_livekit_would_not_take() -> None:
+    result = subprocess.run(
+        [sys.executable, str(SCRIPTS / "smoke.py"), "--room", "smoke room; rm -rf /"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert "1-64 letters, digits" in result.stderr
+    assert "Traceback" not in result.stderr

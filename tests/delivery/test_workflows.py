@@ -432,3 +432,20 @@ def test_the_deploy_builds_the_console_image_the_program_pushes_before_pulumi_up
     # The tag comes from the module the program names it with (infra/console.py), so the two can't disagree.
     assert '--tag "$(.venv/bin/python -m infra.console_image)"' in steps[build]["run"]
     assert not secret_inputs_used(steps[build]), "the build runs third-party code: no secret reaches it"
+
+
+def test_the_log_drain_is_checked_with_the_smoke_sessions_room_and_does_not_roll_back() -> None:
+    steps = action("deploy-stack")["runs"]["steps"]
+    smoke, drain = steps[position(steps, by_id("smoke"))], steps[position(steps, by_id("drain"))]
+    rollback = steps[position(steps, by_id("rollback"))]
+    assert position(steps, by_id("smoke")) < position(steps, by_id("drain")) < position(steps, by_id("rollback"))
+    assert smoke["env"]["ROOM"] == drain["env"]["ROOM"]
+    assert '--room "$ROOM"' in smoke["run"]
+    assert '--room "$ROOM"' in drain["run"]
+    assert 'echo "since=$(date +%s)" >> "$GITHUB_OUTPUT"' in smoke["run"]
+    assert drain["env"]["SINCE"] == "${{ steps.smoke.outputs.since }}"
+    # pulumi/actions sets each stack output as a step output; the program exports agentLogGroup.
+    assert drain["env"]["LOG_GROUP"] == "${{ steps.up.outputs.agentLogGroup }}"
+    assert 'pulumi.export("agentLogGroup"' in (ROOT / "infra" / "__main__.py").read_text()
+    assert "log_drain_check.py" in drain["run"]
+    assert "steps.drain.outcome != 'failure'" in rollback["if"]
