@@ -71,7 +71,9 @@ class IdentityTools(ToolGuard):
                 number = tool_args.phone(phone) if phone else None
             if born is None and number is None:
                 raise ToolError("Ask for the date of birth (or the phone number on file) as well as the name.")
-            check = await state.hospital.verify_patient(state.actor, full_name=name, date_of_birth=born, phone=number)
+            check = await state.hospital.verify_patient(
+                state.actor, full_name=name, date_of_birth=born, phone=number, phone_is_caller_id=use_caller_id
+            )
             if isinstance(check, IdentityClosed | NoMatch):
                 raise ToolError(self._identity_failed(state, check, CALLER_ID_NO_MATCH if use_caller_id else NO_MATCH))
             patient = check.patient

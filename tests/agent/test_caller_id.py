@@ -55,6 +55,9 @@ async def test_a_caller_on_the_number_of_their_record_verifies_with_their_name(h
         ((maria,),) = sql("SELECT id FROM patients WHERE mrn = 'MRN100001'")
         assert call.state.patient_id == maria
         assert session_attempts(sql, call) == ["verified"]
+        assert sql(
+            "SELECT detail FROM audit_log WHERE call_session_id = %s AND entity = 'patient'", call.state.call_session_id
+        ) == [({"lookup": "caller_id", "matches": 1},)]
         # Staff see which factor verified the caller, never its value.
         assert sql("SELECT detail FROM call_events WHERE kind = 'verified'") == [
             ({"patient_id": maria, "factors": ["caller_id"]},)
