@@ -88,6 +88,10 @@ class CallState:
     clock: Callable[[], datetime] = utc_now
     transfer: Transfer | None = None
     """Moves a phone caller to the front desk; None when the caller can't be transferred (web callers)."""
+    caller_id: str | None = field(default=None, repr=False)  # PHI: kept out of any printed state
+    """The phone caller's number as their line reported it (agent/caller_id.py), E.164; None for web callers and
+    withheld numbers. Spoofable: it may stand in for the spoken phone number, never for the name. The model
+    never sees it."""
     on_tool_finished: ToolObserver | None = None
     """Telemetry hook: (tool name, outcome, duration in ms)."""
 

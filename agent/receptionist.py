@@ -9,6 +9,8 @@ Rules the tools enforce whatever the model does:
   that came after the read-back; verifying anyone drops it;
 - identity checks are limited per call and per name by the database; after the limit, or for a locked name,
   only a transfer or a message is left, in words that never say whether the name is on file;
+- a verification needs the name and a date of birth or the phone number on file; on a phone call the caller ID
+  may stand in for the spoken number (never for the name), and the model never sees it;
 - every failure becomes a short ToolError the model can act on; the call never dies from a tool.
 Emergencies are caught in `llm_node` before the model is asked anything (see agent/safety.py), or reported by the
 model (report_emergency) when the phrase screen missed one; either way the call is recorded as an emergency and no
@@ -47,15 +49,24 @@ logger = logging.getLogger("agent.receptionist")
 CLOCK_ID = "receptionist_clock"
 
 
-def instructions(config: CallConfig) -> str:
+def _identity_first(*, caller_id: bool) -> str:
+    if caller_id:  # a phone call whose line gave the caller's number; the number itself is never in the prompt
+        return """Identity first: before telling or changing anything about a patient, get the full name and ask
+whether they are calling from the phone number on their record; if so, call verify_identity with use_caller_id=true
+(you don't know that number), otherwise ask for their date of birth."""
+    return """Identity first: before telling or changing anything about a patient, get the full name and date of
+birth (or the phone number on file) and call verify_identity."""
+
+
+def instructions(config: CallConfig, *, caller_id: bool = False) -> str:
     return f"""You are the receptionist of {config.hospital_name}, answering the phone.
 You speak, you don't write: one to three short sentences, no lists, no markdown, no symbols, no ids read aloud.
 Say dates and times the way people do ("Tuesday the 2nd at half past two in the afternoon"), never ISO strings.
 You help with: appointments (find a doctor, offer two or three free times, book, move, cancel), the caller's
 upcoming appointments, registering a new patient, practical questions about the hospital, and messages for staff.
-Identity first: before telling or changing anything about a patient, get the full name and date of birth (or
-the phone number on file) and call verify_identity. If it fails, say you couldn't find a match with those
-details, never whether the person exists, and ask them to check the details.
+{_identity_first(caller_id=caller_id)}
+If it fails, say you couldn't find a match with those details, never whether the person exists, and ask them to
+check the details.
 Changes: read the details back (doctor, day, time) and ask "shall I go ahead?"; only after a clear yes call the
 same tool again with confirmed=true. After the change, confirm it in one sentence.
 If a time was just taken, say so and offer the next free times the tool gives you.
@@ -106,6 +117,8 @@ class Receptionist(IdentityTools, DirectoryTools, AppointmentTools, PeopleTools)
     async def on_enter(self) -> None:
         # Kept: the session's close event comes after this agent stopped, when self.session is gone.
         self._state = self.session.userdata
+        if self._state.caller_id is not None:
+            await self.update_instructions(instructions(self._config, caller_id=True))
         self.session.on("conversation_item_added", self._record_turn)
         self.session.on("close", self._on_close)
         self.session.say(f"Hello, you've reached {self._config.hospital_name}. How can I help you today?")

@@ -4,8 +4,9 @@ Text to speech has failed for the call once the session reports an unrecoverable
 FallbackAdapter raises only after the last provider failed). Then, once per call: the caller's microphone is
 no longer listened to (a new turn would only fail again), and
 - with a front desk to transfer a phone caller to, the caller hears "putting you through" and is transferred;
-- otherwise (or when the transfer fails), a phone caller whose number we know gets a callback request for the
-  front desk and hears so; anyone else hears to call again in a few minutes;
+- otherwise (or when the transfer fails), a phone caller whose number we know (the call's caller ID,
+  agent/caller_id.py) gets a callback request for the front desk and hears so; anyone else hears to call
+  again in a few minutes;
 - then the session ends after the clip has played.
 """
 
@@ -13,9 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 from collections.abc import Callable
-from typing import Any
 
 from livekit.agents import AgentSession
 from livekit.agents.tts import TTSError
@@ -29,8 +28,6 @@ logger = logging.getLogger("agent.speech_outage")
 OUTAGE_METRIC = "SpeechOutages"
 CALLBACK_CALLER_NAME = "Unknown caller (speech outage)"
 CALLBACK_MESSAGE = "The call's voice failed before the caller could say what they needed; please call back."
-# The callback_requests table's own check (migrations/0002_patients_and_calls.sql).
-_E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
 
 
 class SpeechOutage:
@@ -41,12 +38,10 @@ class SpeechOutage:
         session: AgentSession[CallState],
         *,
         state: CallState,
-        caller_number: str | None,
         record: Callable[[str, float], None] | None = None,
     ) -> None:
         self._session = session
         self._state = state
-        self._caller_number = caller_number if caller_number and _E164.match(caller_number) else None
         self._record = record
         self.task: asyncio.Task[str] | None = None
 
@@ -86,7 +81,8 @@ class SpeechOutage:
         return "transferred"
 
     async def _callback(self) -> str:
-        if self._caller_number is not None and await self._request_callback(self._caller_number):
+        number = self._state.caller_id
+        if number is not None and await self._request_callback(number):
             await self._say("callback")
             return "callback"
         await self._say("call_again")
@@ -105,9 +101,3 @@ class SpeechOutage:
             logger.warning("callback request after the speech outage failed", extra={"error": type(error).__name__})
             return False
         return True
-
-
-def caller_number(attributes: dict[str, Any]) -> str | None:
-    """The SIP caller's number as LiveKit's SIP service sets it (participant attribute sip.phoneNumber)."""
-    number = attributes.get("sip.phoneNumber")
-    return number if isinstance(number, str) and _E164.match(number) else None

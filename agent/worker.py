@@ -21,13 +21,14 @@ from livekit.agents import AgentServer, AgentSession, JobContext, JobProcess, Re
 from livekit.plugins import silero
 
 from agent.call import CallConfig, CallState, TransferFailed
+from agent.caller_id import caller_id
 from agent.hospital import PostgresHospital
 from agent.hospital.pool import create_pool
 from agent.logs import take_over_stdout
 from agent.providers import Providers, build_providers, connect_options
 from agent.receptionist import Receptionist
 from agent.settings import Settings, load
-from agent.speech_outage import SpeechOutage, caller_number
+from agent.speech_outage import SpeechOutage
 from agent.telemetry import Telemetry
 
 logger = logging.getLogger("agent.worker")
@@ -159,15 +160,15 @@ async def entrypoint(ctx: JobContext) -> None:
 
     await ctx.connect()
     config = call_config(settings)
-    state = CallState(hospital=hospital, config=config, transfer=_sip_transfer(ctx))
+    state = CallState(
+        hospital=hospital, config=config, transfer=_sip_transfer(ctx), caller_id=caller_id(_sip_caller(ctx))
+    )
     await state.begin(room=ctx.room.name, job_id=ctx.job.id)
     providers = build_providers(settings, vad=ctx.proc.userdata["vad"])
     session = build_session(settings, vad=ctx.proc.userdata["vad"], state=state, detector=detector, providers=providers)
     _attach_telemetry(telemetry, ctx=ctx, session=session, pool=pool, state=state)
     providers.watch(telemetry.publisher.record)
-    sip_caller = _sip_caller(ctx)
-    number = caller_number(sip_caller.attributes) if sip_caller is not None else None
-    SpeechOutage(session, state=state, caller_number=number, record=telemetry.publisher.record).watch()
+    SpeechOutage(session, state=state, record=telemetry.publisher.record).watch()
 
     async def close_call(_reason: str = "") -> None:
         await state.finish()

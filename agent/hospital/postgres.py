@@ -108,7 +108,13 @@ class PostgresHospital(PostgresAppointments, PostgresCallJournal):
     # -- patients ---------------------------------------------------------------------------------------------
 
     async def verify_patient(
-        self, actor: Actor, *, full_name: str, date_of_birth: date | None = None, phone: str | None = None
+        self,
+        actor: Actor,
+        *,
+        full_name: str,
+        date_of_birth: date | None = None,
+        phone: str | None = None,
+        phone_is_caller_id: bool = False,
     ) -> IdentityCheck:
         """Exactly one match verifies: two records with the same name and birth date identify nobody."""
         session, who = self._actor(actor)
@@ -117,7 +123,8 @@ class PostgresHospital(PostgresAppointments, PostgresCallJournal):
             raise InvalidInput("give the date of birth or the phone number with the name")
         birth = None if date_of_birth is None else self._birth_date(date_of_birth)
         number = None if phone is None else rules.phone(phone)
-        lookup = "+".join(kind for kind, value in (("dob", birth), ("phone", number)) if value is not None)
+        phone_kind = "caller_id" if phone_is_caller_id else "phone"
+        lookup = "+".join(kind for kind, value in (("dob", birth), (phone_kind, number)) if value is not None)
 
         async def work(connection: asyncpg.Connection) -> IdentityCheck:
             try:

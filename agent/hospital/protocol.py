@@ -47,10 +47,17 @@ class Hospital(CallJournal, Protocol):
     [start, end)."""
 
     async def verify_patient(
-        self, actor: Actor, *, full_name: str, date_of_birth: date | None = None, phone: str | None = None
+        self,
+        actor: Actor,
+        *,
+        full_name: str,
+        date_of_birth: date | None = None,
+        phone: str | None = None,
+        phone_is_caller_id: bool = False,
     ) -> IdentityCheck:
         """Identity check: full name plus date of birth, or full name plus phone, within the database's attempt
-        limits (per call and per name; see migrations/0006_identity_and_schedule_locks.sql)."""
+        limits (per call and per name; see migrations/0006_identity_and_schedule_locks.sql). `phone_is_caller_id`
+        says the phone came from the call's caller ID, not the caller's words (the audit log names it)."""
 
     async def register_patient(
         self, actor: Actor, *, full_name: str, date_of_birth: date, phone: str, email: str | None = None

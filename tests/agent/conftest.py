@@ -6,6 +6,7 @@ The scripted LLM (devtools/testing/scripted.py) emits what a real model would at
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -96,15 +97,22 @@ class Conversation:
         return result
 
 
-@pytest.fixture
-async def conversation(hospital: Any) -> AsyncIterator[Conversation]:
+@contextlib.asynccontextmanager
+async def receptionist_call(hospital: Any, *, caller_id: str | None = None) -> AsyncIterator[Conversation]:
+    """A call with the receptionist; `caller_id` is the number a phone line reported (None: a web call)."""
     model = ScriptedLLM()
-    state = CallState(hospital=hospital, config=CONFIG)
+    state = CallState(hospital=hospital, config=CONFIG, caller_id=caller_id)
     await state.begin(room="test-room", job_id="test-job")
     async with AgentSession[CallState](llm=model, userdata=state) as session:
         await session.start(Receptionist(CONFIG))
         yield Conversation(session=session, model=model, state=state)
     await state.finish()
+
+
+@pytest.fixture
+async def conversation(hospital: Any) -> AsyncIterator[Conversation]:
+    async with receptionist_call(hospital) as call:
+        yield call
 
 
 def reply_text(result: Any) -> str:

@@ -23,7 +23,7 @@ from agent.call import CallConfig, CallState
 from agent.outage_clips import CLIP_TEXTS, SAMPLE_RATE, clip_path
 from agent.providers import connect_options, tts_fallback
 from agent.settings import load
-from agent.speech_outage import CALLBACK_CALLER_NAME, OUTAGE_METRIC, SpeechOutage, caller_number
+from agent.speech_outage import CALLBACK_CALLER_NAME, OUTAGE_METRIC, SpeechOutage
 from devtools.testing.provider_stand_ins import free_port
 from tests.agent.test_worker import SETTINGS
 
@@ -110,7 +110,7 @@ async def outage(dead_voices: Any, desk: FrontDesk, *, can_transfer: bool, numbe
         emergency_number="911",
         transfer_number=FRONT_DESK if can_transfer else None,
     )
-    state = CallState(hospital=desk, config=config, transfer=desk.transfer if can_transfer else None)
+    state = CallState(hospital=desk, config=config, transfer=desk.transfer if can_transfer else None, caller_id=number)
     audio = CapturedAudio()
     recorded: list[str] = []
     settings = load(**SETTINGS, provider_attempt_timeout=0.5)
@@ -118,7 +118,7 @@ async def outage(dead_voices: Any, desk: FrontDesk, *, can_transfer: bool, numbe
     session.output.audio = audio
     closed = asyncio.Event()
     session.on("close", lambda _event: closed.set())
-    watcher = SpeechOutage(session, state=state, caller_number=number, record=lambda name, _: recorded.append(name))
+    watcher = SpeechOutage(session, state=state, record=lambda name, _: recorded.append(name))
     watcher.watch()
     failed = asyncio.Event()
     session.on("error", lambda _event: failed.set())  # runs after the watcher's own handler
@@ -183,9 +183,3 @@ def test_every_clip_is_rendered_from_its_current_text_as_16_bit_mono() -> None:
         clip_path(name).name for name in CLIP_TEXTS
     }
     assert not stale, f"clips no text names (re-render with python -m agent.outage_clips): {stale}"
-
-
-def test_the_callers_number_comes_only_from_a_well_formed_sip_attribute() -> None:
-    assert caller_number({"sip.phoneNumber": CALLER}) == CALLER
-    assert caller_number({"sip.phoneNumber": "anonymous"}) is None
-    assert caller_number({}) is None
