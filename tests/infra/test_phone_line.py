@@ -145,7 +145,10 @@ def test_the_alarm_is_reset_before_it_is_armed() -> None:
         ({"sipAllowedAddresses": ["192.0.2.0/28"]}, "only apply with phoneLine 'sip-trunk'"),
         ({"phoneLine": "sip-trunk"}, "needs sipAllowedAddresses or sipAuthUsername"),
         ({"phoneLine": "sip-trunk", "sipAllowedAddresses": ["0.0.0.0/0"]}, "must not contain 0.0.0.0/0"),
-        ({"phoneCloseHour": 9}, "phoneCloseHour must be at least two hours after"),
+        ({"frontDeskCloseHour": 9}, "frontDeskCloseHour must be at least two hours after"),
+        ({"frontDeskCloseHour": 8}, "frontDeskCloseHour must be after frontDeskOpenHour"),
+        ({"frontDeskOpenDays": "FRI-MON"}, "'FRI-MON' runs backwards"),
+        ({"hospitalTimeZone": "Mars/Olympus_Mons"}, "hospitalTimeZone: not a known IANA time zone"),
         ({"phoneLine": "off"}, "phoneNumbers set but phoneLine is 'off'"),
     ],
 )
