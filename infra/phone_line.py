@@ -41,10 +41,14 @@ def schedules(settings: StackSettings) -> dict[str, tuple[str, str, dict[str, ob
     At opening + 1 h the alarm is reset to OK with its actions off, a minute later its actions go on: the next
     evaluation finds an hour without calls (ALARM, an e-mail) or not. At closing its actions go off."""
     days, ready = settings.front_desk_open_days, settings.front_desk_open_hour + 1
+    # Closing at midnight (24) is disarmed at 23:59 the same day: hour 0 of an open day comes before that day's
+    # opening, so the last open day of the week would stay armed until the next one.
+    closes = settings.front_desk_close_hour
+    closing = f"0 {closes}" if closes < 24 else "59 23"
     return {
         "reset": (f"cron(0 {ready} ? * {days} *)", "setAlarmState", {"StateValue": "OK", "StateReason": "line open"}),
         "arm": (f"cron(1 {ready} ? * {days} *)", "enableAlarmActions", {}),
-        "disarm": (f"cron(0 {settings.front_desk_close_hour % 24} ? * {days} *)", "disableAlarmActions", {}),
+        "disarm": (f"cron({closing} ? * {days} *)", "disableAlarmActions", {}),
     }
 
 

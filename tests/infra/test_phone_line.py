@@ -137,6 +137,13 @@ def test_the_alarm_is_reset_before_it_is_armed() -> None:
     assert (reset, arm) == ("cron(0 9 ? * MON-FRI *)", "cron(1 9 ? * MON-FRI *)")
 
 
+def test_a_desk_open_until_midnight_is_disarmed_the_same_day() -> None:
+    values = {**_strings(stack_values("staging")), **OPERATOR_VALUES, "frontDeskCloseHour": 24}
+    disarm, _, _ = schedules(parse(values))["disarm"]
+    # Hour 0 of MON-FRI would disarm Monday to Friday mornings, leaving Friday night armed through the weekend.
+    assert disarm == "cron(59 23 ? * MON-FRI *)"
+
+
 @pytest.mark.parametrize(
     ("changes", "complaint"),
     [
