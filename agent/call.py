@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from typing import Literal
 from zoneinfo import ZoneInfo
 
+from agent.front_desk import FrontDeskHours
 from agent.hospital import Actor, CallEventKind, CallOutcome, Hospital, Slot
 
 logger = logging.getLogger("agent.call")
@@ -41,6 +42,7 @@ class CallConfig:
     zone: ZoneInfo
     emergency_number: str
     transfer_number: str | None = None
+    front_desk: FrontDeskHours = field(default_factory=FrontDeskHours)
 
 
 @dataclass(frozen=True)
@@ -121,6 +123,17 @@ class CallState:
     @property
     def needs_human(self) -> bool:
         return self.failures >= FAILURES_BEFORE_HANDOFF
+
+    def front_desk_open(self) -> bool:
+        return self.config.front_desk.is_open(self.clock(), self.config.zone)
+
+    def front_desk_closed_notice(self) -> str:
+        return self.config.front_desk.closed_notice(self.clock(), self.config.zone)
+
+    def can_transfer(self) -> bool:
+        """A live transfer needs a front-desk number, a caller the line can move (a phone caller), and the desk
+        open now: outside its hours nobody would answer."""
+        return self.config.transfer_number is not None and self.transfer is not None and self.front_desk_open()
 
     async def begin(self, *, room: str, job_id: str | None) -> None:
         """Open the call session row; without the database the call still goes on, unrecorded."""

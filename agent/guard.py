@@ -60,17 +60,15 @@ class ToolGuard(Agent):
             "emergency described", extra={"call_session_id": state.call_session_id, "kind": kind, "source": source}
         )
 
-    def _can_transfer(self, state: CallState) -> bool:
-        return self._config.transfer_number is not None and state.transfer is not None
-
     def _emergency_reply(self, state: CallState) -> str:
-        return emergency_message(self._config.emergency_number, can_transfer=self._can_transfer(state))
+        # The same advice at any hour; a transfer is offered only while someone can take it.
+        return emergency_message(self._config.emergency_number, can_transfer=state.can_transfer())
 
     def _after_emergency(self, state: CallState) -> str:
         """What the model is told for the rest of a call in which an emergency was described."""
         person = (
             "if they say yes to being put through, call transfer_to_human"
-            if self._can_transfer(state)
+            if state.can_transfer()
             else "if they want a person later, offer a message for the front desk (request_callback)"
         )
         return (

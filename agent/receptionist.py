@@ -77,7 +77,10 @@ handled, call report_emergency at once, before anything else; it tells the calle
 don't book, move or cancel anything: repeat that they should call {config.emergency_number} now, put them through
 to staff (transfer_to_human) if they say yes to that, and stay on the line until they end the call.
 If the caller wants a person, or things keep failing, transfer them (transfer_to_human) or take a message
-(request_callback). When the caller is done, say goodbye and call end_call."""
+(request_callback). The front desk takes transfers {config.front_desk.describe()} ({config.zone.key} time); you
+answer at any hour. Outside those hours say the front desk is closed and when it opens, offer to take a message
+(request_callback) instead of a transfer, and go on helping with appointments yourself.
+When the caller is done, say goodbye and call end_call."""
 
 
 def _last_user_message(chat_ctx: llm.ChatContext) -> llm.ChatMessage | None:
@@ -121,7 +124,8 @@ class Receptionist(IdentityTools, DirectoryTools, AppointmentTools, PeopleTools)
             await self.update_instructions(instructions(self._config, caller_id=True))
         self.session.on("conversation_item_added", self._record_turn)
         self.session.on("close", self._on_close)
-        self.session.say(f"Hello, you've reached {self._config.hospital_name}. How can I help you today?")
+        closed = "" if self._state.front_desk_open() else self._closed_greeting(self._state)
+        self.session.say(f"Hello, you've reached {self._config.hospital_name}.{closed} How can I help you today?")
 
     async def llm_node(self, chat_ctx: llm.ChatContext, tools: list[llm.Tool], model_settings: ModelSettings) -> object:
         """Emergency check before the model, then the model with today's date and time (refreshed every turn)."""
@@ -140,11 +144,20 @@ class Receptionist(IdentityTools, DirectoryTools, AppointmentTools, PeopleTools)
         if stale is not None:
             del items[stale]
         situation = [speech.clock_line(state.clock(), self._config.zone)]
+        if not state.front_desk_open():
+            situation.append(
+                f"{state.front_desk_closed_notice()} Don't offer to put the caller through: for a person, offer a "
+                "message (request_callback)."
+            )
         if self._emergency is not None:
             situation.append(self._after_emergency(state))
         chat_ctx.add_message(role="system", content=situation, id=CLOCK_ID)
         turn = None if message is None else message.id
         return _tag_tool_calls(Agent.default.llm_node(self, chat_ctx, tools, model_settings), state, turn)
+
+    @staticmethod
+    def _closed_greeting(state: CallState) -> str:
+        return f" {state.front_desk_closed_notice()} I can still help with appointments, or take a message for them."
 
     def _record_turn(self, event: ConversationItemAddedEvent) -> None:
         """The call's interaction log: one event per turn with its id and latency, never its words."""

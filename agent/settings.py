@@ -25,6 +25,8 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from agent import front_desk
+
 
 class Environment(StrEnum):
     DEV = "dev"
@@ -58,7 +60,7 @@ def parse_ttl(text: str) -> timedelta:
     return timedelta(seconds=seconds)
 
 
-def _valid_time_zone(name: str) -> str:
+def valid_time_zone(name: str) -> str:
     try:
         ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError) as exc:
@@ -75,7 +77,7 @@ def _valid_postgres_url(url: SecretStr) -> SecretStr:
 # Connection parameters that hold a password when given in a PostgreSQL URL's query string.
 _PASSWORD_PARAMETERS = frozenset({"password", "sslpassword"})
 
-TimeZoneName = Annotated[str, AfterValidator(_valid_time_zone)]
+TimeZoneName = Annotated[str, AfterValidator(valid_time_zone)]
 # The URL carries the password, so it is a secret too.
 PostgresUrl = Annotated[SecretStr, AfterValidator(_valid_postgres_url)]
 
@@ -193,6 +195,20 @@ class Settings(DatabaseSettings, TokenSettings):
         pattern=r"^\+[1-9][0-9]{6,14}$",
         description="E.164 number of the front desk for transfers; callback requests are taken without it.",
     )
+    front_desk_open_days: str = Field(
+        front_desk.DEFAULT_OPEN_DAYS,
+        description="Days the front desk takes transfers, e.g. MON-FRI or MON-FRI,SAT (a stack setting in the cloud).",
+    )
+    front_desk_open_hour: int = Field(
+        front_desk.DEFAULT_OPEN_HOUR, ge=0, le=23, description="Hour the front desk opens, hospital time (0-23)."
+    )
+    front_desk_close_hour: int = Field(
+        front_desk.DEFAULT_CLOSE_HOUR,
+        ge=1,
+        le=24,
+        validate_default=True,
+        description="Hour the front desk closes, hospital time (1-24); outside its hours callers get a callback.",
+    )
 
     stt_model: str = Field("nova-3", description="Deepgram model.")
     stt_language: str = Field("en-US", description="Language the caller speaks (Deepgram code).")
@@ -252,6 +268,27 @@ class Settings(DatabaseSettings, TokenSettings):
         if environment not in (None, Environment.DEV) and not value.startswith("wss://"):
             raise ValueError(f"must use wss:// when APP_ENV={environment}")
         return value
+
+    @field_validator("front_desk_open_days")
+    @classmethod
+    def _open_days(cls, value: str) -> str:
+        front_desk.parse_days(value)
+        return value
+
+    @field_validator("front_desk_close_hour")
+    @classmethod
+    def _close_after_opening(cls, value: int, info: ValidationInfo) -> int:
+        opening = info.data.get("front_desk_open_hour")
+        if opening is not None and value <= opening:
+            raise ValueError("must be after FRONT_DESK_OPEN_HOUR (the front desk opens and closes on the same day)")
+        return value
+
+    def front_desk_hours(self) -> front_desk.FrontDeskHours:
+        return front_desk.FrontDeskHours(
+            days=front_desk.parse_days(self.front_desk_open_days),
+            opens=self.front_desk_open_hour,
+            closes=self.front_desk_close_hour,
+        )
 
     @field_validator("endpointing_max_delay")
     @classmethod

@@ -3,7 +3,8 @@
 Text to speech has failed for the call once the session reports an unrecoverable TTS error (its
 FallbackAdapter raises only after the last provider failed). Then, once per call: the caller's microphone is
 no longer listened to (a new turn would only fail again), and
-- with a front desk to transfer a phone caller to, the caller hears "putting you through" and is transferred;
+- with a front desk to transfer a phone caller to, open now, the caller hears "putting you through" and is
+  transferred;
 - otherwise (or when the transfer fails), a phone caller whose number we know (the call's caller ID,
   agent/caller_id.py) gets a callback request for the front desk and hears so; anyone else hears to call
   again in a few minutes;
@@ -69,12 +70,11 @@ class SpeechOutage:
         await self._session.say(CLIP_TEXTS[clip], audio=clip_frames(clip), allow_interruptions=False)
 
     async def _transfer(self) -> str | None:
-        number, transfer = self._state.config.transfer_number, self._state.transfer
-        if number is None or transfer is None:
+        if not self._state.can_transfer():
             return None
         await self._say("transfer")
         try:
-            await transfer(number)
+            await self._state.transfer(self._state.config.transfer_number)
         except Exception as error:  # the caller is still on the line: go on to the callback
             logger.warning("transfer after the speech outage failed", extra={"error": type(error).__name__})
             return None

@@ -57,6 +57,7 @@ def call_config(settings: Settings) -> CallConfig:
         zone=ZoneInfo(settings.hospital_timezone),
         emergency_number=settings.emergency_number,
         transfer_number=settings.human_transfer_number,
+        front_desk=settings.front_desk_hours(),
     )
 
 

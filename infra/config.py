@@ -18,6 +18,9 @@ from pulumi.runtime.config import CONFIG, get_config_env
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
+from agent.front_desk import parse_days
+from agent.settings import valid_time_zone
+
 PROJECT = "hospital-receptionist"
 
 
@@ -156,13 +159,16 @@ class StackSettings(BaseModel):
     # Overrides of the telephony prices in infra.costs.PRICES (marked assumptions there): set the contract's.
     phone_number_monthly_usd: float | None = Field(None, ge=0)
     phone_minute_usd: float | None = Field(None, ge=0)
-    # When calls are expected: the no-calls alarm acts only then (EventBridge Scheduler cron fields).
-    phone_open_days: str = Field(
+    # The hospital's time zone and its front desk's hours, the one source for every layer (docs/telephony.md,
+    # "Opening hours"): the agent gets them as HOSPITAL_TIMEZONE and FRONT_DESK_* (infra/deploy.py; outside the
+    # hours it offers a callback instead of a transfer), the console its time zone, and the no-calls alarm acts only
+    # in these hours. Days as in an EventBridge Scheduler cron expression (MON-FRI, MON-FRI,SAT).
+    hospital_time_zone: str = "America/New_York"
+    front_desk_open_days: str = Field(
         "MON-FRI", pattern=r"^(MON|TUE|WED|THU|FRI|SAT|SUN)([-,](MON|TUE|WED|THU|FRI|SAT|SUN))*$"
     )
-    phone_open_hour: int = Field(8, ge=0, le=22)
-    phone_close_hour: int = Field(18, ge=1, le=24)
-    phone_time_zone: str = Field("America/New_York", pattern=r"^[A-Za-z_]+(/[A-Za-z0-9_+-]+)*$")
+    front_desk_open_hour: int = Field(8, ge=0, le=23)
+    front_desk_close_hour: int = Field(18, ge=1, le=24)
     # The staff console (infra/console.py): ECS Fargate behind an HTTPS load balancer that signs staff in with
     # Cognito. Staging and prod only (it reaches the database through RDS Proxy); dev runs it locally.
     console_enabled: bool = False
@@ -207,6 +213,17 @@ class StackSettings(BaseModel):
             raise ValueError("lists a number twice")
         return value
 
+    @field_validator("hospital_time_zone")
+    @classmethod
+    def _time_zone(cls, value: str) -> str:
+        return valid_time_zone(value)
+
+    @field_validator("front_desk_open_days")
+    @classmethod
+    def _open_days(cls, value: str) -> str:
+        parse_days(value)
+        return value
+
     @field_validator("backup_window")
     @classmethod
     def _backup_window(cls, value: str) -> str:
@@ -231,6 +248,8 @@ class StackSettings(BaseModel):
     @model_validator(mode="after")
     def _consistent(self) -> StackSettings:
         problems = [*self._environment_rules(), *self._access_rules(), *self._zone_rules(), *self._sizing_rules()]
+        if self.front_desk_close_hour <= self.front_desk_open_hour:
+            problems.append("frontDeskCloseHour must be after frontDeskOpenHour (it opens and closes the same day)")
         problems += self._phone_rules()
         problems += self._console_rules()
         if problems:
@@ -318,8 +337,11 @@ class StackSettings(BaseModel):
             return problems
         if not self.phone_numbers:
             problems.append(f"phoneNumbers must list the line's numbers with phoneLine '{self.phone_line}'")
-        if self.phone_close_hour <= self.phone_open_hour + 1:
-            problems.append("phoneCloseHour must be at least two hours after phoneOpenHour (the alarm waits an hour)")
+        if self.front_desk_close_hour <= self.front_desk_open_hour + 1:
+            problems.append(
+                "frontDeskCloseHour must be at least two hours after frontDeskOpenHour with a phone line (the no-calls "
+                "alarm waits an hour after opening)"
+            )
         if self.phone_line == "livekit-numbers":
             set_keys = [key for key, value in trunk_keys.items() if value]
             if set_keys:
@@ -354,6 +376,16 @@ class StackSettings(BaseModel):
     @property
     def log_group_name(self) -> str:
         return self.agent_log_group or f"/{PROJECT}/{self.app_env}/agent"
+
+    @property
+    def hospital_hours(self) -> dict[str, str]:
+        """The time zone and the front desk's hours as agent settings (agent/settings.py), for AGENT_SETTINGS."""
+        return {
+            "HOSPITAL_TIMEZONE": self.hospital_time_zone,
+            "FRONT_DESK_OPEN_DAYS": self.front_desk_open_days,
+            "FRONT_DESK_OPEN_HOUR": str(self.front_desk_open_hour),
+            "FRONT_DESK_CLOSE_HOUR": str(self.front_desk_close_hour),
+        }
 
     @property
     def private_link(self) -> bool:

@@ -102,6 +102,7 @@ def container_environment(
         "CONSOLE_COGNITO_CLIENT_ID": client_id,
         "CONSOLE_SESSION_IDLE_MINUTES": str(settings.console_session_idle_minutes),
         "CONSOLE_PORT": str(PORT),
+        "HOSPITAL_TIMEZONE": settings.hospital_time_zone,
         # RDS Proxy presents an ACM certificate (Amazon Trust Services roots, in the image's system bundle).
         "DATABASE_CA_FILE": settings.agent_database_ca_file,
     }

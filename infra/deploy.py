@@ -103,6 +103,7 @@ class Deploy(pulumi.ComponentResource):
             "METRICS_AWS_REGION": settings.region,
             "DATABASE_CA_FILE": settings.agent_database_ca_file,
             "SESSION_RECORDING": settings.session_recording,
+            **settings.hospital_hours,
         }
         self.agent = command.local.Command(
             f"{name}-agent",

@@ -6,8 +6,9 @@
   a dispatch rule for that trunk routes them.
 Either way the rule puts each caller in a room of their own (`<prefix><random>`) and dispatches our agent by name.
 
-An alarm says when no call arrived for an hour while the line is open: EventBridge Scheduler turns its actions
-on an hour after opening (after resetting it, so a line dead since the night still notifies) and off at closing.
+An alarm says when no call arrived for an hour while the front desk is open (its hours are stack settings, like
+the agent's: docs/telephony.md, "Opening hours"): EventBridge Scheduler turns its actions on an hour after opening
+(after resetting it, so a line dead since the night still notifies) and off at closing.
 """
 
 from __future__ import annotations
@@ -39,11 +40,15 @@ def schedules(settings: StackSettings) -> dict[str, tuple[str, str, dict[str, ob
 
     At opening + 1 h the alarm is reset to OK with its actions off, a minute later its actions go on: the next
     evaluation finds an hour without calls (ALARM, an e-mail) or not. At closing its actions go off."""
-    days, ready = settings.phone_open_days, settings.phone_open_hour + 1
+    days, ready = settings.front_desk_open_days, settings.front_desk_open_hour + 1
+    # Closing at midnight (24) is disarmed at 23:59 the same day: hour 0 of an open day comes before that day's
+    # opening, so the last open day of the week would stay armed until the next one.
+    closes = settings.front_desk_close_hour
+    closing = f"0 {closes}" if closes < 24 else "59 23"
     return {
         "reset": (f"cron(0 {ready} ? * {days} *)", "setAlarmState", {"StateValue": "OK", "StateReason": "line open"}),
         "arm": (f"cron(1 {ready} ? * {days} *)", "enableAlarmActions", {}),
-        "disarm": (f"cron(0 {settings.phone_close_hour % 24} ? * {days} *)", "disableAlarmActions", {}),
+        "disarm": (f"cron({closing} ? * {days} *)", "disableAlarmActions", {}),
     }
 
 
@@ -114,8 +119,8 @@ class PhoneLine(pulumi.ComponentResource):
             alarm_name,
             name=alarm_name,
             alarm_description=(
-                f"No call started in the last hour while the line is open ({s.phone_open_days} "
-                f"{s.phone_open_hour}:00-{s.phone_close_hour}:00 {s.phone_time_zone}): docs/runbook.md, "
+                f"No call started in the last hour while the line is open ({s.front_desk_open_days} "
+                f"{s.front_desk_open_hour}:00-{s.front_desk_close_hour}:00 {s.hospital_time_zone}): docs/runbook.md, "
                 "'Calls stop arriving'."
             ),
             namespace=s.metrics_namespace,
@@ -164,7 +169,7 @@ class PhoneLine(pulumi.ComponentResource):
                 f"{self._name}-phone-{key}",
                 name=f"{self._name}-phone-{key}",
                 schedule_expression=expression,
-                schedule_expression_timezone=s.phone_time_zone,
+                schedule_expression_timezone=s.hospital_time_zone,
                 flexible_time_window=aws.scheduler.ScheduleFlexibleTimeWindowArgs(mode="OFF"),
                 target=aws.scheduler.ScheduleTargetArgs(
                     arn=f"arn:aws:scheduler:::aws-sdk:cloudwatch:{action}",

@@ -36,12 +36,20 @@ class PeopleTools(ToolGuard):
 
     @function_tool
     async def transfer_to_human(self, ctx: RunContext[CallState]) -> str:
-        """Transfer the call to a person at the front desk, when the caller asks for one or things keep failing."""
+        """Transfer the call to a person at the front desk, when the caller asks for one or things keep failing.
+        Only in the front desk's opening hours; otherwise take a message (request_callback)."""
         async with self._step(ctx, "transfer_to_human") as state:
             if self._config.transfer_number is None or state.transfer is None:
                 raise ToolError(
                     "A live transfer isn't possible on this line. Offer to take a message instead: ask for their "
                     "name, a callback number and what it's about, then call request_callback."
+                )
+            if not state.front_desk_open():
+                # Nobody would answer: the caller would hear ringing, then nothing.
+                raise ToolError(
+                    f"No transfer: {state.front_desk_closed_notice()} Tell the caller so, and offer to take a message "
+                    "so the front desk calls them back once it opens: ask for their name, a callback number and "
+                    "what it's about, then call request_callback."
                 )
             outcome_before = state.outcome
             if state.outcome != "emergency":

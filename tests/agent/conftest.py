@@ -10,6 +10,7 @@ import contextlib
 import re
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -24,6 +25,9 @@ from devtools.testing.scripted import ScriptedLLM, Step
 
 ZONE = ZoneInfo("America/New_York")
 CONFIG = CallConfig(hospital_name="Riverside General Hospital", zone=ZONE, emergency_number="911")
+# A Tuesday, 10:00 in New York: the front desk is open (MON-FRI 8-18, the settings' defaults). Calls that put the
+# caller through run at this moment, so they do not depend on the hour the tests run at.
+DESK_OPEN = datetime(2026, 12, 1, 15, 0, tzinfo=UTC)
 
 
 def last_tool_output(chat_ctx: llm.ChatContext) -> str:

@@ -15,6 +15,7 @@ from agent.receptionist import Receptionist, _tag_tool_calls
 from devtools.testing.scripted import Call, ScriptedLLM
 from tests.agent.conftest import (
     CONFIG,
+    DESK_OPEN,
     ZONE,
     Conversation,
     last_tool_output,
@@ -486,7 +487,7 @@ async def test_transfer_to_the_front_desk_when_a_number_is_set(hospital, sql) ->
         transferred.append(number)
 
     config = CallConfig(hospital_name="Riverside", zone=ZONE, emergency_number="911", transfer_number="+15550100100")
-    state = CallState(hospital=hospital, config=config, transfer=transfer)
+    state = CallState(hospital=hospital, config=config, transfer=transfer, clock=lambda: DESK_OPEN)
     await state.begin(room="transfer-room", job_id="job")
     model = ScriptedLLM(Call("transfer_to_human", {}), "Putting you through now.")
     async with AgentSession[CallState](llm=model, userdata=state) as session:

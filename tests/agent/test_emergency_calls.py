@@ -5,6 +5,7 @@ searched, booked, moved or cancelled for the rest of the call, whatever the mode
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 
 from livekit.agents import AgentSession
 from livekit.agents.llm.utils import build_legacy_openai_schema
@@ -13,7 +14,7 @@ from agent.call import CallConfig, CallState
 from agent.receptionist import Receptionist
 from agent.safety import Emergency, detect_emergency, emergency_message
 from devtools.testing.scripted import Call, ScriptedLLM
-from tests.agent.conftest import CONFIG, ZONE, Conversation, offered_slot, reply_text, tool_outputs
+from tests.agent.conftest import CONFIG, DESK_OPEN, ZONE, Conversation, offered_slot, reply_text, tool_outputs
 from tests.agent.test_conversations import offer_patel_slots, verify_maria
 
 # Said in words no phrase of the screen knows: only the model can notice this one.
@@ -119,7 +120,7 @@ async def test_a_live_transfer_is_offered_where_the_line_has_one(hospital, sql) 
         transferred.append(number)
 
     config = CallConfig(hospital_name="Riverside", zone=ZONE, emergency_number="911", transfer_number=TRANSFER_NUMBER)
-    state = CallState(hospital=hospital, config=config, transfer=transfer)
+    state = CallState(hospital=hospital, config=config, transfer=transfer, clock=lambda: DESK_OPEN)
     await state.begin(room="emergency-room", job_id="job")
     model = ScriptedLLM()
     async with AgentSession[CallState](llm=model, userdata=state) as session:
@@ -140,6 +141,47 @@ async def test_a_live_transfer_is_offered_where_the_line_has_one(hospital, sql) 
         ("handoff",),
     ]
     # The handoff does not hide that the call was an emergency.
+    assert sql("SELECT outcome FROM call_sessions") == [("emergency",)]
+
+
+async def test_after_hours_an_emergency_gets_the_same_advice_and_a_message_instead_of_a_transfer(hospital, sql) -> None:
+    transferred: list[str] = []
+
+    async def transfer(number: str) -> None:
+        transferred.append(number)
+
+    night = datetime(2026, 12, 2, 3, 0, tzinfo=UTC)  # Tuesday 22:00 in New York: the front desk is closed
+    config = CallConfig(hospital_name="Riverside", zone=ZONE, emergency_number="911", transfer_number=TRANSFER_NUMBER)
+    state = CallState(hospital=hospital, config=config, transfer=transfer, clock=lambda: night)
+    await state.begin(room="night-room", job_id="job")
+    model = ScriptedLLM()
+    async with AgentSession[CallState](llm=model, userdata=state) as session:
+        await session.start(Receptionist(config))
+        emergency = await session.run(user_input="she's not breathing")
+        # The same words as at any hour, minus an offer nobody is there to take up.
+        assert reply_text(emergency) == emergency_message("911")
+        assert emergency_message("911", can_transfer=True).startswith(emergency_message("911").split(" I can't")[0])
+        assert not model.requests  # the screen answered, before the model
+        model.add(
+            [Call("transfer_to_human", {}), Call("find_free_slots", {"specialty": "Cardiology"})],
+            "Please call 911 now. Can I take a message for the front desk?",
+        )
+        answer = await session.run(user_input="can I talk to someone there?")
+    await state.finish()
+    outputs = tool_outputs(answer)
+    assert [(name, is_error) for name, _, is_error in outputs] == [
+        ("transfer_to_human", True),
+        ("find_free_slots", True),
+    ]
+    assert "request_callback" in outputs[0][1]
+    assert "call 911 now" in outputs[1][1]
+    assert transferred == []
+    told = situation(model.requests[0])
+    assert "offer a message for the front desk (request_callback)" in told
+    assert "call transfer_to_human" not in told
+    assert sql("SELECT detail->>'kind', detail->>'source' FROM call_events WHERE kind = 'emergency'") == [
+        ("breathing", "screen")
+    ]
     assert sql("SELECT outcome FROM call_sessions") == [("emergency",)]
 
 

@@ -9,6 +9,7 @@ import time
 import wave
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -25,6 +26,7 @@ from agent.providers import connect_options, tts_fallback
 from agent.settings import load
 from agent.speech_outage import CALLBACK_CALLER_NAME, OUTAGE_METRIC, SpeechOutage
 from devtools.testing.provider_stand_ins import free_port
+from tests.agent.conftest import DESK_OPEN
 from tests.agent.test_worker import SETTINGS
 
 FRONT_DESK = "+15550100200"
@@ -103,14 +105,22 @@ async def dead_voices() -> AsyncIterator[Any]:
             yield adapter
 
 
-async def outage(dead_voices: Any, desk: FrontDesk, *, can_transfer: bool, number: str | None) -> tuple[str, Any]:
+async def outage(
+    dead_voices: Any, desk: FrontDesk, *, can_transfer: bool, number: str | None, at: datetime = DESK_OPEN
+) -> tuple[str, Any]:
     config = CallConfig(
         hospital_name="Riverside General Hospital",
         zone=ZoneInfo("America/New_York"),
         emergency_number="911",
         transfer_number=FRONT_DESK if can_transfer else None,
     )
-    state = CallState(hospital=desk, config=config, transfer=desk.transfer if can_transfer else None, caller_id=number)
+    state = CallState(
+        hospital=desk,
+        config=config,
+        transfer=desk.transfer if can_transfer else None,
+        caller_id=number,
+        clock=lambda: at,
+    )
     audio = CapturedAudio()
     recorded: list[str] = []
     settings = load(**SETTINGS, provider_attempt_timeout=0.5)
@@ -161,6 +171,16 @@ async def test_without_a_transfer_a_phone_caller_gets_a_callback(dead_voices: An
     assert [c["callback_phone"] for c in desk.callbacks] == [CALLER]
     assert audio.seconds == pytest.approx(clip_seconds("callback"), abs=0.1)
     assert state.outcome == "handed_off"
+
+
+async def test_outside_the_front_desks_hours_a_phone_caller_gets_a_callback(dead_voices: Any) -> None:
+    saturday = datetime(2026, 12, 5, 15, 0, tzinfo=UTC)  # 10:00 in New York: nobody at the front desk
+    desk = FrontDesk()
+    done, (audio, _state) = await outage(dead_voices, desk, can_transfer=True, number=CALLER, at=saturday)
+    assert done == "callback"
+    assert desk.transfers == []
+    assert [c["callback_phone"] for c in desk.callbacks] == [CALLER]
+    assert audio.seconds == pytest.approx(clip_seconds("callback"), abs=0.1)
 
 
 @pytest.mark.parametrize("case", ["web caller", "database down"])

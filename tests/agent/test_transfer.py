@@ -20,7 +20,7 @@ from agent.call import CallConfig, CallState, TransferFailed
 from agent.receptionist import Receptionist
 from agent.worker import _sip_transfer
 from devtools.testing.scripted import Call, ScriptedLLM
-from tests.agent.conftest import ZONE, tool_outputs
+from tests.agent.conftest import DESK_OPEN, ZONE, tool_outputs
 
 FRONT_DESK = "+15550100100"
 TRANSFER_PATH = "/twirp/livekit.SIP/TransferSIPParticipant"
@@ -108,7 +108,7 @@ async def test_a_failed_transfer_keeps_the_caller_and_leads_to_a_message(hospita
         raise TransferFailed("SIP transfer failed: 486 Busy Here (unavailable)")
 
     config = CallConfig(hospital_name="Riverside", zone=ZONE, emergency_number="911", transfer_number=FRONT_DESK)
-    state = CallState(hospital=hospital, config=config, transfer=busy_front_desk)
+    state = CallState(hospital=hospital, config=config, transfer=busy_front_desk, clock=lambda: DESK_OPEN)
     await state.begin(room="busy-room", job_id="job")
     model = ScriptedLLM(
         Call("transfer_to_human", {}),

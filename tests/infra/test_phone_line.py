@@ -137,6 +137,13 @@ def test_the_alarm_is_reset_before_it_is_armed() -> None:
     assert (reset, arm) == ("cron(0 9 ? * MON-FRI *)", "cron(1 9 ? * MON-FRI *)")
 
 
+def test_a_desk_open_until_midnight_is_disarmed_the_same_day() -> None:
+    values = {**_strings(stack_values("staging")), **OPERATOR_VALUES, "frontDeskCloseHour": 24}
+    disarm, _, _ = schedules(parse(values))["disarm"]
+    # Hour 0 of MON-FRI would disarm Monday to Friday mornings, leaving Friday night armed through the weekend.
+    assert disarm == "cron(59 23 ? * MON-FRI *)"
+
+
 @pytest.mark.parametrize(
     ("changes", "complaint"),
     [
@@ -145,7 +152,10 @@ def test_the_alarm_is_reset_before_it_is_armed() -> None:
         ({"sipAllowedAddresses": ["192.0.2.0/28"]}, "only apply with phoneLine 'sip-trunk'"),
         ({"phoneLine": "sip-trunk"}, "needs sipAllowedAddresses or sipAuthUsername"),
         ({"phoneLine": "sip-trunk", "sipAllowedAddresses": ["0.0.0.0/0"]}, "must not contain 0.0.0.0/0"),
-        ({"phoneCloseHour": 9}, "phoneCloseHour must be at least two hours after"),
+        ({"frontDeskCloseHour": 9}, "frontDeskCloseHour must be at least two hours after"),
+        ({"frontDeskCloseHour": 8}, "frontDeskCloseHour must be after frontDeskOpenHour"),
+        ({"frontDeskOpenDays": "FRI-MON"}, "'FRI-MON' runs backwards"),
+        ({"hospitalTimeZone": "Mars/Olympus_Mons"}, "hospitalTimeZone: not a known IANA time zone"),
         ({"phoneLine": "off"}, "phoneNumbers set but phoneLine is 'off'"),
     ],
 )
