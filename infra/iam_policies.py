@@ -438,10 +438,14 @@ SERVICE_LINKED_ROLES = (
     f"arn:aws:iam::{ACCOUNT}:role/aws-service-role/ecs.amazonaws.com/AWSServiceRoleForECS",
 )
 # Services our roles are passed to: the proxy (RDS), the tunnel host (EC2), the target-sync function (Lambda), the
-# no-calls alarm's schedules (EventBridge Scheduler).
-PASS_ROLE_SERVICES = ("rds.amazonaws.com", "ec2.amazonaws.com", "lambda.amazonaws.com", "scheduler.amazonaws.com")
-# console's task execution role (ECS tasks).
-PASS_ROLE_SERVICES = ("rds.amazonaws.com", "ec2.amazonaws.com", "lambda.amazonaws.com", "ecs-tasks.amazonaws.com")
+# no-calls alarm's schedules (EventBridge Scheduler), the console's task execution role (ECS tasks).
+PASS_ROLE_SERVICES = (
+    "rds.amazonaws.com",
+    "ec2.amazonaws.com",
+    "lambda.amazonaws.com",
+    "scheduler.amazonaws.com",
+    "ecs-tasks.amazonaws.com",
+)
 
 
 class UnmappedTypeError(Exception):

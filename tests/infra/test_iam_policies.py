@@ -87,6 +87,22 @@ def test_deploy_may_run_what_the_commands_run_on_our_names_only(declared: set[st
     assert pass_role["Condition"]["StringEquals"]["iam:PassedToService"]
 
 
+def test_deploy_may_pass_each_role_to_the_service_that_assumes_it(
+    declared: set[str], linked_runs: dict[str, Run]
+) -> None:
+    deploy = policies(declared)["deploy"]
+    (pass_role,) = [s for s in deploy["Statement"] if s["Action"] == "iam:PassRole"]
+    allowed = set(pass_role["Condition"]["StringEquals"]["iam:PassedToService"])
+    trusted = {
+        statement["Principal"]["Service"]
+        for run in linked_runs.values()
+        for role in run.of_type("aws:iam/role:Role")
+        for statement in json.loads(role.inputs["assumeRolePolicy"])["Statement"]
+    }
+    assert "scheduler.amazonaws.com" in trusted
+    assert trusted - allowed == set()
+
+
 def test_what_the_program_names_falls_inside_the_scopes(linked_runs: dict[str, Run]) -> None:
     """IAM roles, users and instance profiles are auto-named from their resource name, or named explicitly."""
     for run in linked_runs.values():
