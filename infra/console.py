@@ -21,11 +21,10 @@ import pulumi_aws as aws
 import pulumi_command as command
 import pulumi_random as random
 
-from infra import console_image
+from infra import console_image, naming
 from infra.config import PROJECT, StackSettings
 from infra.database import POSTGRES_PORT
 from infra.deploy import COMMAND_DIR, SCRIPTS, SECRET_OUTPUTS
-from infra.naming import elb_name_prefix
 from infra.network import allow_tcp
 
 PORT = 8501  # console/settings.py console_port's default
@@ -376,12 +375,14 @@ class Console(pulumi.ComponentResource):
         name, child = self._name, self._child
         balancer = aws.ec2.SecurityGroup(
             f"{name}-console-alb-sg",
+            name_prefix=naming.prefix(naming.SECURITY_GROUP, name, "console-alb"),
             vpc_id=vpc_id,
             description="Console load balancer: HTTPS from anywhere",
             opts=child,
         )
         tasks = aws.ec2.SecurityGroup(
             f"{name}-console-task-sg",
+            name_prefix=naming.prefix(naming.SECURITY_GROUP, name, "console-task"),
             vpc_id=vpc_id,
             description="Console tasks: from the load balancer only",
             opts=child,
@@ -444,7 +445,7 @@ class Console(pulumi.ComponentResource):
         pool_domain: aws.cognito.UserPoolDomain,
     ) -> tuple[aws.lb.LoadBalancer, aws.lb.TargetGroup, aws.lb.Listener]:
         name, settings, child = self._name, self._settings, self._child
-        prefix = elb_name_prefix(name, pulumi.get_stack(), kind="c")
+        prefix = naming.elb_name_prefix(name, pulumi.get_stack(), kind="c")
         certificate = aws.acm.Certificate(
             f"{name}-console-cert", domain_name=domain, validation_method="DNS", opts=child
         )
@@ -580,12 +581,18 @@ class Console(pulumi.ComponentResource):
     def _execution_role(self, secret_arns: list[pulumi.Output[str]], kms_key_arn: pulumi.Input[str]) -> aws.iam.Role:
         """What ECS itself uses to start a task: pull the image, write its logs, read its two secrets."""
         name, child = self._name, self._child
-        role = aws.iam.Role(f"{name}-console-exec", assume_role_policy=ECS_TRUST_POLICY, opts=child)
+        role = aws.iam.Role(
+            f"{name}-console-exec",
+            name_prefix=naming.prefix(naming.IAM_ROLE, name, "console"),
+            assume_role_policy=ECS_TRUST_POLICY,
+            opts=child,
+        )
         aws.iam.RolePolicyAttachment(
             f"{name}-console-exec-managed", role=role.name, policy_arn=EXECUTION_POLICY_ARN, opts=child
         )
         aws.iam.RolePolicy(
             f"{name}-console-exec-secrets",
+            name_prefix=naming.prefix(naming.IAM_ROLE_POLICY, "read-secrets"),
             role=role.id,
             policy=pulumi.Output.all(kms_key_arn, *secret_arns).apply(
                 lambda arns: secret_reader_policy(list(arns[1:]), arns[0], self._settings.region)

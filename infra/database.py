@@ -10,6 +10,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_random as random
 
+from infra import naming
 from infra.config import StackSettings
 from infra.network import allow_tcp
 
@@ -67,6 +68,7 @@ class Database(pulumi.ComponentResource):
         aws.kms.Alias(f"{name}-key-alias", name=f"alias/{name}", target_key_id=key.key_id, opts=child)
         self.security_group = aws.ec2.SecurityGroup(
             f"{name}-db-sg",
+            name_prefix=naming.prefix(naming.SECURITY_GROUP, name, "db"),
             vpc_id=vpc_id,
             description="PostgreSQL: inbound only from the rules attached to this group",
             opts=child,
@@ -83,9 +85,15 @@ class Database(pulumi.ComponentResource):
                     description="PostgreSQL from an allowed network (public mode)",
                     opts=child,
                 )
-        subnets = aws.rds.SubnetGroup(f"{name}-subnets", subnet_ids=subnet_ids, opts=child)
+        subnets = aws.rds.SubnetGroup(
+            f"{name}-subnets",
+            name_prefix=naming.prefix(naming.RDS_SUBNET_GROUP, name, "db"),
+            subnet_ids=subnet_ids,
+            opts=child,
+        )
         parameters = aws.rds.ParameterGroup(
             f"{name}-params",
+            name_prefix=naming.prefix(naming.RDS_PARAMETER_GROUP, name, "db"),
             family=PARAMETER_FAMILY,
             description=f"{name}: TLS only, logging without bind values",
             parameters=[

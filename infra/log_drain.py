@@ -14,6 +14,7 @@ import json
 import pulumi
 import pulumi_aws as aws
 
+from infra import naming
 from infra.config import StackSettings
 
 ERROR_METRIC = "LogErrorLines"
@@ -134,7 +135,11 @@ class LogDrain(pulumi.ComponentResource):
         self.log_group_name = group.name
         user = aws.iam.User(f"{name}-log-writer", name=f"{name}-log-writer", opts=child)
         aws.iam.UserPolicy(
-            f"{name}-log-writer-policy", user=user.name, policy=group.arn.apply(writer_policy), opts=child
+            f"{name}-log-writer-policy",
+            name_prefix=naming.prefix(naming.IAM_USER_POLICY, "write-logs"),
+            user=user.name,
+            policy=group.arn.apply(writer_policy),
+            opts=child,
         )
         access_key = aws.iam.AccessKey(f"{name}-log-writer-key", user=user.name, opts=child)
         self.access_key_id = pulumi.Output.secret(access_key.id)

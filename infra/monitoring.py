@@ -10,6 +10,7 @@ import pulumi
 import pulumi_aws as aws
 
 from agent.metrics import METRIC_UNITS
+from infra import naming
 from infra.config import StackSettings
 
 # What the agent publishes (namespace from settings; dimensions Environment and Agent), named once in the agent.
@@ -152,7 +153,7 @@ class Monitoring(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         # Not KMS-encrypted: CloudWatch cannot publish to a topic under the AWS-managed SNS key, and alarm
         # notifications carry alarm names and numbers only, never patient data.
-        topic = aws.sns.Topic(f"{name}-alerts", opts=child)
+        topic = aws.sns.Topic(f"{name}-alerts", name_prefix=naming.prefix(naming.SNS_TOPIC, name, "alerts"), opts=child)
         aws.sns.TopicSubscription(
             f"{name}-alerts-email", topic=topic.arn, protocol="email", endpoint=settings.alert_email, opts=child
         )
@@ -167,6 +168,7 @@ class Monitoring(pulumi.ComponentResource):
         user = aws.iam.User(f"{name}-metrics-publisher", name=f"{name}-metrics-publisher", opts=child)
         aws.iam.UserPolicy(
             f"{name}-metrics-publisher-policy",
+            name_prefix=naming.prefix(naming.IAM_USER_POLICY, "put-metrics"),
             user=user.name,
             policy=metrics_publisher_policy(settings.metrics_namespace),
             opts=child,

@@ -12,6 +12,21 @@ How a resource gets its physical name:
   (https://www.pulumi.com/docs/iac/concepts/resources/names/#autonaming; pulumi/pulumi
   sdk/go/common/resource/resource_id.go `NewUniqueHex`, which refuses a name longer than the provider's maximum).
 
+No resource may rely on the auto-name (`violations` reports it): a logical name grows with the project, the stack
+and the component, so an auto-name that fits in dev can break a limit in staging. The program names each resource
+with `prefix` (where the type has a prefix property) or `name`, both of which check the result here when the
+program runs:
+- a prefix wherever the type has one (security groups, IAM roles, instance profiles and inline policies, RDS
+  subnet and parameter groups, SNS topics, EventBridge rules, Lambda permissions; load balancers and target
+  groups with `elb_name_prefix`): the generated part makes each replacement's name new, so Pulumi's default
+  create-before-delete replacement never collides with the resource it replaces;
+- an explicit name where the type has no prefix or other code reads the name (EventBridge target ids, Lambda
+  functions, RDS instances and proxies, secrets, alarms, log groups, ...). None sets `delete_before_replace`.
+  An event target's id is unique within its rule only, and the target is replaced only with its rule, whose
+  prefix gives it a new name: no collision. A change to another create-only property of a fixed-name resource
+  (the database's storage key, say) makes the replacement's create fail on the taken name while the old one
+  still exists: a loud stop, where deleting first would drop the database, its secrets or images unasked.
+
 Only stdlib here: the policy pack imports this module without the program's dependencies.
 """
 
@@ -25,6 +40,20 @@ PREFIX_SUFFIX_LENGTH = 26
 # Types that create nothing AWS names: Pulumi providers, this project's components, and its dynamic resources
 # (LiveKit objects: infra/sip_provider.py).
 UNNAMED_PACKAGES = ("pulumi:providers:", "hospital:", "pulumi-python:dynamic/")
+
+# The types the program names with `prefix` or `name`.
+SECURITY_GROUP = "aws:ec2/securityGroup:SecurityGroup"
+IAM_ROLE = "aws:iam/role:Role"
+IAM_ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
+IAM_USER_POLICY = "aws:iam/userPolicy:UserPolicy"
+INSTANCE_PROFILE = "aws:iam/instanceProfile:InstanceProfile"
+RDS_SUBNET_GROUP = "aws:rds/subnetGroup:SubnetGroup"
+RDS_PARAMETER_GROUP = "aws:rds/parameterGroup:ParameterGroup"
+SNS_TOPIC = "aws:sns/topic:Topic"
+EVENT_RULE = "aws:cloudwatch/eventRule:EventRule"
+EVENT_TARGET = "aws:cloudwatch/eventTarget:EventTarget"
+LAMBDA_PERMISSION = "aws:lambda/permission:Permission"
+LAMBDA_FUNCTION = "aws:lambda/function:Function"
 
 ELB_NAME = r"(?!internal-)[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
 IAM_NAME = r"[\w+=,.@-]+"
@@ -85,6 +114,7 @@ RULES: dict[str, NameRule | None] = {
         IAM_NAME,
         r"[\w+=,.@-]",
         "https://docs.aws.amazon.com/IAM/latest/APIReference/API_PutRolePolicy.html",
+        account_wide=False,
     ),
     "aws:iam/userPolicy:UserPolicy": NameRule(
         "name",
@@ -92,6 +122,7 @@ RULES: dict[str, NameRule | None] = {
         IAM_NAME,
         r"[\w+=,.@-]",
         "https://docs.aws.amazon.com/IAM/latest/APIReference/API_PutUserPolicy.html",
+        account_wide=False,
     ),
     "aws:iam/policy:Policy": NameRule(
         "name",
@@ -123,6 +154,7 @@ RULES: dict[str, NameRule | None] = {
         "letters, digits, hyphens and underscores",
         "https://docs.aws.amazon.com/lambda/latest/api/API_AddPermission.html",
         prefix_prop="statementIdPrefix",
+        account_wide=False,
     ),
     # DBInstanceIdentifier: 1-63 letters, digits or hyphens, a letter first, no trailing hyphen, no "--";
     # AWS stores it in lower case and the provider accepts only lower case.
@@ -173,6 +205,7 @@ RULES: dict[str, NameRule | None] = {
         "letters, digits, '.', '-' and '_'",
         "https://docs.aws.amazon.com/eventbridge/latest/APIReference/API_Target.html",
         prefix_prop=None,
+        account_wide=False,
     ),
     "aws:cloudwatch/logGroup:LogGroup": NameRule(
         "name",
@@ -372,6 +405,42 @@ def elb_name_prefix(name: str, stack: str, kind: str = "") -> str:
     return (initials + kind + re.sub(r"[^a-z0-9]", "", stack.lower()))[:5] + "-"
 
 
+def prefix(resource_type: str, *parts: str) -> str:
+    """The name prefix `<parts joined by "-">-` for `resource_type`'s prefix property, refused with `InvalidName`
+    when the name AWS will see (the prefix and 26 generated characters) breaks the type's rules."""
+    rule = _rule(resource_type)
+    if rule.prefix_prop is None:
+        raise InvalidName(f"{resource_type} has no name prefix: use infra.naming.name")
+    value = "-".join(parts) + "-"
+    _refuse_violations(resource_type, {rule.prefix_prop: value})
+    return value
+
+
+def name(resource_type: str, *parts: str) -> str:
+    """The explicit name `<parts joined by "-">` for a type without a prefix property, refused with `InvalidName`
+    when it breaks the type's rules."""
+    value = "-".join(parts)
+    _refuse_violations(resource_type, {_rule(resource_type).prop: value})
+    return value
+
+
+class InvalidName(ValueError):
+    """A name or prefix the program chose that AWS would refuse."""
+
+
+def _rule(resource_type: str) -> NameRule:
+    rule = rule_for(resource_type)
+    if rule is None:
+        raise InvalidName(f"{resource_type} has no name of its own to set")
+    return rule
+
+
+def _refuse_violations(resource_type: str, props: dict) -> None:
+    problems = violations(resource_type, "-", props)
+    if problems:
+        raise InvalidName(f"{resource_type}: {'; '.join(problems)}")
+
+
 class UnknownType(KeyError):
     """A resource type with no naming rule: add one to RULES (with its limit's source)."""
 
@@ -402,14 +471,31 @@ def physical_name(resource_type: str, logical_name: str, props: dict) -> tuple[s
     return None
 
 
+def autonamed(resource_type: str, logical_name: str, props: dict) -> bool:
+    """Whether the resource's name is Pulumi's auto-name: neither name nor prefix given (the program's inputs), or
+    a name that is the logical name, "-" and 7 hex characters (inputs after the provider's Check filled it in, as
+    the policy pack sees them)."""
+    rule = rule_for(resource_type)
+    if rule is None or not rule.autonamed:
+        return False
+    given = props.get(rule.prop)
+    if given is None:
+        return rule.prefix_prop is None or props.get(rule.prefix_prop) is None
+    return isinstance(given, str) and re.fullmatch(re.escape(logical_name) + "-[0-9a-f]{7}", given) is not None
+
+
 def violations(resource_type: str, logical_name: str, props: dict) -> list[str]:
-    """What AWS (or the provider) would reject about this resource's physical name; empty when nothing."""
+    """What AWS (or the provider) would reject about this resource's physical name, and an auto-name (which this
+    project does not rely on); empty when nothing."""
     rule = rule_for(resource_type)
     named = physical_name(resource_type, logical_name, props)
     if rule is None or named is None:
         return []
     name, how = named
     found = []
+    if autonamed(resource_type, logical_name, props):
+        way = f"`{rule.prop}` or `{rule.prefix_prop}`" if rule.prefix_prop else f"`{rule.prop}`"
+        found.append(f"{rule.prop} is Pulumi's auto-name, which grows with the logical name: set {way} (infra.naming)")
     prefix = props.get(rule.prefix_prop) if rule.prefix_prop else None
     max_prefix = rule.max_prefix_length or rule.max_length - PREFIX_SUFFIX_LENGTH
     if isinstance(prefix, str) and props.get(rule.prop) is None and len(prefix) > max_prefix:

@@ -18,6 +18,7 @@ import json
 import pulumi
 import pulumi_aws as aws
 
+from infra import naming
 from infra.config import StackSettings
 from infra.secret_store import current_version, secret_name
 from infra.sip_provider import LiveKitPhoneNumber, SipDispatchRule, SipInboundTrunk
@@ -138,9 +139,15 @@ class PhoneLine(pulumi.ComponentResource):
             alarm_actions=[alert_topic_arn],
             opts=pulumi.ResourceOptions(parent=self, ignore_changes=["actionsEnabled"]),
         )
-        role = aws.iam.Role(f"{self._name}-phone-hours-role", assume_role_policy=SCHEDULER_TRUST_POLICY, opts=child)
+        role = aws.iam.Role(
+            f"{self._name}-phone-hours-role",
+            name_prefix=naming.prefix(naming.IAM_ROLE, self._name, "phone"),
+            assume_role_policy=SCHEDULER_TRUST_POLICY,
+            opts=child,
+        )
         aws.iam.RolePolicy(
             f"{self._name}-phone-hours-policy",
+            name_prefix=naming.prefix(naming.IAM_ROLE_POLICY, "switch-alarm"),
             role=role.id,
             policy=alarm.arn.apply(
                 lambda arn: json.dumps(

@@ -10,9 +10,9 @@ from pathlib import Path
 import pulumi
 import pulumi_aws as aws
 
+from infra import naming
 from infra.config import PROJECT, StackSettings
 from infra.database import POSTGRES_PORT
-from infra.naming import elb_name_prefix
 from infra.network import allow_tcp
 
 SYNC_SCHEDULE = "rate(5 minutes)"
@@ -113,7 +113,11 @@ class PrivateLink(pulumi.ComponentResource):
         super().__init__("hospital:infra:PrivateLink", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         group = aws.ec2.SecurityGroup(
-            f"{name}-nlb-sg", vpc_id=vpc_id, description="NLB: PostgreSQL from the VPC, to RDS Proxy", opts=child
+            f"{name}-nlb-sg",
+            name_prefix=naming.prefix(naming.SECURITY_GROUP, name, "nlb"),
+            vpc_id=vpc_id,
+            description="NLB: PostgreSQL from the VPC, to RDS Proxy",
+            opts=child,
         )
         aws.vpc.SecurityGroupIngressRule(
             f"{name}-nlb-from-vpc",
@@ -133,7 +137,7 @@ class PrivateLink(pulumi.ComponentResource):
         )
         balancer = aws.lb.LoadBalancer(
             f"{name}-nlb",
-            name_prefix=elb_name_prefix(name, pulumi.get_stack()),
+            name_prefix=naming.elb_name_prefix(name, pulumi.get_stack()),
             load_balancer_type="network",
             internal=True,
             subnets=subnet_ids,
@@ -146,7 +150,7 @@ class PrivateLink(pulumi.ComponentResource):
         )
         targets = aws.lb.TargetGroup(
             f"{name}-proxy-targets",
-            name_prefix=elb_name_prefix(name, pulumi.get_stack()),
+            name_prefix=naming.elb_name_prefix(name, pulumi.get_stack()),
             port=POSTGRES_PORT,
             protocol="TCP",
             target_type="ip",
@@ -193,12 +197,17 @@ class PrivateLink(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         function_group = aws.ec2.SecurityGroup(
             f"{name}-sync-sg",
+            name_prefix=naming.prefix(naming.SECURITY_GROUP, name, "sync"),
             vpc_id=vpc_id,
             description="Target sync Lambda: HTTPS to the ELB API endpoint",
             opts=child,
         )
         endpoint_group = aws.ec2.SecurityGroup(
-            f"{name}-elb-api-sg", vpc_id=vpc_id, description="ELB API endpoint: HTTPS from the target sync", opts=child
+            f"{name}-elb-api-sg",
+            name_prefix=naming.prefix(naming.SECURITY_GROUP, name, "elb-api"),
+            vpc_id=vpc_id,
+            description="ELB API endpoint: HTTPS from the target sync",
+            opts=child,
         )
         allow_tcp(
             HTTPS_PORT,
@@ -234,16 +243,22 @@ class PrivateLink(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         vpc_id, subnet_ids = network
         function_group = self._sync_network(name, settings, vpc_id, subnet_ids)
-        function_name = f"{name}-sync-proxy-targets"
+        function_name = naming.name(naming.LAMBDA_FUNCTION, name, "sync-proxy-targets")
         logs = aws.cloudwatch.LogGroup(
             f"{name}-sync-logs",
             name=f"/aws/lambda/{function_name}",
             retention_in_days=settings.log_retention_days,
             opts=child,
         )
-        role = aws.iam.Role(f"{name}-sync-role", assume_role_policy=LAMBDA_TRUST_POLICY, opts=child)
+        role = aws.iam.Role(
+            f"{name}-sync-role",
+            name_prefix=naming.prefix(naming.IAM_ROLE, name, "sync"),
+            assume_role_policy=LAMBDA_TRUST_POLICY,
+            opts=child,
+        )
         policy = aws.iam.RolePolicy(
             f"{name}-sync-policy",
+            name_prefix=naming.prefix(naming.IAM_ROLE_POLICY, "sync-targets"),
             role=role.id,
             policy=pulumi.Output.all(target_group_arn, logs.arn).apply(lambda a: target_sync_policy(a[0], a[1])),
             opts=child,
@@ -270,9 +285,15 @@ class PrivateLink(pulumi.ComponentResource):
             ),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[logs, policy, vpc_access, self.elb_api_endpoint]),
         )
-        schedule = aws.cloudwatch.EventRule(f"{name}-sync-schedule", schedule_expression=SYNC_SCHEDULE, opts=child)
+        schedule = aws.cloudwatch.EventRule(
+            f"{name}-sync-schedule",
+            name_prefix=naming.prefix(naming.EVENT_RULE, name, "sync"),
+            schedule_expression=SYNC_SCHEDULE,
+            opts=child,
+        )
         permission = aws.lambda_.Permission(
             f"{name}-sync-permission",
+            statement_id_prefix=naming.prefix(naming.LAMBDA_PERMISSION, "sync-schedule"),
             action="lambda:InvokeFunction",
             function=function.name,
             principal="events.amazonaws.com",
@@ -281,6 +302,7 @@ class PrivateLink(pulumi.ComponentResource):
         )
         aws.cloudwatch.EventTarget(
             f"{name}-sync-target",
+            target_id=naming.name(naming.EVENT_TARGET, "sync-proxy-targets"),
             rule=schedule.name,
             arn=function.arn,
             opts=pulumi.ResourceOptions(parent=self, depends_on=[permission]),

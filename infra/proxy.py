@@ -11,6 +11,7 @@ import json
 import pulumi
 import pulumi_aws as aws
 
+from infra import naming
 from infra.config import StackSettings
 from infra.database import Database
 
@@ -64,9 +65,15 @@ class Proxy(pulumi.ComponentResource):
         """`console_secret_arn`: the staff console's login (infra/console.py), where the console runs."""
         super().__init__("hospital:infra:Proxy", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        role = aws.iam.Role(f"{name}-proxy-role", assume_role_policy=RDS_TRUST_POLICY, opts=child)
+        role = aws.iam.Role(
+            f"{name}-proxy-role",
+            name_prefix=naming.prefix(naming.IAM_ROLE, name, "proxy"),
+            assume_role_policy=RDS_TRUST_POLICY,
+            opts=child,
+        )
         aws.iam.RolePolicy(
             f"{name}-proxy-read-secret",
+            name_prefix=naming.prefix(naming.IAM_ROLE_POLICY, "read-secrets"),
             role=role.id,
             policy=pulumi.Output.all(database.kms_key_arn, database.app_secret_arn, console_secret_arn).apply(
                 lambda arns: secret_reader_policy([arn for arn in arns[1:] if arn], arns[0], settings.region)
@@ -74,7 +81,11 @@ class Proxy(pulumi.ComponentResource):
             opts=child,
         )
         group = aws.ec2.SecurityGroup(
-            f"{name}-proxy-sg", vpc_id=vpc_id, description="RDS Proxy: from the NLB, to PostgreSQL", opts=child
+            f"{name}-proxy-sg",
+            name_prefix=naming.prefix(naming.SECURITY_GROUP, name, "proxy"),
+            vpc_id=vpc_id,
+            description="RDS Proxy: from the NLB, to PostgreSQL",
+            opts=child,
         )
         database.allow_from(f"{name}-proxy", group, "PostgreSQL from RDS Proxy", client_opts=child)
         proxy = aws.rds.Proxy(

@@ -11,6 +11,7 @@ import json
 import pulumi
 import pulumi_aws as aws
 
+from infra import naming
 from infra.config import StackSettings
 from infra.database import Database
 
@@ -39,11 +40,25 @@ class MigrationTunnel(pulumi.ComponentResource):
     ) -> None:
         super().__init__("hospital:infra:MigrationTunnel", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        role = aws.iam.Role(f"{name}-tunnel-role", assume_role_policy=EC2_TRUST_POLICY, opts=child)
+        role = aws.iam.Role(
+            f"{name}-tunnel-role",
+            name_prefix=naming.prefix(naming.IAM_ROLE, name, "tunnel"),
+            assume_role_policy=EC2_TRUST_POLICY,
+            opts=child,
+        )
         aws.iam.RolePolicyAttachment(f"{name}-tunnel-ssm", role=role.name, policy_arn=SSM_MANAGED_POLICY, opts=child)
-        profile = aws.iam.InstanceProfile(f"{name}-tunnel-profile", role=role.name, opts=child)
+        profile = aws.iam.InstanceProfile(
+            f"{name}-tunnel-profile",
+            name_prefix=naming.prefix(naming.INSTANCE_PROFILE, name, "tunnel"),
+            role=role.name,
+            opts=child,
+        )
         group = aws.ec2.SecurityGroup(
-            f"{name}-tunnel-sg", vpc_id=vpc_id, description="SSM tunnel host: no inbound at all", opts=child
+            f"{name}-tunnel-sg",
+            name_prefix=naming.prefix(naming.SECURITY_GROUP, name, "tunnel"),
+            vpc_id=vpc_id,
+            description="SSM tunnel host: no inbound at all",
+            opts=child,
         )
         aws.vpc.SecurityGroupEgressRule(
             f"{name}-tunnel-to-ssm",

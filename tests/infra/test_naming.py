@@ -38,6 +38,18 @@ def test_physical_names_fit_aws_limits(stack_runs: dict[str, Run], linked_runs: 
     assert problems == []
 
 
+def test_no_resource_relies_on_auto_naming(stack_runs: dict[str, Run], linked_runs: dict[str, Run]) -> None:
+    """Every resource with a name of its own gets it (or its prefix) from the program, in every stack: an auto-name
+    grows with the logical name and breaks limits a stack at a time."""
+    autonamed = sorted(
+        f"{label} {resource.type} {resource.name}"
+        for label, run in _all_runs(stack_runs, linked_runs).items()
+        for resource in run.resources
+        if naming.autonamed(resource.type, resource.name, resource.inputs)
+    )
+    assert autonamed == []
+
+
 def test_chosen_names_and_prefixes_differ_between_stacks(stack_runs: dict[str, Run]) -> None:
     """dev, staging and prod share one account: a name (or prefix) set in code must not repeat across stacks."""
     seen: dict[tuple[str, str], str] = {}
@@ -109,7 +121,46 @@ def test_names_at_the_limit_pass() -> None:
     assert naming.violations(LOAD_BALANCER, "x", {"name": "a" * 32}) == []
     assert naming.violations(LOAD_BALANCER, "x", {"namePrefix": "hrstg-"}) == []
     assert naming.violations(RDS, "x", {"identifier": "d" * 63}) == []
-    assert naming.violations("aws:iam/role:Role", "r" * 56, {}) == []
+    assert naming.violations("aws:iam/role:Role", "x", {"name": "r" * 64}) == []
+    assert naming.violations("aws:iam/role:Role", "x", {"namePrefix": "r" * 38}) == []
+    assert naming.violations("aws:iam/role:Role", "x", {"namePrefix": "r" * 39})
+
+
+@pytest.mark.parametrize(
+    ("props", "logical", "expected"),
+    [
+        ({}, "hospital-receptionist-dev-db-sg", True),
+        # The engine's view after the provider's Check: the auto-name filled in.
+        ({"name": "hospital-receptionist-dev-db-sg-0a1b2c3"}, "hospital-receptionist-dev-db-sg", True),
+        ({"name": "hospital-receptionist-dev-db-sg-0A1B2C3"}, "hospital-receptionist-dev-db-sg", False),
+        ({"name": "hospital-receptionist-dev-db"}, "hospital-receptionist-dev-db-sg", False),
+        ({"namePrefix": "hospital-receptionist-dev-db-"}, "hospital-receptionist-dev-db-sg", False),
+    ],
+)
+def test_autonamed(props: dict, logical: str, expected: bool) -> None:
+    assert naming.autonamed(naming.SECURITY_GROUP, logical, props) is expected
+    complaint = [p for p in naming.violations(naming.SECURITY_GROUP, logical, props) if "auto-name" in p]
+    assert bool(complaint) is expected
+
+
+def test_types_without_auto_names_or_names_are_not_autonamed() -> None:
+    assert not naming.autonamed("aws:cloudwatch/dashboard:Dashboard", "board", {})
+    assert not naming.autonamed("aws:ec2/vpc:Vpc", "vpc", {})
+
+
+def test_prefix_and_name_helpers_check_what_they_build() -> None:
+    assert naming.prefix(naming.IAM_ROLE, "hospital-receptionist-staging", "console") == (
+        "hospital-receptionist-staging-console-"
+    )
+    assert naming.name(naming.EVENT_TARGET, "sync-proxy-targets") == "sync-proxy-targets"
+    with pytest.raises(naming.InvalidName, match=r"namePrefix .* is 43 characters; at most 38 allowed"):
+        naming.prefix(naming.IAM_ROLE, "hospital-receptionist-staging", "console-exec")
+    with pytest.raises(naming.InvalidName, match="lower-case"):
+        naming.prefix(naming.RDS_SUBNET_GROUP, "Hospital", "db")
+    with pytest.raises(naming.InvalidName, match="AWS allows 64"):
+        naming.name(naming.LAMBDA_FUNCTION, "hospital-receptionist-staging", "x" * 40)
+    with pytest.raises(naming.InvalidName, match="has no name prefix"):
+        naming.prefix(naming.EVENT_TARGET, "sync")
 
 
 @pytest.mark.parametrize(("stack", "prefix"), [("dev", "hrdev-"), ("staging", "hrsta-"), ("prod", "hrpro-")])

@@ -24,6 +24,7 @@ from tests.infra.language_host import running_policy_pack
 POLICY = {p.name: p for p in POLICIES}
 RDS = "aws:rds/instance:Instance"
 LOAD_BALANCER = "aws:lb/loadBalancer:LoadBalancer"
+SECURITY_GROUP = "aws:ec2/securityGroup:SecurityGroup"
 NAMES_POLICY = "aws-name-limits"
 GOOD_DB = {
     "storageEncrypted": True,
@@ -140,11 +141,31 @@ def _stack_violations(resources: list[PolicyResource]) -> list[str]:
 
 def test_names_policy_computes_auto_names_and_refuses_unknown_types() -> None:
     """Without `name` (no Check yet, or a prefix) the rule reckons with the auto-name from the logical name."""
-    assert _violations(NAMES_POLICY, LOAD_BALANCER, {}, name="hospital-receptionist-staging-nlb")
-    assert _violations(NAMES_POLICY, LOAD_BALANCER, {}, name="short-nlb") == []
+    too_long = _violations(NAMES_POLICY, LOAD_BALANCER, {}, name="hospital-receptionist-staging-nlb")
+    assert any("is 41 characters; AWS allows 32" in problem for problem in too_long), too_long
+    assert [p for p in _violations(NAMES_POLICY, LOAD_BALANCER, {}, name="short-nlb") if "characters" in p] == []
     assert _violations(NAMES_POLICY, "aws:s3/bucket:Bucket", {}) == [
         "aws:s3/bucket:Bucket has no naming rule in infra/naming.py RULES"
     ]
+
+
+@pytest.mark.parametrize(
+    ("props", "autonamed"),
+    [
+        # As the engine passes them after the provider's Check filled in the auto-name.
+        ({"name": "hospital-receptionist-staging-db-sg-0a1b2c3"}, True),
+        ({}, True),
+        ({"namePrefix": "hospital-receptionist-staging-db-"}, False),
+        ({"name": "hospital-receptionist-staging-db"}, False),
+    ],
+)
+def test_names_policy_refuses_auto_names(props: dict, autonamed: bool) -> None:
+    found = _violations(NAMES_POLICY, SECURITY_GROUP, props, name="hospital-receptionist-staging-db-sg")
+    assert found == (
+        ["name is Pulumi's auto-name, which grows with the logical name: set `name` or `namePrefix` (infra.naming)"]
+        if autonamed
+        else []
+    )
 
 
 @pytest.fixture(scope="module")
@@ -172,3 +193,13 @@ def test_running_pack_blocks_a_33_character_load_balancer_name(analyzer) -> None
     assert [(policy, level) for policy, level, _ in found] == [(NAMES_POLICY, analyzer_pb2.MANDATORY)]
     assert "is 33 characters; AWS allows 32" in found[0][2]
     assert _analyze(analyzer, LOAD_BALANCER, "hospital-receptionist-staging-nlb", {"name": "a" * 32}) == []
+
+
+def test_running_pack_blocks_an_auto_name(analyzer) -> None:
+    logical = "hospital-receptionist-staging-tunnel-role"
+    found = _analyze(analyzer, "aws:iam/role:Role", logical, {"name": f"{logical}-0a1b2c3"})
+    assert [(policy, level) for policy, level, _ in found] == [(NAMES_POLICY, analyzer_pb2.MANDATORY)]
+    assert "auto-name" in found[0][2]
+    assert (
+        _analyze(analyzer, "aws:iam/role:Role", logical, {"namePrefix": "hospital-receptionist-staging-tunnel-"}) == []
+    )
