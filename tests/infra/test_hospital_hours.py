@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+import secrets
 
 from agent.front_desk import FrontDeskHours
 from agent.settings import Settings
@@ -40,13 +41,14 @@ def _documented() -> dict[str, tuple[str, str]]:
 
 def _agent_settings(values: dict[str, str]) -> Settings:
     """The agent's settings as it would load them with these values (made-up keys for the rest)."""
+    made_up = secrets.token_urlsafe(12)
     required = {
         "livekit_url": "wss://example.livekit.cloud",
-        "livekit_api_key": "made-up",
-        "livekit_api_secret": "made-up",
-        "deepgram_api_key": "made-up",
-        "openai_api_key": "made-up",
-        "cartesia_api_key": "made-up",
+        "livekit_api_key": made_up,
+        "livekit_api_secret": made_up,
+        "deepgram_api_key": made_up,
+        "openai_api_key": made_up,
+        "cartesia_api_key": made_up,
         "database_url": "postgresql://made-up@localhost/hospital",
     }
     return Settings(_env_file=None, **required, **{name.lower(): value for name, value in values.items()})
