@@ -30,14 +30,15 @@ from streamlit.runtime.scriptrunner.script_cache import ScriptCache
 from streamlit.testing.v1 import AppTest, app_test, local_script_runner
 
 from agent.db import seed
+from agent.settings import load
 from console import audit, auth, calls, patients, queue, resources, schedule
+from console.__main__ import streamlit_flags
 from console.identity import Identity
+from console.settings import ConsoleSettings
 from devtools.testing.factories import create_migrated_database
 from devtools.testing.postgres import PostgresServer, debian_bin_dir, pgserver_bin_dir
 
 COPIES = 10
-# What `python -m console` sets that changes a script run's cost (console/__main__.py): no magic rewriting.
-SERVER_OPTIONS = {"runner.magicEnabled": False}
 TIMEZONE = "America/New_York"
 APP = Path(__file__).parents[1] / "console" / "app.py"
 RUNS = 30
@@ -191,6 +192,22 @@ PAGES: dict[str, tuple[str, Callable[[AppTest], None] | None]] = {
 }
 
 
+def server_options(settings: ConsoleSettings) -> dict[str, object]:
+    """The Streamlit options `python -m console` runs with (its command line), typed as Streamlit reads them.
+
+    Some change what a script run costs for every page, bare or not: no magic rewriting, and no usage statistics
+    (with them on, Streamlit times and records every command a script calls).
+    """
+    known = config.get_config_options()
+    options: dict[str, object] = {}
+    for flag in streamlit_flags(settings):
+        name, _, text = flag.removeprefix("--").partition("=")
+        option = known[name]
+        value = text == "true" if option.type is bool else option.type(text)
+        options[name] = [*options.get(name, []), value] if option.multiple else value
+    return options
+
+
 def _timed(at: AppTest) -> float:
     started = time.perf_counter()
     at.run()
@@ -265,14 +282,14 @@ def main() -> int:
             }
         )
         auth.on_loopback = lambda: True  # AppTest has no browser: the dev sign-in's loopback check can't pass
-        for name, value in SERVER_OPTIONS.items():
+        for name, value in server_options(load(ConsoleSettings)).items():
             config.set_option(name, value)
         # The server compiles each script once (one ScriptCache for the process); AppTest makes a new cache per run.
         shared_cache = ScriptCache()
         app_test.ScriptCache = local_script_runner.ScriptCache = lambda: shared_cache
         st.cache_resource.clear()
-        load = ", ".join(f"{value:.1f}" for value in os.getloadavg())
-        print(f"AppTest script runs, {RUNS} each after {WARMUP} warm-up, load average {load} on {os.cpu_count()} CPUs")
+        loadavg = ", ".join(f"{value:.1f}" for value in os.getloadavg())
+        print(f"AppTest script runs, {RUNS} each after {WARMUP} warm-up, load average {loadavg}, {os.cpu_count()} CPUs")
         figures = pages()
         queue_ms = queue_refresh()
     finally:

@@ -35,6 +35,7 @@ def console_env(calls_database: str, monkeypatch: pytest.MonkeyPatch) -> Iterato
     monkeypatch.setenv("HOSPITAL_TIMEZONE", ZONE.key)
     monkeypatch.setattr(auth, "on_loopback", lambda: True)
     st.cache_resource.clear()
+    st.cache_data.clear()  # the doctors list of another test's database
     yield calls_database
     st.cache_resource.clear()  # closes the pool before the database is dropped
 
@@ -337,11 +338,14 @@ def test_the_admin_sees_the_audit_page_in_the_navigation(console_env: str) -> No
 def test_move_an_appointment_to_a_free_slot(console_env: str, seed_today: date) -> None:
     at = _find_maria(app(FRONTDESK, "views/patients.py"))
     with psycopg.connect(console_env) as conn:
-        (appointment_id,) = conn.execute(
-            "SELECT id FROM appointments WHERE patient_id = 1 AND status = 'booked' ORDER BY starts_at LIMIT 1"
+        appointment_id, starts_at = conn.execute(
+            "SELECT id, starts_at FROM appointments WHERE patient_id = 1 AND status = 'booked' "
+            "ORDER BY starts_at LIMIT 1"
         ).fetchone()
     at.button(key=f"move-{appointment_id}").click().run()  # no slot picked
     assert any("pick a free slot to move to" in e for e in errors(at))
+    assert not at.selectbox(key="book_slot").options  # no doctor picked to book with: no slots read
+    at.date_input(key=f"move_day-{appointment_id}").set_value(starts_at.astimezone(ZONE).date()).run()
     slot = at.selectbox(key=f"move_slot-{appointment_id}")
     slot.select(slot.options[-1]).run()
     at.button(key=f"move-{appointment_id}").click().run()
