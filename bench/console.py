@@ -2,7 +2,7 @@
 
 Goals (issue 14): each page's script run p95 <= 1.5x a bare Streamlit page that renders a table of the same rows
 from the same database (the same data function over the same pool, then one `st.dataframe`), and the queue's
-refresh (its one query) <= 50 ms of database time. Page and bare runs alternate, so both see the same machine.
+refresh (its one audited query) <= 50 ms of database time. Page and bare runs alternate, so both see the same machine.
 
 The data: the seed (agent/db/seed.py) copied ten times (doctors with their shifts and appointments, patients), and
 ten times the console tests' day of calls (an emergency, a handed-off call with a callback request, a completed
@@ -16,6 +16,7 @@ import statistics
 import sys
 import tempfile
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
@@ -47,6 +48,8 @@ QUEUE_QUERIES = 200
 RATIO_GOAL = 1.5
 QUEUE_DB_GOAL_MS = 50.0
 STAFF = Identity(username="bench", roles=frozenset({"admin", "frontdesk"}))
+# The bare queue page's console session: like the page's own, it is audited on its first run and not after.
+BARE_SESSION = uuid.uuid4()
 SEARCH = "Maria Garcia"  # ten patients of that name after scaling
 
 SCALE_SQL = """
@@ -140,7 +143,7 @@ def bare_rows(page: str) -> list[dict]:
             day = schedule.load_day(conn, today, zone, slot_minutes=30, now=datetime.now(UTC))
             return [asdict(row) for row in (*day.shifts, *day.bookings, *day.free)]
         if page == "queue":
-            return [asdict(item) for item in queue.open_items(conn, zone=zone.key)]
+            return [asdict(item) for item in queue.open_items(conn, STAFF, session=BARE_SESSION, zone=zone.key)]
         if page == "calls":
             return [asdict(call) for call in calls.recent_calls(conn, today, zone)]
         if page == "patients":
@@ -243,18 +246,21 @@ def pages() -> dict[str, tuple[float, float]]:
 
 
 def queue_refresh() -> float:
-    """p95 of the queue fragment's one query (queue.open_items), timed at the client: database time plus one
-    loopback round trip."""
+    """p95 of the queue fragment's refresh (queue.open_items in its own transaction, as the page runs it, once the
+    shown callers are audited for this session), timed at the client: database time plus one loopback round trip."""
     samples = []
+    session = uuid.uuid4()
     with resources.connection() as conn:
         for _ in range(QUEUE_QUERIES):
             started = time.perf_counter()
-            queue.open_items(conn, zone=TIMEZONE)
+            with conn.transaction():
+                queue.open_items(conn, STAFF, session=session, zone=TIMEZONE)
             samples.append((time.perf_counter() - started) * 1000)
     figure = p95(samples)
     print(
         f"\n  queue refresh (queue.open_items, {QUEUE_QUERIES} runs): p50 {statistics.median(samples):.2f} ms, "
-        f"p95 {figure:.2f} ms   goal <= {QUEUE_DB_GOAL_MS:g} ms -> {'met' if figure <= QUEUE_DB_GOAL_MS else 'NOT met'}"
+        f"first view {samples[0]:.2f} ms, p95 {figure:.2f} ms   goal <= {QUEUE_DB_GOAL_MS:g} ms -> "
+        f"{'met' if figure <= QUEUE_DB_GOAL_MS else 'NOT met'}"
     )
     return figure
 

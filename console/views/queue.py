@@ -117,7 +117,7 @@ def _work_on(item: queue.QueueItem) -> None:
 def queue_panel() -> None:
     auth.check_fresh()
     with resources.connection() as conn:
-        items = queue.open_items(conn, zone=zone.key)
+        items = queue.open_items(conn, who, session=auth.console_session(), zone=zone.key)
     if not items:
         st.success("Nothing is waiting for a person.")
         return

@@ -230,6 +230,21 @@ def test_queue_claim_note_resolve(console_env: str) -> None:
         assert conn.execute("SELECT status FROM callback_requests").fetchone() == ("done",)
 
 
+def _queue_reads(url: str) -> int:
+    with psycopg.connect(url) as conn:
+        return conn.execute("SELECT count(*) FROM audit_log WHERE detail->>'listed' = 'queue'").fetchone()[0]
+
+
+def test_the_queue_page_audits_who_it_shows_once_per_console_session(console_env: str) -> None:
+    at = app(FRONTDESK, "views/queue.py")
+    assert _queue_reads(console_env) == 1  # Maria's callback request; the emergency call names nobody
+    at.run()
+    at.run()  # what the 10-second refresh does: the same session, the same people
+    assert _queue_reads(console_env) == 1
+    app(FRONTDESK, "views/queue.py")  # another browser session: shown anew
+    assert _queue_reads(console_env) == 2
+
+
 @pytest.mark.parametrize("note", ["", "   ", "x" * 2001])
 def test_a_bad_note_is_refused_beside_it_and_nothing_written(console_env: str, note: str) -> None:
     at = app(FRONTDESK, "views/queue.py")
