@@ -27,6 +27,12 @@ with resources.connection() as conn:
     recent = calls.recent_calls(conn, day, zone, None if outcome == "any" else outcome)
     per_hour = calls.calls_per_hour(conn, day, zone)
     latency = calls.turn_latency(conn, day, zone)
+    # The call whose events show below: the one chosen there (its widget's value from the last run) while it is
+    # still listed, else the latest; read here, with the rest, on one connection.
+    listed = [c.id for c in recent]
+    shown = st.session_state.get("calls_chosen")
+    shown = shown if shown in listed else next(iter(listed), None)
+    events = [] if shown is None else calls.call_events(conn, shown)
 
 if not recent:
     st.info(f"No calls on {day:%A %d %B %Y}" + ("" if outcome == "any" else f" with outcome {outcome}") + ".")
@@ -73,9 +79,7 @@ tables.grid(
     ]
 )
 
-chosen = st.selectbox("Events of call", [c.id for c in recent], key="calls_chosen")
-with resources.connection() as conn:
-    events = calls.call_events(conn, chosen)
+st.selectbox("Events of call", listed, index=listed.index(shown), key="calls_chosen")
 tables.grid(
     [
         {

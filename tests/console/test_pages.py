@@ -272,6 +272,9 @@ def test_calls_page_lists_the_days_calls_and_filters(console_env: str, calls_day
     calls_table = at.dataframe[0].value
     assert list(calls_table["outcome"]) == ["emergency", "handed_off", "completed"]
     assert list(at.dataframe[1].value["kind"]) == ["call_started", "emergency"]
+    completed = int(calls_table[calls_table["outcome"] == "completed"]["call"].iloc[0])
+    at.selectbox(key="calls_chosen").select(completed).run()  # its events show in the same run
+    assert list(at.dataframe[1].value["kind"]) == ["call_started", "agent_turn", "agent_turn", "agent_turn"]
     at.selectbox(key="calls_outcome").select("completed").run()
     assert list(at.dataframe[0].value["outcome"]) == ["completed"]
     at.selectbox(key="calls_outcome").select("abandoned").run()
