@@ -1,5 +1,6 @@
 -- The console's queue is read through the database, audited: one audit row per patient (or caller without a
 -- patient record) per staff member per console session, the first time that person shows on their screen.
+-- And the console's role loses its last direct read of patients (their ids, for upcoming_appointments).
 -- depends: 0008_console_indexes
 -- Its index is its table's primary key, on a table this file creates, still empty:
 -- squawk-ignore-file require-concurrent-index-creation
@@ -102,3 +103,25 @@ GRANT EXECUTE ON FUNCTION staff_open_queue(text, uuid, text, integer) TO hospita
 -- find a request's patient and mark it done: the key columns and nothing else.
 REVOKE SELECT ON callback_requests FROM hospital_console;
 GRANT SELECT (id, patient_id) ON callback_requests TO hospital_console;
+
+-- A patient's upcoming appointments for staff: the agent's own upcoming_appointments (0005, audited per read), run
+-- with this function's owner's rights, so the console's role needs no right on patients at all.
+CREATE FUNCTION staff_upcoming_appointments(for_patient bigint, not_before timestamptz, max_rows integer, acting text)
+RETURNS TABLE (
+    id bigint, patient_id bigint, doctor_id integer, doctor_name text, specialty text, starts_at timestamptz,
+    ends_at timestamptz, status text, reason text, patient_exists boolean
+)
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = public, pg_temp
+AS $$
+BEGIN
+    IF acting !~ '^staff:.{1,74}$' THEN
+        RAISE EXCEPTION 'staff reads are audited under a staff actor' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    RETURN QUERY SELECT * FROM upcoming_appointments(for_patient, not_before, max_rows, NULL, acting);
+END
+$$;
+REVOKE ALL ON FUNCTION staff_upcoming_appointments(bigint, timestamptz, integer, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION staff_upcoming_appointments(bigint, timestamptz, integer, text) TO hospital_console;
+REVOKE SELECT (id) ON patients FROM hospital_console;

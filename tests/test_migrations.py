@@ -32,6 +32,8 @@ ROLLED_BACK = {
                 for name in ("actor_check", "callback_request_id_fkey", "once", "one_subject", "patient_id_fkey")
             ),
             "function staff_open_queue(acting text, viewing_session uuid, zone text, max_rows integer)",
+            "function staff_upcoming_appointments(for_patient bigint, not_before timestamp with time zone, "
+            "max_rows integer, acting text)",
             "index console_list_reads_once",
             "table console_list_reads",
         ],

@@ -55,6 +55,7 @@ def _audit_rows(url: str, actor: str) -> list[tuple]:
     [
         "SELECT full_name FROM patients",
         "SELECT * FROM patients",
+        "SELECT id FROM patients",
         "UPDATE patients SET phone = NULL",
         "DELETE FROM appointments",
         "DELETE FROM audit_log",
@@ -206,6 +207,10 @@ def test_the_queue_refuses_unaudited_reads_in_the_database(console_conn: psycopg
     for actor, session in (("agent", SESSION), ("staff:", SESSION), ("staff:alice", None)):
         with pytest.raises(errors.InvalidParameterValue):
             console_conn.execute("SELECT * FROM staff_open_queue(%s, %s, 'UTC', 10)", (actor, session))
+        console_conn.rollback()
+    for actor in ("agent", "staff:"):
+        with pytest.raises(errors.InvalidParameterValue):
+            console_conn.execute("SELECT * FROM staff_upcoming_appointments(1, now(), 5, %s)", (actor,))
         console_conn.rollback()
 
 
