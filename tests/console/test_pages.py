@@ -34,8 +34,7 @@ def console_env(calls_database: str, monkeypatch: pytest.MonkeyPatch) -> Iterato
     monkeypatch.setenv("CONSOLE_DATABASE_ROLE", "hospital_console")
     monkeypatch.setenv("HOSPITAL_TIMEZONE", ZONE.key)
     monkeypatch.setattr(auth, "on_loopback", lambda: True)
-    st.cache_resource.clear()
-    st.cache_data.clear()  # the doctors list of another test's database
+    st.cache_resource.clear()  # the pool and the doctors list of another test's database
     yield calls_database
     st.cache_resource.clear()  # closes the pool before the database is dropped
 
