@@ -2,7 +2,7 @@
 
 Goals (issue 14): each page's script run p95 <= 1.5x a bare Streamlit page that renders a table of the same rows
 from the same database (the same data function over the same pool, then one `st.dataframe`), and the queue's
-refresh (its one query) <= 50 ms of database time. Page and bare runs alternate, so both see the same machine.
+refresh (its one audited query) <= 50 ms of database time. Page and bare runs alternate, so both see the same machine.
 
 The data: the seed (agent/db/seed.py) copied ten times (doctors with their shifts and appointments, patients), and
 ten times the console tests' day of calls (an emergency, a handed-off call with a callback request, a completed
@@ -16,6 +16,7 @@ import statistics
 import sys
 import tempfile
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
@@ -30,14 +31,15 @@ from streamlit.runtime.scriptrunner.script_cache import ScriptCache
 from streamlit.testing.v1 import AppTest, app_test, local_script_runner
 
 from agent.db import seed
+from agent.settings import load
 from console import audit, auth, calls, patients, queue, resources, schedule
+from console.__main__ import streamlit_flags
 from console.identity import Identity
+from console.settings import ConsoleSettings
 from devtools.testing.factories import create_migrated_database
 from devtools.testing.postgres import PostgresServer, debian_bin_dir, pgserver_bin_dir
 
 COPIES = 10
-# What `python -m console` sets that changes a script run's cost (console/__main__.py): no magic rewriting.
-SERVER_OPTIONS = {"runner.magicEnabled": False}
 TIMEZONE = "America/New_York"
 APP = Path(__file__).parents[1] / "console" / "app.py"
 RUNS = 30
@@ -46,6 +48,8 @@ QUEUE_QUERIES = 200
 RATIO_GOAL = 1.5
 QUEUE_DB_GOAL_MS = 50.0
 STAFF = Identity(username="bench", roles=frozenset({"admin", "frontdesk"}))
+# The bare queue page's console session: like the page's own, it is audited on its first run and not after.
+BARE_SESSION = uuid.uuid4()
 SEARCH = "Maria Garcia"  # ten patients of that name after scaling
 
 SCALE_SQL = """
@@ -139,7 +143,7 @@ def bare_rows(page: str) -> list[dict]:
             day = schedule.load_day(conn, today, zone, slot_minutes=30, now=datetime.now(UTC))
             return [asdict(row) for row in (*day.shifts, *day.bookings, *day.free)]
         if page == "queue":
-            return [asdict(item) for item in queue.open_items(conn, zone=zone.key)]
+            return [asdict(item) for item in queue.open_items(conn, STAFF, session=BARE_SESSION, zone=zone.key)]
         if page == "calls":
             return [asdict(call) for call in calls.recent_calls(conn, today, zone)]
         if page == "patients":
@@ -191,6 +195,22 @@ PAGES: dict[str, tuple[str, Callable[[AppTest], None] | None]] = {
 }
 
 
+def server_options(settings: ConsoleSettings) -> dict[str, object]:
+    """The Streamlit options `python -m console` runs with (its command line), typed as Streamlit reads them.
+
+    Some change what a script run costs for every page, bare or not: no magic rewriting, and no usage statistics
+    (with them on, Streamlit times and records every command a script calls).
+    """
+    known = config.get_config_options()
+    options: dict[str, object] = {}
+    for flag in streamlit_flags(settings):
+        name, _, text = flag.removeprefix("--").partition("=")
+        option = known[name]
+        value = text == "true" if option.type is bool else option.type(text)
+        options[name] = [*options.get(name, []), value] if option.multiple else value
+    return options
+
+
 def _timed(at: AppTest) -> float:
     started = time.perf_counter()
     at.run()
@@ -226,18 +246,21 @@ def pages() -> dict[str, tuple[float, float]]:
 
 
 def queue_refresh() -> float:
-    """p95 of the queue fragment's one query (queue.open_items), timed at the client: database time plus one
-    loopback round trip."""
+    """p95 of the queue fragment's refresh (queue.open_items in its own transaction, as the page runs it, once the
+    shown callers are audited for this session), timed at the client: database time plus one loopback round trip."""
     samples = []
+    session = uuid.uuid4()
     with resources.connection() as conn:
         for _ in range(QUEUE_QUERIES):
             started = time.perf_counter()
-            queue.open_items(conn, zone=TIMEZONE)
+            with conn.transaction():
+                queue.open_items(conn, STAFF, session=session, zone=TIMEZONE)
             samples.append((time.perf_counter() - started) * 1000)
     figure = p95(samples)
     print(
         f"\n  queue refresh (queue.open_items, {QUEUE_QUERIES} runs): p50 {statistics.median(samples):.2f} ms, "
-        f"p95 {figure:.2f} ms   goal <= {QUEUE_DB_GOAL_MS:g} ms -> {'met' if figure <= QUEUE_DB_GOAL_MS else 'NOT met'}"
+        f"first view {samples[0]:.2f} ms, p95 {figure:.2f} ms   goal <= {QUEUE_DB_GOAL_MS:g} ms -> "
+        f"{'met' if figure <= QUEUE_DB_GOAL_MS else 'NOT met'}"
     )
     return figure
 
@@ -265,14 +288,14 @@ def main() -> int:
             }
         )
         auth.on_loopback = lambda: True  # AppTest has no browser: the dev sign-in's loopback check can't pass
-        for name, value in SERVER_OPTIONS.items():
+        for name, value in server_options(load(ConsoleSettings)).items():
             config.set_option(name, value)
         # The server compiles each script once (one ScriptCache for the process); AppTest makes a new cache per run.
         shared_cache = ScriptCache()
         app_test.ScriptCache = local_script_runner.ScriptCache = lambda: shared_cache
         st.cache_resource.clear()
-        load = ", ".join(f"{value:.1f}" for value in os.getloadavg())
-        print(f"AppTest script runs, {RUNS} each after {WARMUP} warm-up, load average {load} on {os.cpu_count()} CPUs")
+        loadavg = ", ".join(f"{value:.1f}" for value in os.getloadavg())
+        print(f"AppTest script runs, {RUNS} each after {WARMUP} warm-up, load average {loadavg}, {os.cpu_count()} CPUs")
         figures = pages()
         queue_ms = queue_refresh()
     finally:

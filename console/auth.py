@@ -11,6 +11,7 @@ Streamlit's tests (AppTest) can't send request headers: they replace `request_he
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Mapping
 
 import streamlit as st
@@ -21,6 +22,7 @@ from console.identity import ROLES, Identity, IdentityRefused, identity, verify_
 IDENTITY_KEY = "console_identity"
 LAST_SEEN_KEY = "console_last_seen"
 EXPIRED_KEY = "console_expired"
+SESSION_KEY = "console_session"
 LOOPBACK_ADDRESSES = frozenset({"127.0.0.1", "::1", "localhost"})
 
 
@@ -62,6 +64,7 @@ def _dev_sign_in() -> Identity:
             st.error(str(refused), icon=":material/error:")
         else:
             st.session_state[IDENTITY_KEY] = who
+            st.session_state[SESSION_KEY] = uuid.uuid4()
             st.rerun()
     st.stop()
     raise AssertionError("unreachable")  # st.stop() raises
@@ -104,6 +107,12 @@ def require(role: str | None = None) -> Identity:
         st.error(f"This page is for the {role} role only.", icon=":material/block:")
         st.stop()
     return who
+
+
+def console_session() -> uuid.UUID:
+    """This console session's id: what staff_open_queue audits once per person shown (a new sign-in, or a new
+    browser session behind the load balancer, starts a new one)."""
+    return st.session_state.setdefault(SESSION_KEY, uuid.uuid4())
 
 
 def check_fresh() -> None:

@@ -1,9 +1,11 @@
 """Patients and appointments on a caller's behalf, through the agent's own database functions.
 
 Searching runs staff_find_patients (migrations/0007_console.sql: the console's only way to read patients, audited
-per patient). Upcoming, book, move and cancel run upcoming_appointments, book_appointment, move_appointment and
-cancel_appointment (migrations/0005_call_functions.sql), the same statements and constraints the agent's calls
-run, with the staff member as the audited actor and 'staff' as booked_by. There is no second copy of their rules:
+per patient). Upcoming, book, move and cancel run upcoming_appointments (through staff_upcoming_appointments,
+migrations/0009_console_read_audit.sql, which runs it with its owner's rights: the console's role can't read
+patients), book_appointment, move_appointment and cancel_appointment (migrations/0005_call_functions.sql), the same
+statements and constraints the agent's calls run, with the staff member as the audited actor and 'staff' as
+booked_by. There is no second copy of their rules:
 a refusal here is what the database decided.
 """
 
@@ -87,7 +89,7 @@ def search(conn: psycopg.Connection, who: Identity, term: str) -> list[PatientRe
 
 _UPCOMING = """
 SELECT id, doctor_id, doctor_name, specialty, starts_at, ends_at, reason
-FROM upcoming_appointments(for_patient => %s, not_before => %s, max_rows => %s, in_session => NULL, acting => %s)
+FROM staff_upcoming_appointments(for_patient => %s, not_before => %s, max_rows => %s, acting => %s)
 WHERE id IS NOT NULL"""
 
 

@@ -2,12 +2,14 @@
 
 A queue item is a callback request, or a handed-off/emergency call that left none. Emergencies come first, then
 the oldest. Claiming, notes and resolving live in follow_ups and follow_up_notes (migrations/0007_console.sql);
-each writes an audit row when the item is about a known patient.
+each writes an audit row when the item is about a known patient. Reading the list is audited in the database: one
+row per person per staff member per console session, when that person first shows.
 """
 
 from __future__ import annotations
 
 import unicodedata
+import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
@@ -47,44 +49,19 @@ class QueueItem:
         return f"{self.source}-{self.subject_id}"
 
 
+# staff_open_queue (migrations/0009_console_read_audit.sql) reads the queue with its owner's rights and audits
+# each person it shows this staff member for the first time in this console session.
 _OPEN_ITEMS = """
-WITH items AS (
-    SELECT 'callback' AS source, cr.id AS subject_id, cr.created_at, cr.call_session_id, cr.patient_id,
-           cr.caller_name, cr.callback_phone, cr.message, cs.outcome,
-           coalesce(cs.outcome = 'emergency', false) OR EXISTS (
-               SELECT 1 FROM call_events e WHERE e.call_session_id = cr.call_session_id AND e.kind = 'emergency'
-           ) AS emergency,
-           f.id AS follow_up_id, f.claimed_by, f.claimed_at, f.resolved_at
-    FROM callback_requests cr
-    LEFT JOIN call_sessions cs ON cs.id = cr.call_session_id
-    LEFT JOIN follow_ups f ON f.callback_request_id = cr.id
-    WHERE cr.status = 'open'
-    UNION ALL
-    SELECT 'call', cs.id, cs.started_at, cs.id, cs.patient_id, NULL, NULL, NULL, cs.outcome,
-           cs.outcome = 'emergency' OR EXISTS (
-               SELECT 1 FROM call_events e WHERE e.call_session_id = cs.id AND e.kind = 'emergency'
-           ),
-           f.id, f.claimed_by, f.claimed_at, f.resolved_at
-    FROM call_sessions cs
-    LEFT JOIN follow_ups f ON f.call_session_id = cs.id
-    WHERE (cs.outcome IN ('handed_off', 'emergency')
-           OR cs.id IN (SELECT e.call_session_id FROM call_events e WHERE e.kind = 'emergency'))
-      AND NOT EXISTS (SELECT 1 FROM callback_requests cr WHERE cr.call_session_id = cs.id)
-)
 SELECT source, subject_id, emergency, created_at, call_session_id, patient_id, caller_name, callback_phone, message,
-       outcome, claimed_by, claimed_at,
-       coalesce((SELECT array_agg(n.author || ' (' || to_char(n.at AT TIME ZONE %(zone)s, 'YYYY-MM-DD HH24:MI')
-                                  || '): ' || n.note ORDER BY n.at)
-                 FROM follow_up_notes n WHERE n.follow_up_id = items.follow_up_id), '{}') AS notes
-FROM items
-WHERE resolved_at IS NULL
-ORDER BY emergency DESC, created_at, source, subject_id
-LIMIT %(limit)s"""
+       outcome, claimed_by, claimed_at, notes
+FROM staff_open_queue(acting => %(acting)s, viewing_session => %(session)s, zone => %(zone)s, max_rows => %(limit)s)"""
 
 
-def open_items(conn: psycopg.Connection, *, zone: str) -> list[QueueItem]:
+def open_items(conn: psycopg.Connection, who: Identity, *, session: uuid.UUID, zone: str) -> list[QueueItem]:
+    """The open items, emergencies first; audited once per person shown to `who` in console `session`."""
+    params = {"acting": who.actor, "session": session, "zone": zone, "limit": QUEUE_LIMIT}
     with conn.cursor(row_factory=class_row(QueueItem)) as cur:
-        return cur.execute(_OPEN_ITEMS, {"zone": zone, "limit": QUEUE_LIMIT}).fetchall()
+        return cur.execute(_OPEN_ITEMS, params).fetchall()
 
 
 _SUBJECT_COLUMN = {"callback": "callback_request_id", "call": "call_session_id"}

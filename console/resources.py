@@ -1,4 +1,5 @@
-"""What every session of the process shares: settings, the database pool, the identity keys (cached once)."""
+"""What every session of the process shares: settings, the database pool, the identity keys (cached once), and
+the list of doctors (cached a few minutes)."""
 
 from __future__ import annotations
 
@@ -14,9 +15,13 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 from agent.settings import load
 from console.db import open_pool
 from console.identity import AlbPublicKeys, CognitoKeys
+from console.patients import DoctorChoice
+from console.patients import doctors as bookable_doctors
 from console.settings import ConsoleSettings
 
 logger = logging.getLogger(__name__)
+
+DOCTORS_TTL_SECONDS = 300
 
 
 @st.cache_resource
@@ -47,6 +52,14 @@ def connection() -> Iterator[psycopg.Connection]:
         logger.warning("database unavailable", extra={"error": type(error).__name__})
         st.error("The hospital's database can't be reached right now: try again in a moment.", icon=":material/error:")
         st.stop()
+
+
+@st.cache_resource(ttl=DOCTORS_TTL_SECONDS)
+def doctors() -> tuple[DoctorChoice, ...]:
+    """Who can be booked: the same for every staff member and patient, so read every few minutes, not per page run
+    (a doctor added meanwhile shows within DOCTORS_TTL_SECONDS; a booking is still checked by the database)."""
+    with connection() as conn:
+        return tuple(bookable_doctors(conn))
 
 
 @st.cache_resource

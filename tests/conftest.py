@@ -53,6 +53,7 @@ MIGRATION_IDS = [
     "0006_identity_and_schedule_locks",
     "0007_console",
     "0008_console_indexes",
+    "0009_console_read_audit",
 ]
 LATEST_MIGRATION = MIGRATION_IDS[-1]
 SEED_TIMEZONE = "America/New_York"  # the default HOSPITAL_TIMEZONE; the seed's local times are in this zone

@@ -21,6 +21,24 @@ BOOK_FUNCTION = (
 )
 # What rolling back each migration takes away from (and gives back to) the schema, as verify names it.
 ROLLED_BACK = {
+    "0009_console_read_audit": (
+        [
+            *(
+                f"column console_list_reads.{name}"
+                for name in ("actor", "at", "callback_request_id", "console_session", "patient_id")
+            ),
+            *(
+                f"constraint console_list_reads.console_list_reads_{name}"
+                for name in ("actor_check", "callback_request_id_fkey", "once", "one_subject", "patient_id_fkey")
+            ),
+            "function staff_open_queue(acting text, viewing_session uuid, zone text, max_rows integer)",
+            "function staff_upcoming_appointments(for_patient bigint, not_before timestamp with time zone, "
+            "max_rows integer, acting text)",
+            "index console_list_reads_once",
+            "table console_list_reads",
+        ],
+        [],
+    ),
     "0008_console_indexes": (
         [
             "index call_events_emergency_idx",
@@ -287,7 +305,7 @@ def test_verify_reports_pending_migrations(empty_database: str) -> None:
     migrations.rollback(params, 1)
     differences = verify.verify(params)
     assert differences[0] == f"migration {LATEST_MIGRATION}: pending (not applied)"
-    assert "index callback_requests_session_idx: missing" in differences
+    assert "table console_list_reads: missing" in differences
 
 
 # --- rules the database itself enforces ----------------------------------------------------------------------

@@ -5,12 +5,12 @@ Events carry kinds, tools, outcomes and timings; no words said are stored, so no
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta
 
-import pandas as pd
 import streamlit as st
 
-from console import auth, calls, charts, resources
+from console import auth, calls, charts, resources, tables
 
 auth.require()
 zone = resources.zone()
@@ -27,25 +27,33 @@ with resources.connection() as conn:
     recent = calls.recent_calls(conn, day, zone, None if outcome == "any" else outcome)
     per_hour = calls.calls_per_hour(conn, day, zone)
     latency = calls.turn_latency(conn, day, zone)
+    # The call whose events show below: the one chosen there (its widget's value from the last run) while it is
+    # still listed, else the latest; read here, with the rest, on one connection.
+    listed = [c.id for c in recent]
+    shown = st.session_state.get("calls_chosen")
+    shown = shown if shown in listed else next(iter(listed), None)
+    events = [] if shown is None else calls.call_events(conn, shown)
 
 if not recent:
     st.info(f"No calls on {day:%A %d %B %Y}" + ("" if outcome == "any" else f" with outcome {outcome}") + ".")
     st.stop()
 
+PERCENTILES = ("p50", "p90", "p95", "p99")
+calls_by_hour = {row["hour"].hour: row["calls"] for row in per_hour}
 hours_col, latency_col = st.columns(2)
 with hours_col:
     st.subheader("Calls per hour")
-    hours = pd.DataFrame({"hour": [f"{h:02d}:00" for h in range(24)], "calls": 0}).set_index("hour")
-    for row in per_hour:
-        hours.loc[f"{row['hour'].hour:02d}:00", "calls"] = row["calls"]
-    charts.bars(hours.reset_index(), category="hour", value="calls", height=220)
+    charts.bars(
+        {"hour": [f"{h:02d}:00" for h in range(24)], "calls": [calls_by_hour.get(h, 0) for h in range(24)]},
+        category="hour",
+        value="calls",
+        height=220,
+    )
 with latency_col:
     st.subheader("Agent turn latency (ms)")
     if latency["turns"]:
         charts.bars(
-            pd.DataFrame(
-                {"percentile": ["p50", "p90", "p95", "p99"], "ms": [latency[p] for p in ("p50", "p90", "p95", "p99")]}
-            ),
+            {"percentile": list(PERCENTILES), "ms": [latency[p] for p in PERCENTILES]},
             category="percentile",
             value="ms",
             height=220,
@@ -55,7 +63,7 @@ with latency_col:
         st.caption("No agent turns with a measured latency on this day.")
 
 st.subheader("Call sessions")
-table = pd.DataFrame(
+tables.grid(
     [
         {
             "call": c.id,
@@ -70,25 +78,19 @@ table = pd.DataFrame(
         for c in recent
     ]
 )
-st.dataframe(table, hide_index=True, width="stretch")
 
-chosen = st.selectbox("Events of call", [c.id for c in recent], key="calls_chosen")
-with resources.connection() as conn:
-    events = calls.call_events(conn, chosen)
-st.dataframe(
-    pd.DataFrame(
-        [
-            {
-                "at": f"{e.at.astimezone(zone):%H:%M:%S.%f}"[:-3],
-                "kind": e.kind,
-                "tool": e.tool,
-                "outcome": e.outcome,
-                "ms": e.duration_ms,
-                "detail": e.detail,
-            }
-            for e in events
-        ]
-    ),
-    hide_index=True,
-    width="stretch",
+st.selectbox("Events of call", listed, index=listed.index(shown), key="calls_chosen")
+tables.grid(
+    [
+        {
+            "at": f"{e.at.astimezone(zone):%H:%M:%S.%f}"[:-3],
+            "kind": e.kind,
+            "tool": e.tool,
+            "outcome": e.outcome,
+            "ms": e.duration_ms,
+            # As text: events' details differ in shape, which one typed column can't hold.
+            "detail": json.dumps(e.detail, sort_keys=True) if e.detail else None,
+        }
+        for e in events
+    ]
 )

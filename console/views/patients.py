@@ -1,7 +1,8 @@
 """Patients and appointments: find a patient, see what is booked, book, move or cancel on the caller's behalf.
 
 Every read of a patient's record is audited by the database (staff_find_patients, upcoming_appointments), so a
-patient's upcoming appointments are read when the patient is chosen or changed, not on every rerun.
+patient's upcoming appointments are read when the patient is chosen or changed, not on every rerun. Free slots are
+read once a doctor (booking) or a day (moving) is picked: a rerun of the page reads no slots nobody asked for.
 Writes run the agent's own database functions (console/patients.py) with this staff member as the actor.
 """
 
@@ -152,19 +153,20 @@ for appointment in upcoming:
     with st.expander(label + (f" · {appointment.reason}" if appointment.reason else "")):
         move_day = st.date_input(
             "Move to day",
-            value=appointment.starts_at.date(),
+            value=None,
             min_value=today,
             max_value=today + timedelta(days=365),
             key=f"move_day-{appointment.id}",
         )
-        st.selectbox(
-            "Free slot",
-            _free_slots(appointment.doctor_id, move_day),
-            format_func=_slot_label,
-            index=None,
-            placeholder="pick a free slot",
-            key=f"move_slot-{appointment.id}",
-        )
+        if move_day is not None:
+            st.selectbox(
+                "Free slot",
+                _free_slots(appointment.doctor_id, move_day),
+                format_func=_slot_label,
+                index=None,
+                placeholder="pick a free slot",
+                key=f"move_slot-{appointment.id}",
+            )
         move_col, cancel_col = st.columns(2)
         move_col.button("Move", key=f"move-{appointment.id}", on_click=_move, args=(who, patient, appointment))
         cancel_col.button(
@@ -173,19 +175,21 @@ for appointment in upcoming:
         _error_beside(f"move-{appointment.id}")
 
 st.subheader("Book")
-with resources.connection() as conn:
-    doctors = patients.doctors(conn)
-doctor = st.selectbox("Doctor", doctors, format_func=lambda d: f"{d.full_name} ({d.specialty})", key="book_doctor")
-book_day = st.date_input("Day", value=today, min_value=today, max_value=today + timedelta(days=365), key="book_day")
-slots = _free_slots(doctor.id, book_day)
-st.selectbox(
-    "Free slot",
-    slots,
-    format_func=_slot_label,
+doctor = st.selectbox(
+    "Doctor",
+    resources.doctors(),
+    format_func=lambda d: f"{d.full_name} ({d.specialty})",
     index=None,
-    placeholder="pick a free slot" if slots else "no free slot on this day",
-    key="book_slot",
+    placeholder="pick a doctor",
+    key="book_doctor",
 )
+book_day = st.date_input("Day", value=today, min_value=today, max_value=today + timedelta(days=365), key="book_day")
+if doctor is None:
+    slots, no_slot = [], "pick a doctor first"
+else:
+    slots = _free_slots(doctor.id, book_day)
+    no_slot = "pick a free slot" if slots else "no free slot on this day"
+st.selectbox("Free slot", slots, format_func=_slot_label, index=None, placeholder=no_slot, key="book_slot")
 st.text_area("Reason (optional)", key="book_reason", max_chars=patients.REASON_MAX, height=68)
 st.button("Book", key="book", on_click=_book, args=(who, patient), type="primary")
 _error_beside("book")

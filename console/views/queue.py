@@ -11,16 +11,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-import pandas as pd
 import streamlit as st
 
-from console import auth, queue, resources
+from console import auth, queue, resources, tables
 from console.identity import Identity
 
 QUEUE_REFRESH_SECONDS = 10
 
 who = auth.require()
-zone = resources.settings().hospital_timezone
+zone = resources.zone()
 st.title("Needs a person")
 
 
@@ -65,7 +64,7 @@ def _kind(item: queue.QueueItem) -> str:
 
 
 def _title(item: queue.QueueItem) -> str:
-    when = f"{item.created_at.astimezone(resources.zone()):%a %d %b %H:%M}"
+    when = f"{item.created_at.astimezone(zone):%a %d %b %H:%M}"
     kind = f":red[**{_kind(item)}**]" if item.emergency else f"**{_kind(item)}**"
     return f"{kind} · {when} · call {item.call_session_id or '-'}"
 
@@ -74,22 +73,20 @@ def _claimed(item: queue.QueueItem) -> str | None:
     return item.claimed_by.removeprefix("staff:") if item.claimed_by else None
 
 
-def _table(items: list[queue.QueueItem]) -> pd.DataFrame:
-    return pd.DataFrame(
-        [
-            {
-                "kind": _kind(item),
-                "when": f"{item.created_at.astimezone(resources.zone()):%a %d %b %H:%M}",
-                "call": item.call_session_id,
-                "caller": item.caller_name,
-                "callback number": item.callback_phone,
-                "message": item.message if item.caller_name else f"outcome: {item.outcome or 'call still open'}",
-                "claimed by": _claimed(item),
-                "notes": len(item.notes),
-            }
-            for item in items
-        ]
-    )
+def _rows(items: list[queue.QueueItem]) -> list[dict[str, object]]:
+    return [
+        {
+            "kind": _kind(item),
+            "when": f"{item.created_at.astimezone(zone):%a %d %b %H:%M}",
+            "call": item.call_session_id,
+            "caller": item.caller_name,
+            "callback number": item.callback_phone,
+            "message": item.message if item.caller_name else f"outcome: {item.outcome or 'call still open'}",
+            "claimed by": _claimed(item),
+            "notes": len(item.notes),
+        }
+        for item in items
+    ]
 
 
 def _work_on(item: queue.QueueItem) -> None:
@@ -120,14 +117,14 @@ def _work_on(item: queue.QueueItem) -> None:
 def queue_panel() -> None:
     auth.check_fresh()
     with resources.connection() as conn:
-        items = queue.open_items(conn, zone=zone)
+        items = queue.open_items(conn, who, session=auth.console_session(), zone=zone.key)
     if not items:
         st.success("Nothing is waiting for a person.")
         return
     if emergencies := sum(item.emergency for item in items):
         st.error(f"{emergencies} emergency call(s) the agent flagged, at the top.", icon=":material/emergency:")
     st.caption(f"{len(items)} waiting, emergencies first; refreshes every {QUEUE_REFRESH_SECONDS} s")
-    st.dataframe(_table(items), hide_index=True, width="stretch")
+    tables.grid(_rows(items))
     by_key = {item.key: item for item in items}
     chosen = st.selectbox(
         "Work on", list(by_key), format_func=lambda key: _title(by_key[key]).replace("**", ""), key="queue_item"

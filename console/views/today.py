@@ -26,12 +26,16 @@ if not data.shifts:
     st.info(f"No doctor is on shift on {day:%A %d %B %Y}.")
     st.stop()
 
-load = pd.DataFrame(data.load()).set_index("doctor")
+load = data.load()
 st.caption(
     f"{len(data.bookings)} booked, {len(data.free)} free slots on {day:%A %d %B %Y} ({settings.hospital_timezone})"
 )
 charts.bars(
-    load[["booked", "free"]].reset_index().melt(id_vars="doctor", var_name="slots", value_name="count"),
+    {
+        "doctor": [row["doctor"] for row in load for _ in ("booked", "free")],
+        "slots": ["booked", "free"] * len(load),
+        "count": [row[kind] for row in load for kind in ("booked", "free")],
+    },
     category="doctor",
     value="count",
     stack="slots",

@@ -15,6 +15,7 @@ from tests.console.conftest import ADMIN, FRONTDESK, MARIA_ID, ZONE
 
 BOB = Identity(username="bob", roles=frozenset({"frontdesk"}))
 SLOT_MINUTES = 30
+SESSION = uuid.uuid4()  # alice's console session, unless a test opens another
 
 
 def _now() -> datetime:
@@ -23,6 +24,20 @@ def _now() -> datetime:
 
 def _patel(conn: psycopg.Connection) -> int:
     return next(d.id for d in patients.doctors(conn) if d.full_name == "Aisha Patel")
+
+
+def _queue(conn: psycopg.Connection, who: Identity = FRONTDESK, session: uuid.UUID = SESSION) -> list[queue.QueueItem]:
+    return queue.open_items(conn, who, session=session, zone=ZONE.key)
+
+
+def _list_reads(url: str, actor: str) -> list[tuple]:
+    """The audit rows of what the queue showed `actor`: (patient, callback request of a caller without one)."""
+    with psycopg.connect(url) as conn:
+        return conn.execute(
+            "SELECT patient_id, (detail->>'callback_request_id')::bigint FROM audit_log "
+            "WHERE actor = %s AND action = 'read' AND detail->>'listed' = 'queue' ORDER BY id",
+            (actor,),
+        ).fetchall()
 
 
 def _audit_rows(url: str, actor: str) -> list[tuple]:
@@ -40,6 +55,7 @@ def _audit_rows(url: str, actor: str) -> list[tuple]:
     [
         "SELECT full_name FROM patients",
         "SELECT * FROM patients",
+        "SELECT id FROM patients",
         "UPDATE patients SET phone = NULL",
         "DELETE FROM appointments",
         "DELETE FROM audit_log",
@@ -47,6 +63,13 @@ def _audit_rows(url: str, actor: str) -> list[tuple]:
         "UPDATE appointments SET reason = 'x'",
         "CREATE TABLE intruder (id int)",
         'SELECT * FROM "_yoyo_migration"',
+        # What callers left is read through staff_open_queue, audited; so is who was shown what.
+        "SELECT caller_name FROM callback_requests",
+        "SELECT callback_phone, message FROM callback_requests",
+        "SELECT * FROM callback_requests",
+        "SELECT * FROM console_list_reads",
+        "INSERT INTO console_list_reads (console_session, actor, patient_id) "
+        "VALUES (gen_random_uuid(), 'staff:alice', 1)",
         "SELECT * FROM find_patient('Maria Garcia', '1985-04-12', NULL, NULL, 'agent', 'dob')",
     ],
 )
@@ -96,7 +119,7 @@ def test_a_day_without_shifts_is_empty(console_conn: psycopg.Connection) -> None
 
 
 def test_the_queue_puts_emergencies_first_and_leaves_finished_calls_out(console_conn: psycopg.Connection) -> None:
-    items = queue.open_items(console_conn, zone=ZONE.key)
+    items = _queue(console_conn)
     assert [(i.source, i.emergency, i.outcome) for i in items] == [
         ("call", True, "emergency"),
         ("callback", False, "handed_off"),
@@ -106,7 +129,7 @@ def test_the_queue_puts_emergencies_first_and_leaves_finished_calls_out(console_
 
 
 def test_claim_note_resolve_and_nobody_else_can_take_it(console_conn: psycopg.Connection, calls_database: str) -> None:
-    item = queue.open_items(console_conn, zone=ZONE.key)[1]
+    item = _queue(console_conn)[1]
     queue.claim(console_conn, FRONTDESK, item.source, item.subject_id)
     queue.claim(console_conn, FRONTDESK, item.source, item.subject_id)  # claiming your own again is a no-op
     for action in (
@@ -117,26 +140,85 @@ def test_claim_note_resolve_and_nobody_else_can_take_it(console_conn: psycopg.Co
         with pytest.raises(queue.QueueRefused, match="already claimed by alice"):
             action()
     queue.add_note(console_conn, FRONTDESK, item.source, item.subject_id, "  Left a voicemail  ")
-    noted = queue.open_items(console_conn, zone=ZONE.key)[1]
+    noted = _queue(console_conn)[1]
     assert noted.claimed_by == "staff:alice"
     assert len(noted.notes) == 1
     assert noted.notes[0].endswith("): Left a voicemail")
 
     queue.resolve(console_conn, FRONTDESK, item.source, item.subject_id)
     console_conn.commit()
-    assert [i.source for i in queue.open_items(console_conn, zone=ZONE.key)] == ["call"]
+    assert [i.source for i in _queue(console_conn)] == ["call"]
     with pytest.raises(queue.QueueRefused, match="already resolved"):
         queue.add_note(console_conn, FRONTDESK, item.source, item.subject_id, "again")
     with psycopg.connect(calls_database) as conn:
         assert conn.execute("SELECT status FROM callback_requests").fetchone() == ("done",)
-    assert _audit_rows(calls_database, "staff:alice") == [("update", "patient", MARIA_ID)] * 3
+    # Maria's request was shown (one read, however often the list was read), then claimed, noted, resolved.
+    assert (
+        _audit_rows(calls_database, "staff:alice")
+        == [("read", "patient", MARIA_ID)] + [("update", "patient", MARIA_ID)] * 3
+    )
+
+
+def _leave_callback(url: str, patient_id: int | None, name: str) -> int:
+    with psycopg.connect(url) as conn:
+        return conn.execute(
+            "INSERT INTO callback_requests (patient_id, caller_name, callback_phone, message) "
+            "VALUES (%s, %s, '+15555550199', 'Call me back') RETURNING id",
+            (patient_id, name),
+        ).fetchone()[0]
+
+
+def test_the_queue_audits_each_person_once_per_staff_member_and_console_session(
+    console_conn: psycopg.Connection, calls_database: str
+) -> None:
+    stranger = _leave_callback(calls_database, None, "Li Wei")  # a caller without a patient record
+    _queue(console_conn)
+    console_conn.commit()
+    # First view: one row per person shown (the emergency call names nobody and has no patient).
+    assert sorted(_list_reads(calls_database, "staff:alice"), key=str) == sorted(
+        [(MARIA_ID, None), (None, stranger)], key=str
+    )
+    for _ in range(3):  # the 10-second refresh: the same people, nothing new
+        _queue(console_conn)
+        console_conn.commit()
+    assert len(_list_reads(calls_database, "staff:alice")) == 2
+
+    with psycopg.connect(calls_database) as conn:
+        other = conn.execute("SELECT id FROM patients WHERE id <> %s ORDER BY id LIMIT 1", (MARIA_ID,)).fetchone()[0]
+    _leave_callback(calls_database, other, "Someone Else")
+    _leave_callback(calls_database, MARIA_ID, "Maria Garcia")  # Maria again: already shown in this session
+    assert len(_queue(console_conn)) == 5
+    console_conn.commit()
+    assert _list_reads(calls_database, "staff:alice")[2:] == [(other, None)]
+
+    _queue(console_conn, BOB)  # another staff member's screen in the same session id: their own rows
+    _queue(console_conn, session=uuid.uuid4())  # alice in a new console session: shown anew
+    console_conn.commit()
+    assert len(_list_reads(calls_database, "staff:bob")) == 3
+    assert len(_list_reads(calls_database, "staff:alice")) == 6
+    with psycopg.connect(calls_database) as conn:
+        details = conn.execute(
+            "SELECT DISTINCT detail->>'console_session' FROM audit_log WHERE actor = 'staff:bob'"
+        ).fetchall()
+    assert details == [(str(SESSION),)]
+
+
+def test_the_queue_refuses_unaudited_reads_in_the_database(console_conn: psycopg.Connection) -> None:
+    for actor, session in (("agent", SESSION), ("staff:", SESSION), ("staff:alice", None)):
+        with pytest.raises(errors.InvalidParameterValue):
+            console_conn.execute("SELECT * FROM staff_open_queue(%s, %s, 'UTC', 10)", (actor, session))
+        console_conn.rollback()
+    for actor in ("agent", "staff:"):
+        with pytest.raises(errors.InvalidParameterValue):
+            console_conn.execute("SELECT * FROM staff_upcoming_appointments(1, now(), 5, %s)", (actor,))
+        console_conn.rollback()
 
 
 @pytest.mark.parametrize("note", ["", "   ", "x" * 2001, "bell\x07"])
 def test_bad_notes_are_refused_and_nothing_is_written(
     console_conn: psycopg.Connection, calls_database: str, note: str
 ) -> None:
-    item = queue.open_items(console_conn, zone=ZONE.key)[0]
+    item = _queue(console_conn)[0]
     with pytest.raises(queue.QueueRefused):
         queue.add_note(console_conn, FRONTDESK, item.source, item.subject_id, note)
     with psycopg.connect(calls_database) as conn:

@@ -34,7 +34,7 @@ def console_env(calls_database: str, monkeypatch: pytest.MonkeyPatch) -> Iterato
     monkeypatch.setenv("CONSOLE_DATABASE_ROLE", "hospital_console")
     monkeypatch.setenv("HOSPITAL_TIMEZONE", ZONE.key)
     monkeypatch.setattr(auth, "on_loopback", lambda: True)
-    st.cache_resource.clear()
+    st.cache_resource.clear()  # the pool and the doctors list of another test's database
     yield calls_database
     st.cache_resource.clear()  # closes the pool before the database is dropped
 
@@ -229,6 +229,21 @@ def test_queue_claim_note_resolve(console_env: str) -> None:
         assert conn.execute("SELECT status FROM callback_requests").fetchone() == ("done",)
 
 
+def _queue_reads(url: str) -> int:
+    with psycopg.connect(url) as conn:
+        return conn.execute("SELECT count(*) FROM audit_log WHERE detail->>'listed' = 'queue'").fetchone()[0]
+
+
+def test_the_queue_page_audits_who_it_shows_once_per_console_session(console_env: str) -> None:
+    at = app(FRONTDESK, "views/queue.py")
+    assert _queue_reads(console_env) == 1  # Maria's callback request; the emergency call names nobody
+    at.run()
+    at.run()  # what the 10-second refresh does: the same session, the same people
+    assert _queue_reads(console_env) == 1
+    app(FRONTDESK, "views/queue.py")  # another browser session: shown anew
+    assert _queue_reads(console_env) == 2
+
+
 @pytest.mark.parametrize("note", ["", "   ", "x" * 2001])
 def test_a_bad_note_is_refused_beside_it_and_nothing_written(console_env: str, note: str) -> None:
     at = app(FRONTDESK, "views/queue.py")
@@ -256,6 +271,9 @@ def test_calls_page_lists_the_days_calls_and_filters(console_env: str, calls_day
     calls_table = at.dataframe[0].value
     assert list(calls_table["outcome"]) == ["emergency", "handed_off", "completed"]
     assert list(at.dataframe[1].value["kind"]) == ["call_started", "emergency"]
+    completed = int(calls_table[calls_table["outcome"] == "completed"]["call"].iloc[0])
+    at.selectbox(key="calls_chosen").select(completed).run()  # its events show in the same run
+    assert list(at.dataframe[1].value["kind"]) == ["call_started", "agent_turn", "agent_turn", "agent_turn"]
     at.selectbox(key="calls_outcome").select("completed").run()
     assert list(at.dataframe[0].value["outcome"]) == ["completed"]
     at.selectbox(key="calls_outcome").select("abandoned").run()
@@ -337,11 +355,14 @@ def test_the_admin_sees_the_audit_page_in_the_navigation(console_env: str) -> No
 def test_move_an_appointment_to_a_free_slot(console_env: str, seed_today: date) -> None:
     at = _find_maria(app(FRONTDESK, "views/patients.py"))
     with psycopg.connect(console_env) as conn:
-        (appointment_id,) = conn.execute(
-            "SELECT id FROM appointments WHERE patient_id = 1 AND status = 'booked' ORDER BY starts_at LIMIT 1"
+        appointment_id, starts_at = conn.execute(
+            "SELECT id, starts_at FROM appointments WHERE patient_id = 1 AND status = 'booked' "
+            "ORDER BY starts_at LIMIT 1"
         ).fetchone()
     at.button(key=f"move-{appointment_id}").click().run()  # no slot picked
     assert any("pick a free slot to move to" in e for e in errors(at))
+    assert not at.selectbox(key="book_slot").options  # no doctor picked to book with: no slots read
+    at.date_input(key=f"move_day-{appointment_id}").set_value(starts_at.astimezone(ZONE).date()).run()
     slot = at.selectbox(key=f"move_slot-{appointment_id}")
     slot.select(slot.options[-1]).run()
     at.button(key=f"move-{appointment_id}").click().run()
