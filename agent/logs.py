@@ -29,6 +29,7 @@ from typing import Any
 
 from pythonjsonlogger.json import JsonFormatter
 
+from agent.hospital.rules import PHONE_NUMBER_SHAPES
 from agent.settings import DatabaseSettings, Settings
 
 logger = logging.getLogger("agent")
@@ -48,6 +49,7 @@ _SHAPES = re.compile(
             r"(?<=://)[^/\s:@\"']+:[^@\s\"']+(?=@)",  # user:password@ in URLs
             r"(?i:(?:(?<=\bpassword=)|(?<=sslpassword=))[^&\s\"'#]+)",  # ?password=... in URLs, password=... in DSNs
             r"\b[0-9a-f]{40}\b",  # 40-hex keys (Deepgram)
+            PHONE_NUMBER_SHAPES,  # a caller's number, in a phone call's room name and SIP identity too
         ]
     )
 )

@@ -150,7 +150,7 @@ class StackSettings(BaseModel):
     # routes them); or "sip-trunk", numbers at a SIP provider that sends calls to LiveKit through an inbound trunk.
     phone_line: Literal["off", "livekit-numbers", "sip-trunk"] = "off"
     phone_numbers: tuple[str, ...] = ()
-    # Rooms are "<prefix><random>", one per caller.
+    # One room per caller, which LiveKit names "<prefix>_<caller's number>_<random>" (docs/telephony.md).
     phone_room_prefix: str = Field("call-", pattern=r"^[a-z0-9][a-z0-9_-]{0,30}$")
     # sip-trunk only: the provider's signalling addresses, and/or a digest-auth username (the password goes into
     # Secrets Manager, <project>-<stack>/SIP_TRUNK_PASSWORD).

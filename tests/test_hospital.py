@@ -103,6 +103,13 @@ async def audit_rows(pool: asyncpg.Pool, session: int) -> list[asyncpg.Record]:
     return await pool.fetch("SELECT * FROM audit_log WHERE call_session_id = $1 ORDER BY id", session)
 
 
+async def test_a_phone_calls_room_is_kept_without_the_callers_number(hospital, pool):
+    # LiveKit names an individual dispatch rule's room "<prefix>_<caller number>_<random>" (livekit/protocol,
+    # sip/sip.go); the number is the caller's, not the call's id.
+    session = await hospital.start_call(room="call-_+15550142398_Zk3mPq9xYt2a", job_id="AJ_1")
+    assert await pool.fetchval("SELECT room FROM call_sessions WHERE id = $1", session) == "call-_[number]_Zk3mPq9xYt2a"
+
+
 # -- patients -----------------------------------------------------------------------------------------------
 
 

@@ -33,7 +33,8 @@ class PostgresCallJournal(PostgresStore):
     """`CallJournal` on PostgreSQL."""
 
     async def start_call(self, *, room: str, job_id: str | None) -> int:
-        name = rules.plain_text(room, "room", rules.ROOM_MAX)
+        # A phone call's room name carries the caller's number (rules.PHONE_NUMBER_SHAPES); the row keeps the rest.
+        name = rules.without_phone_numbers(rules.plain_text(room, "room", rules.ROOM_MAX))
         job = None if job_id is None else rules.plain_text(job_id, "job_id", rules.ROOM_MAX)
 
         async def work(connection: asyncpg.Connection) -> int:

@@ -22,6 +22,12 @@ EMAIL_MAX = 254
 SPECIALTY_MAX = 120
 SHORT_TEXT_MAX = 80  # actor names, tool names, outcomes
 ROOM_MAX = 200  # call rooms and job ids
+# A caller's number where LiveKit's SIP service puts it (livekit/protocol, sip/sip.go, EvaluateDispatchRule): as
+# E.164 anywhere, in the individual dispatch rule's room "<prefix>_<number>_<random>", in the participant's identity
+# "sip_<number>" and in its name "Phone <number>". Rooms and identities reach logs and tables; the number must not.
+PHONE_NUMBER_SHAPES = r"(?:\+|(?<=sip_)|(?<=Phone )|(?<=_)(?=\d{7,15}_))\d{7,15}(?!\d)"
+_PHONE_NUMBER = re.compile(PHONE_NUMBER_SHAPES)
+NUMBER_MASK = "[number]"
 # Lengths of what is only looked up or kept as JSON.
 LANGUAGE_MAX = 40  # a language code or name asked for
 DETAIL_JSON_MAX = 4000
@@ -187,3 +193,8 @@ def parse_day(text: object) -> date:
         return date.fromisoformat(text)
     except ValueError:
         raise InvalidInput(f"{text!r} is not a real date in the form YYYY-MM-DD") from None
+
+
+def without_phone_numbers(text: str) -> str:
+    """`text` with every caller number LiveKit may have put in it masked (a phone call's room name, for one)."""
+    return _PHONE_NUMBER.sub(NUMBER_MASK, text)

@@ -266,3 +266,32 @@ def test_json_when_not_a_terminal_or_not_dev(settings, logging_restored):
     text = _log_everything_through(staging, _Terminal())
     assert _lines(text)[0]["environment"] == "staging"
     assert [leak for leak in LEAKS if leak in text] == []
+
+
+# A phone call as LiveKit's SIP service names it (livekit/protocol sip/sip.go, EvaluateDispatchRule): the room of an
+# individual dispatch rule is "<prefix>_<caller number>_<random>", the caller's identity "sip_<number>".
+CALLER = "+15550142398"
+
+
+@pytest.mark.parametrize("number", [CALLER, CALLER.lstrip("+")])
+def test_a_phone_callers_number_is_on_no_line(settings, logging_restored, capsys, number):
+    logs.configure_logging(settings)
+    with logs.call_context(room=f"call-_{number}_Zk3mPq9xYt2a", job_id="AJ_abc"):
+        logging.getLogger("livekit.agents").info("participant connected", extra={"identity": f"sip_{number}"})
+        logs.log_event("call_start")
+        logging.getLogger("agent.worker").info("caller is Phone %s", number)
+    lines = capsys.readouterr().out
+    assert "5550142398" not in lines
+    first, second, third = _lines(lines)
+    assert first["room"] == second["room"] == "call-_[REDACTED]_Zk3mPq9xYt2a"
+    assert first["identity"] == "sip_[REDACTED]"
+    assert third["message"] == "caller is Phone [REDACTED]"
+
+
+def test_numbers_that_are_not_callers_stay(settings, logging_restored, capsys):
+    logs.configure_logging(settings)
+    with logs.call_context(room="smoke-1234567890-1", job_id="AJ_abc"):
+        logs.log_event("tool_call", duration_ms=1234567.0, tool="find_slots", rows=12345678)
+    (line,) = _lines(capsys.readouterr().out)
+    assert line["room"] == "smoke-1234567890-1"
+    assert line["rows"] == 12345678
