@@ -35,10 +35,8 @@ TURN_BOUND = ATTEMPT_TIMEOUT + 3.0
 # A switch to the fallback costs at most one attempt timeout (a retry of the primary would cost another).
 SWITCH_BOUND = ATTEMPT_TIMEOUT + 0.4
 FAILURES = ["refused", "error", "hang", "drop"]
-# After a hang, the model's recovery probe can itself stay stuck (seen with livekit-agents 1.8's OpenAI plugin:
-# the probe waits on a read its attempt timeout does not end), so that call stays on the fallback model; the
-# next call starts on the primary again (docs/latency.md, "When a provider fails").
-RECOVERABLE_FAILURES = ["refused", "error", "drop"]
+# Longer than any test here: a provider that hangs this long is ended only by our attempt timeout.
+ENDLESS_HANG = 60.0
 SETTINGS_FOR_TESTS = load(**SETTINGS, provider_attempt_timeout=ATTEMPT_TIMEOUT)
 
 
@@ -133,7 +131,7 @@ async def turn(session: AgentSession, words: str) -> str:
     )
 
 
-@pytest.mark.parametrize("failure", RECOVERABLE_FAILURES)
+@pytest.mark.parametrize("failure", FAILURES)
 async def test_a_failing_model_hands_the_turn_to_its_fallback_and_comes_back(
     failure: str, primary: ProviderStandIn, fallback: ProviderStandIn
 ) -> None:
@@ -154,6 +152,31 @@ async def test_a_failing_model_hands_the_turn_to_its_fallback_and_comes_back(
         await until_recovered(lambda: turn(session, "Tomorrow, please."), primary_available)
         assert primary_available == [False, True]
         assert await turn(session, "Thank you.") == primary.answer()
+
+
+async def test_a_model_that_hung_is_used_again_in_the_same_call_once_it_answers(
+    primary: ProviderStandIn, fallback: ProviderStandIn
+) -> None:
+    """The primary accepts requests and never answers, nor drops them: each attempt on it, the background probes
+    included, ends at the attempt timeout (the OpenAI plugin gives every request `conn_options.timeout` as its
+    httpx timeout), so a probe made once it answers again brings it back within the same call."""
+    adapter = models(primary, fallback)
+    primary_available = availability(adapter, "llm_availability_changed")
+    primary.hang_seconds = ENDLESS_HANG
+    async with adapter, AgentSession(llm=adapter, conn_options=connect_options(SETTINGS_FOR_TESTS)) as session:
+        await session.start(Agent(instructions="You are a hospital receptionist."))
+        assert await turn(session, "Hello?") == primary.answer()
+
+        primary.mode = "hang"
+        assert await turn(session, "I need an appointment.") == fallback.answer()
+        assert await turn(session, "With a cardiologist.") == fallback.answer(), "the call goes on"
+        assert primary_available == [False]
+
+        primary.mode = "ok"  # the hung requests stay hung: only new ones are answered
+        await until_recovered(lambda: turn(session, "Tomorrow, please."), primary_available)
+        assert primary_available == [False, True]
+        assert await turn(session, "Thank you.") == primary.answer()
+        assert primary.requests[-1] == "/v1/chat/completions ok"
 
 
 async def test_a_model_that_fails_after_its_first_words_ends_that_turn_short_and_the_next_goes_to_the_fallback(
