@@ -26,6 +26,7 @@ from agent.providers import (
     tts_fallback,
 )
 from agent.settings import load
+from agent.stt_recovery import ReturningSTTFallback
 from devtools.testing.provider_stand_ins import HANG_SECONDS, ProviderStandIn
 from tests.agent.test_worker import SETTINGS
 
@@ -300,6 +301,110 @@ async def test_failing_transcription_moves_to_the_fallback_and_comes_back(
         await until_recovered(heard, primary_available)
         assert primary_available == [False, True]
         assert await heard() == primary.answer()
+
+
+def transcribers(primary: ProviderStandIn, fallback: ProviderStandIn) -> ReturningSTTFallback:
+    """Both stages are OpenAI transcription stand-ins (one request per utterance cut by the VAD): the stand-in has
+    no Deepgram WebSocket. OpenAI's one-request transcription bounds only its connection by the attempt timeout
+    (it reads for 30 s in livekit-plugins-openai 1.8.9): a hang of it ends when the stand-in drops the connection,
+    after HANG_SECONDS."""
+    from livekit.plugins import silero
+
+    return stt_fallback(
+        [
+            openai.STT(api_key=SETTINGS["openai_api_key"], base_url=f"{primary.url}/v1", use_realtime=False),
+            openai.STT(api_key=SETTINGS["openai_api_key"], base_url=f"{fallback.url}/v1", use_realtime=False),
+        ],
+        SETTINGS_FOR_TESTS,
+        vad=silero.VAD.load(),
+    )
+
+
+class CallAudio:
+    """The session's path: one stream carries the whole call's audio; each utterance is one of our own speech
+    clips and a second of silence."""
+
+    def __init__(self, adapter: ReturningSTTFallback) -> None:
+        self.stream = adapter.stream(conn_options=connect_options(SETTINGS_FOR_TESTS).stt_conn_options)
+        self.finals: list[str] = []
+        self._collector = asyncio.create_task(self._collect())
+
+    async def _collect(self) -> None:
+        from livekit.agents import stt
+
+        async for event in self.stream:
+            if event.type == stt.SpeechEventType.FINAL_TRANSCRIPT:
+                self.finals.append(event.alternatives[0].text)
+
+    async def say(self) -> None:
+        from agent.outage_clips import clip_frames
+
+        async for frame in clip_frames("transfer"):
+            self.stream.push_frame(frame)
+        silence = rtc.AudioFrame(bytes(640), sample_rate=16000, num_channels=1, samples_per_channel=320)
+        for _ in range(50):
+            self.stream.push_frame(silence)
+
+    async def heard(self) -> str:
+        """Say an utterance; what the stream transcribed of it."""
+        before = len(self.finals)
+        await self.say()
+        await until(lambda: len(self.finals) > before)
+        return self.finals[-1]
+
+    async def end(self) -> None:
+        self.stream.end_input()
+        await self._collector
+        await self.stream.aclose()
+
+
+@pytest.mark.parametrize("failure", ["refused", "error", "hang"])
+async def test_the_calls_transcription_stream_returns_to_its_primary_once_it_is_back(
+    failure: str, primary: ProviderStandIn, fallback: ProviderStandIn
+) -> None:
+    adapter = transcribers(primary, fallback)
+    primary_available: list[bool] = []
+    adapter.on("stt_availability_changed", lambda event: primary_available.append(event.available))
+    async with adapter, asyncio.timeout(30):
+        call = CallAudio(adapter)
+        assert await call.heard() == primary.answer()
+
+        await fail(primary, failure)
+        await call.say()  # the primary fails on this utterance, which is lost with it
+        await until(lambda: primary_available == [False])
+        assert await call.heard() == fallback.answer(), "the call goes on"
+
+        await come_back(primary, failure)
+        # Utterances on the fallback probe the primary, one probe at a time; a probe caught in the hang ends with
+        # the hung request.
+        deadline = time.monotonic() + HANG_SECONDS + 2.0
+        while await call.heard() != primary.answer() and time.monotonic() < deadline:
+            pass
+        assert primary_available == [False, True]
+        assert call.finals[-1] == primary.answer(), "the same stream is back on the primary"
+        assert await call.heard() == primary.answer()
+        await call.end()
+
+
+async def test_a_healthy_primary_keeps_one_transcription_stream_for_the_whole_call(
+    primary: ProviderStandIn, fallback: ProviderStandIn
+) -> None:
+    adapter = transcribers(primary, fallback)
+    opened: list[object] = []
+    library_stream = adapter.fallback_stream
+
+    def counted(**options: object) -> object:
+        opened.append(library_stream(**options))
+        return opened[-1]
+
+    adapter.fallback_stream = counted
+    async with adapter, asyncio.timeout(30):
+        call = CallAudio(adapter)
+        for _ in range(3):
+            assert await call.heard() == primary.answer()
+        await call.end()
+    assert len(opened) == 1
+    assert not fallback.requests
 
 
 # -- metrics -----------------------------------------------------------------------------------------------------
