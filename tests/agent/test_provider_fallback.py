@@ -12,7 +12,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import pytest
 from livekit import rtc
 from livekit.agents import Agent, AgentSession, APIConnectionError, llm, tts
-from livekit.agents.utils import http_context
+from livekit.agents.utils import aio, http_context
+from livekit.agents.voice.io import AudioInput
 from livekit.plugins import cartesia, deepgram, openai
 
 from agent.providers import (
@@ -384,6 +385,60 @@ async def test_the_calls_transcription_stream_returns_to_its_primary_once_it_is_
         assert call.finals[-1] == primary.answer(), "the same stream is back on the primary"
         assert await call.heard() == primary.answer()
         await call.end()
+
+
+class Microphone(AudioInput):
+    """The caller's audio as the room would hand it to the session."""
+
+    def __init__(self) -> None:
+        super().__init__(label="caller")
+        self.frames = aio.Chan[rtc.AudioFrame]()
+
+    async def __anext__(self) -> rtc.AudioFrame:
+        return await self.frames.recv()
+
+
+async def test_a_session_hears_its_caller_through_the_fallback_then_the_primary_again(
+    primary: ProviderStandIn, fallback: ProviderStandIn
+) -> None:
+    """The same as above through a real AgentSession: what the session took the caller to have said."""
+    from livekit.plugins import silero
+
+    from agent.outage_clips import clip_frames
+
+    adapter = transcribers(primary, fallback)
+    primary_available: list[bool] = []
+    adapter.on("stt_availability_changed", lambda event: primary_available.append(event.available))
+    microphone = Microphone()
+    heard: list[str] = []
+
+    async def say() -> None:
+        async for frame in clip_frames("transfer"):
+            microphone.frames.send_nowait(frame)
+        for _ in range(60):
+            microphone.frames.send_nowait(rtc.AudioFrame(bytes(640), 16000, 1, 320))
+
+    async def utterance() -> str:
+        before = len(heard)
+        await say()
+        await until(lambda: len(heard) > before)
+        return heard[-1]
+
+    session = AgentSession(stt=adapter, vad=silero.VAD.load(), conn_options=connect_options(SETTINGS_FOR_TESTS))
+    async with adapter, session, asyncio.timeout(60):
+        session.input.audio = microphone
+        session.on("user_input_transcribed", lambda event: event.is_final and heard.append(event.transcript))
+        await session.start(Agent(instructions="You are a hospital receptionist."))
+        assert await utterance() == primary.answer()
+        primary.mode = "error"
+        await say()  # lost with the primary
+        await until(lambda: primary_available == [False])
+        assert await utterance() == fallback.answer()
+        primary.mode = "ok"
+        deadline = time.monotonic() + 10.0
+        while await utterance() != primary.answer() and time.monotonic() < deadline:
+            pass
+        assert heard[-1] == primary.answer(), "the same call hears the caller through the primary again"
 
 
 async def test_a_healthy_primary_keeps_one_transcription_stream_for_the_whole_call(
