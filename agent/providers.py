@@ -8,7 +8,8 @@
 LiveKit's FallbackAdapter (livekit-agents 1.8: livekit/agents/{stt,llm,tts}/fallback_adapter.py) sends each
 request to the first available provider; one that refuses, errs or is silent for `PROVIDER_ATTEMPT_TIMEOUT`
 seconds is marked unavailable and the same request goes to the next one. A background probe re-tries the
-failed provider, and once it answers it is first again. No provider retries itself before falling back: a
+failed provider, and once it answers it is first again (for speech to text, whose stream lasts the whole call,
+from the next utterance on: agent/stt_recovery.py). No provider retries itself before falling back: a
 retry costs the caller another attempt timeout of silence. A model reply that fails after words were already
 spoken is not re-asked from the fallback (it would repeat them, and could run a tool call twice): that turn
 ends short and the next one goes to the fallback (docs/latency.md, "When a provider fails").
@@ -26,6 +27,7 @@ from livekit.agents.voice.agent_session import SessionConnectOptions
 from livekit.plugins import cartesia, deepgram, openai
 
 from agent.settings import Settings
+from agent.stt_recovery import ReturningSTTFallback
 
 logger = logging.getLogger("agent.providers")
 
@@ -34,10 +36,10 @@ FALLBACK_METRIC = "ProviderFallbacks"
 RECOVERY_METRIC = "ProviderRecoveries"
 
 
-def stt_fallback(instances: list[stt.STT], settings: Settings, *, vad: Any) -> stt.FallbackAdapter:
+def stt_fallback(instances: list[stt.STT], settings: Settings, *, vad: Any) -> ReturningSTTFallback:
     """Our fallback options over speech-to-text providers, first is preferred (the VAD cuts the utterances of
-    the ones that only transcribe whole recordings)."""
-    return stt.FallbackAdapter(
+    the ones that only transcribe whole recordings); the call's stream returns to the first once it recovers."""
+    return ReturningSTTFallback(
         instances, vad=vad, attempt_timeout=settings.provider_attempt_timeout, max_retry_per_stt=0
     )
 
@@ -53,7 +55,7 @@ def tts_fallback(instances: list[tts.TTS]) -> tts.FallbackAdapter:
     return tts.FallbackAdapter(instances, max_retry_per_tts=0)
 
 
-def build_stt(settings: Settings, *, vad: Any) -> stt.FallbackAdapter:
+def build_stt(settings: Settings, *, vad: Any) -> ReturningSTTFallback:
     deepgram_stt = deepgram.STT(
         model=settings.stt_model,
         language=settings.stt_language,

@@ -82,6 +82,11 @@ TimeZoneName = Annotated[str, AfterValidator(valid_time_zone)]
 PostgresUrl = Annotated[SecretStr, AfterValidator(_valid_postgres_url)]
 
 
+def _is_livekit_cloud(livekit_url: str) -> bool:
+    host = urlsplit(livekit_url).hostname or ""
+    return host.endswith(".livekit.cloud")
+
+
 def _environment(info: ValidationInfo) -> Environment | None:
     """APP_ENV as validated so far (None when it was itself invalid, which is reported on its own)."""
     return info.data.get("app_env")
@@ -253,6 +258,12 @@ class Settings(DatabaseSettings, TokenSettings):
     metrics_endpoint_url: str | None = Field(None, description="CloudWatch endpoint override (tests only).")
 
     log_level: str = Field("INFO", pattern=r"^(DEBUG|INFO|WARNING|ERROR)$", description="Log level.")
+    noise_cancellation: Literal["auto", "on", "off"] = Field(
+        "auto",
+        validate_default=True,
+        description="LiveKit's noise cancellation of the caller's audio (telephony model for phone callers); it "
+        "runs only on LiveKit Cloud: auto is on when LIVEKIT_URL is a LiveKit Cloud project (*.livekit.cloud).",
+    )
     session_recording: Literal["off", "redacted"] = Field(
         "off",
         description="LiveKit Cloud's recording of each call (audio, transcript, traces, logs): off, or redacted "
@@ -289,6 +300,20 @@ class Settings(DatabaseSettings, TokenSettings):
             opens=self.front_desk_open_hour,
             closes=self.front_desk_close_hour,
         )
+
+    @field_validator("noise_cancellation")
+    @classmethod
+    def _noise_cancellation_on_livekit_cloud(cls, value: str, info: ValidationInfo) -> str:
+        url = info.data.get("livekit_url")
+        if value == "on" and url is not None and not _is_livekit_cloud(url):
+            raise ValueError("runs only on LiveKit Cloud (LIVEKIT_URL wss://<project>.livekit.cloud); use auto or off")
+        return value
+
+    @property
+    def noise_cancellation_enabled(self) -> bool:
+        if self.noise_cancellation == "auto":
+            return _is_livekit_cloud(self.livekit_url)
+        return self.noise_cancellation == "on"
 
     @field_validator("endpointing_max_delay")
     @classmethod

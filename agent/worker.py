@@ -25,6 +25,7 @@ from agent.caller_id import caller_id
 from agent.hospital import PostgresHospital
 from agent.hospital.pool import create_pool
 from agent.logs import take_over_stdout
+from agent.noise import room_options
 from agent.providers import Providers, build_providers, connect_options
 from agent.receptionist import Receptionist
 from agent.settings import Settings, load
@@ -178,7 +179,9 @@ async def entrypoint(ctx: JobContext) -> None:
             await pool.close()
 
     ctx.add_shutdown_callback(close_call)
-    await session.start(agent=Receptionist(config), room=ctx.room, record=recording(settings))
+    await session.start(
+        agent=Receptionist(config), room=ctx.room, room_options=room_options(settings), record=recording(settings)
+    )
 
 
 TURN_DETECTOR_READY = turn_detector_available()

@@ -9,7 +9,8 @@ https://docs.cartesia.ai/api-reference/tts/websocket); Deepgram's
 pre-recorded `POST /v1/listen` (https://developers.deepgram.com/reference/speech-to-text-api/listen). It is
 not any of those services.
 
-Modes: "ok"; "error" (HTTP 500 at once); "hang" (accepts the request, never answers); "drop" (answers
+Modes: "ok"; "error" (HTTP 500 at once); "hang" (accepts the request and stays silent for `hang_seconds`, then
+drops the connection); "drop" (answers
 200, then the connection drops before any content); "drop_after_words" (Chat Completions only: drops after the
 first words). A stand-in that is stopped refuses connections on its port; started again, it is back.
 """
@@ -63,6 +64,7 @@ class ProviderStandIn:
     name: str
     port: int = field(default_factory=free_port)
     mode: Mode = "ok"
+    hang_seconds: float = HANG_SECONDS
     requests: list[str] = field(default_factory=list)
     """One entry per request received, "<path> <mode>", in order."""
     _runner: web.AppRunner | None = None
@@ -103,8 +105,9 @@ class ProviderStandIn:
         if self.mode == "hang":
             # Silent until a load balancer in front would give up on the request and cut the connection.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._release.wait(), HANG_SECONDS)
-            request.transport.close()
+                await asyncio.wait_for(self._release.wait(), self.hang_seconds)
+            if request.transport is not None:  # None once the client gave up first
+                request.transport.close()
             return web.Response(status=503)
         if self.mode == "drop":
             response = web.StreamResponse(headers={"Content-Type": "application/octet-stream"})

@@ -12,7 +12,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import pytest
 from livekit import rtc
 from livekit.agents import Agent, AgentSession, APIConnectionError, llm, tts
-from livekit.agents.utils import http_context
+from livekit.agents.utils import aio, http_context
+from livekit.agents.voice.io import AudioInput
 from livekit.plugins import cartesia, deepgram, openai
 
 from agent.providers import (
@@ -26,6 +27,7 @@ from agent.providers import (
     tts_fallback,
 )
 from agent.settings import load
+from agent.stt_recovery import ReturningSTTFallback
 from devtools.testing.provider_stand_ins import HANG_SECONDS, ProviderStandIn
 from tests.agent.test_worker import SETTINGS
 
@@ -35,10 +37,8 @@ TURN_BOUND = ATTEMPT_TIMEOUT + 3.0
 # A switch to the fallback costs at most one attempt timeout (a retry of the primary would cost another).
 SWITCH_BOUND = ATTEMPT_TIMEOUT + 0.4
 FAILURES = ["refused", "error", "hang", "drop"]
-# After a hang, the model's recovery probe can itself stay stuck (seen with livekit-agents 1.8's OpenAI plugin:
-# the probe waits on a read its attempt timeout does not end), so that call stays on the fallback model; the
-# next call starts on the primary again (docs/latency.md, "When a provider fails").
-RECOVERABLE_FAILURES = ["refused", "error", "drop"]
+# Longer than any test here: a provider that hangs this long is ended only by our attempt timeout.
+ENDLESS_HANG = 60.0
 SETTINGS_FOR_TESTS = load(**SETTINGS, provider_attempt_timeout=ATTEMPT_TIMEOUT)
 
 
@@ -133,7 +133,7 @@ async def turn(session: AgentSession, words: str) -> str:
     )
 
 
-@pytest.mark.parametrize("failure", RECOVERABLE_FAILURES)
+@pytest.mark.parametrize("failure", FAILURES)
 async def test_a_failing_model_hands_the_turn_to_its_fallback_and_comes_back(
     failure: str, primary: ProviderStandIn, fallback: ProviderStandIn
 ) -> None:
@@ -154,6 +154,31 @@ async def test_a_failing_model_hands_the_turn_to_its_fallback_and_comes_back(
         await until_recovered(lambda: turn(session, "Tomorrow, please."), primary_available)
         assert primary_available == [False, True]
         assert await turn(session, "Thank you.") == primary.answer()
+
+
+async def test_a_model_that_hung_is_used_again_in_the_same_call_once_it_answers(
+    primary: ProviderStandIn, fallback: ProviderStandIn
+) -> None:
+    """The primary accepts requests and never answers, nor drops them: each attempt on it, the background probes
+    included, ends at the attempt timeout (the OpenAI plugin gives every request `conn_options.timeout` as its
+    httpx timeout), so a probe made once it answers again brings it back within the same call."""
+    adapter = models(primary, fallback)
+    primary_available = availability(adapter, "llm_availability_changed")
+    primary.hang_seconds = ENDLESS_HANG
+    async with adapter, AgentSession(llm=adapter, conn_options=connect_options(SETTINGS_FOR_TESTS)) as session:
+        await session.start(Agent(instructions="You are a hospital receptionist."))
+        assert await turn(session, "Hello?") == primary.answer()
+
+        primary.mode = "hang"
+        assert await turn(session, "I need an appointment.") == fallback.answer()
+        assert await turn(session, "With a cardiologist.") == fallback.answer(), "the call goes on"
+        assert primary_available == [False]
+
+        primary.mode = "ok"  # the hung requests stay hung: only new ones are answered
+        await until_recovered(lambda: turn(session, "Tomorrow, please."), primary_available)
+        assert primary_available == [False, True]
+        assert await turn(session, "Thank you.") == primary.answer()
+        assert primary.requests[-1] == "/v1/chat/completions ok"
 
 
 async def test_a_model_that_fails_after_its_first_words_ends_that_turn_short_and_the_next_goes_to_the_fallback(
@@ -277,6 +302,164 @@ async def test_failing_transcription_moves_to_the_fallback_and_comes_back(
         await until_recovered(heard, primary_available)
         assert primary_available == [False, True]
         assert await heard() == primary.answer()
+
+
+def transcribers(primary: ProviderStandIn, fallback: ProviderStandIn) -> ReturningSTTFallback:
+    """Both stages are OpenAI transcription stand-ins (one request per utterance cut by the VAD): the stand-in has
+    no Deepgram WebSocket. OpenAI's one-request transcription bounds only its connection by the attempt timeout
+    (it reads for 30 s in livekit-plugins-openai 1.8.9): a hang of it ends when the stand-in drops the connection,
+    after HANG_SECONDS."""
+    from livekit.plugins import silero
+
+    return stt_fallback(
+        [
+            openai.STT(api_key=SETTINGS["openai_api_key"], base_url=f"{primary.url}/v1", use_realtime=False),
+            openai.STT(api_key=SETTINGS["openai_api_key"], base_url=f"{fallback.url}/v1", use_realtime=False),
+        ],
+        SETTINGS_FOR_TESTS,
+        vad=silero.VAD.load(),
+    )
+
+
+class CallAudio:
+    """The session's path: one stream carries the whole call's audio; each utterance is one of our own speech
+    clips and a second of silence."""
+
+    def __init__(self, adapter: ReturningSTTFallback) -> None:
+        self.stream = adapter.stream(conn_options=connect_options(SETTINGS_FOR_TESTS).stt_conn_options)
+        self.finals: list[str] = []
+        self._collector = asyncio.create_task(self._collect())
+
+    async def _collect(self) -> None:
+        from livekit.agents import stt
+
+        async for event in self.stream:
+            if event.type == stt.SpeechEventType.FINAL_TRANSCRIPT:
+                self.finals.append(event.alternatives[0].text)
+
+    async def say(self) -> None:
+        from agent.outage_clips import clip_frames
+
+        async for frame in clip_frames("transfer"):
+            self.stream.push_frame(frame)
+        silence = rtc.AudioFrame(bytes(640), sample_rate=16000, num_channels=1, samples_per_channel=320)
+        for _ in range(50):
+            self.stream.push_frame(silence)
+
+    async def heard(self) -> str:
+        """Say an utterance; what the stream transcribed of it."""
+        before = len(self.finals)
+        await self.say()
+        await until(lambda: len(self.finals) > before)
+        return self.finals[-1]
+
+    async def end(self) -> None:
+        self.stream.end_input()
+        await self._collector
+        await self.stream.aclose()
+
+
+@pytest.mark.parametrize("failure", ["refused", "error", "hang"])
+async def test_the_calls_transcription_stream_returns_to_its_primary_once_it_is_back(
+    failure: str, primary: ProviderStandIn, fallback: ProviderStandIn
+) -> None:
+    adapter = transcribers(primary, fallback)
+    primary_available: list[bool] = []
+    adapter.on("stt_availability_changed", lambda event: primary_available.append(event.available))
+    async with adapter, asyncio.timeout(30):
+        call = CallAudio(adapter)
+        assert await call.heard() == primary.answer()
+
+        await fail(primary, failure)
+        await call.say()  # the primary fails on this utterance, which is lost with it
+        await until(lambda: primary_available == [False])
+        assert await call.heard() == fallback.answer(), "the call goes on"
+
+        await come_back(primary, failure)
+        # Utterances on the fallback probe the primary, one probe at a time; a probe caught in the hang ends with
+        # the hung request.
+        deadline = time.monotonic() + HANG_SECONDS + 2.0
+        while await call.heard() != primary.answer() and time.monotonic() < deadline:
+            pass
+        assert primary_available == [False, True]
+        assert call.finals[-1] == primary.answer(), "the same stream is back on the primary"
+        assert await call.heard() == primary.answer()
+        await call.end()
+
+
+class Microphone(AudioInput):
+    """The caller's audio as the room would hand it to the session."""
+
+    def __init__(self) -> None:
+        super().__init__(label="caller")
+        self.frames = aio.Chan[rtc.AudioFrame]()
+
+    async def __anext__(self) -> rtc.AudioFrame:
+        return await self.frames.recv()
+
+
+async def test_a_session_hears_its_caller_through_the_fallback_then_the_primary_again(
+    primary: ProviderStandIn, fallback: ProviderStandIn
+) -> None:
+    """The same as above through a real AgentSession: what the session took the caller to have said."""
+    from livekit.plugins import silero
+
+    from agent.outage_clips import clip_frames
+
+    adapter = transcribers(primary, fallback)
+    primary_available: list[bool] = []
+    adapter.on("stt_availability_changed", lambda event: primary_available.append(event.available))
+    microphone = Microphone()
+    heard: list[str] = []
+
+    async def say() -> None:
+        async for frame in clip_frames("transfer"):
+            microphone.frames.send_nowait(frame)
+        for _ in range(60):
+            microphone.frames.send_nowait(rtc.AudioFrame(bytes(640), 16000, 1, 320))
+
+    async def utterance() -> str:
+        before = len(heard)
+        await say()
+        await until(lambda: len(heard) > before)
+        return heard[-1]
+
+    session = AgentSession(stt=adapter, vad=silero.VAD.load(), conn_options=connect_options(SETTINGS_FOR_TESTS))
+    async with adapter, session, asyncio.timeout(60):
+        session.input.audio = microphone
+        session.on("user_input_transcribed", lambda event: event.is_final and heard.append(event.transcript))
+        await session.start(Agent(instructions="You are a hospital receptionist."))
+        assert await utterance() == primary.answer()
+        primary.mode = "error"
+        await say()  # lost with the primary
+        await until(lambda: primary_available == [False])
+        assert await utterance() == fallback.answer()
+        primary.mode = "ok"
+        deadline = time.monotonic() + 10.0
+        while await utterance() != primary.answer() and time.monotonic() < deadline:
+            pass
+        assert heard[-1] == primary.answer(), "the same call hears the caller through the primary again"
+
+
+async def test_a_healthy_primary_keeps_one_transcription_stream_for_the_whole_call(
+    primary: ProviderStandIn, fallback: ProviderStandIn
+) -> None:
+    adapter = transcribers(primary, fallback)
+    opened: list[object] = []
+    library_stream = adapter.fallback_stream
+
+    def counted(**options: object) -> object:
+        opened.append(library_stream(**options))
+        return opened[-1]
+
+    adapter.fallback_stream = counted
+    async with adapter, asyncio.timeout(30):
+        call = CallAudio(adapter)
+        for _ in range(3):
+            assert await call.heard() == primary.answer()
+        await call.end()
+    assert len(opened) == 1
+    assert not fallback.requests
 
 
 # -- metrics -----------------------------------------------------------------------------------------------------
