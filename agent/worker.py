@@ -100,23 +100,21 @@ def prewarm(proc: JobProcess) -> None:
     proc.userdata["vad"] = silero.VAD.load()
 
 
-def _sip_caller(ctx: JobContext) -> rtc.RemoteParticipant | None:
-    return next(
-        (p for p in ctx.room.remote_participants.values() if p.kind == rtc.ParticipantKind.PARTICIPANT_KIND_SIP), None
-    )
+def _phone_caller(caller: rtc.RemoteParticipant) -> rtc.RemoteParticipant | None:
+    """The caller if they came in by phone (a SIP participant); web callers have no line to transfer or call back."""
+    return caller if caller.kind == rtc.ParticipantKind.PARTICIPANT_KIND_SIP else None
 
 
-def _sip_transfer(ctx: JobContext):
+def _sip_transfer(ctx: JobContext, phone_caller: rtc.RemoteParticipant | None):
     """A transfer for phone (SIP) callers; web callers have nobody to transfer."""
-    sip_caller = _sip_caller(ctx)
-    if sip_caller is None:
+    if phone_caller is None:
         return None
 
     async def transfer(number: str) -> None:
         try:
             await ctx.api.sip.transfer_sip_participant(
                 api.TransferSIPParticipantRequest(
-                    room_name=ctx.room.name, participant_identity=sip_caller.identity, transfer_to=f"tel:{number}"
+                    room_name=ctx.room.name, participant_identity=phone_caller.identity, transfer_to=f"tel:{number}"
                 )
             )
         except api.ServerError as error:  # the server's answer: e.g. "SIP transfer failed: 486 Busy Here"
@@ -161,9 +159,15 @@ async def entrypoint(ctx: JobContext) -> None:
         detector = MultilingualModel()
 
     await ctx.connect()
+    # The job can start before the caller is in the room (a phone call's SIP leg may still be joining): wait for
+    # them, so the call's transfer and caller ID see the phone caller rather than an empty room.
+    phone_caller = _phone_caller(await ctx.wait_for_participant())
     config = call_config(settings)
     state = CallState(
-        hospital=hospital, config=config, transfer=_sip_transfer(ctx), caller_id=caller_id(_sip_caller(ctx))
+        hospital=hospital,
+        config=config,
+        transfer=_sip_transfer(ctx, phone_caller),
+        caller_id=caller_id(phone_caller),
     )
     await state.begin(room=ctx.room.name, job_id=ctx.job.id)
     providers = build_providers(settings, vad=ctx.proc.userdata["vad"])

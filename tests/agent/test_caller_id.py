@@ -7,6 +7,7 @@ LiveKit's SIP service reports the caller's number as the SIP participant's attri
 
 from __future__ import annotations
 
+import asyncio
 import json
 from types import SimpleNamespace
 from typing import Any
@@ -188,11 +189,21 @@ async def test_the_worker_gives_the_call_the_number_of_a_sip_caller_only(monkeyp
     for kind in (SIP, STANDARD):
         with fake_job_context() as ctx:
             caller = participant(kind, **{"sip.phoneNumber": MARIA_LINE})
-            ctx.room._remote_participants[caller.identity] = caller
+
+            async def joins_after_the_job_started(caller: SimpleNamespace = caller, **_: object) -> SimpleNamespace:
+                # The room is empty when the job starts; the caller joins a moment later (LiveKit's
+                # JobContext.wait_for_participant returns them once they are active).
+                assert not ctx.room.remote_participants
+                await asyncio.sleep(0.05)
+                return caller
+
+            monkeypatch.setattr(ctx, "wait_for_participant", joins_after_the_job_started)
             ctx.proc.userdata.update(settings=settings, vad=vad)
             await worker.entrypoint(ctx)
             for callback in ctx._shutdown_callbacks:
                 await callback("test")
     phone_call, web_call = (session.userdata for session in started)
     assert phone_call.caller_id == MARIA_LINE
+    assert phone_call.transfer is not None, "a phone caller who joined late can still be transferred"
     assert web_call.caller_id is None, "a web participant's own attributes are not caller ID"
+    assert web_call.transfer is None

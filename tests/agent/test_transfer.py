@@ -58,15 +58,17 @@ async def sip_stand_in(unused_tcp_port: int):
     await runner.cleanup()
 
 
+CALLER = SimpleNamespace(identity="sip_+15555550123", kind=rtc.ParticipantKind.PARTICIPANT_KIND_SIP)
+
+
 def _phone_call(livekit: api.LiveKitAPI) -> SimpleNamespace:
-    caller = SimpleNamespace(identity="sip_+15555550123", kind=rtc.ParticipantKind.PARTICIPANT_KIND_SIP)
-    room = SimpleNamespace(name="call-_+15555550123_abc", remote_participants={caller.identity: caller})
+    room = SimpleNamespace(name="call-_+15555550123_abc", remote_participants={CALLER.identity: CALLER})
     return SimpleNamespace(room=room, api=livekit)
 
 
 async def test_the_transfer_names_the_room_the_caller_and_the_front_desk(sip_stand_in) -> None:
     stand_in, livekit = sip_stand_in
-    transfer = _sip_transfer(_phone_call(livekit))
+    transfer = _sip_transfer(_phone_call(livekit), CALLER)
     await transfer(FRONT_DESK)
     ((request, authorization),) = stand_in.requests
     assert (request.room_name, request.participant_identity, request.transfer_to) == (
@@ -88,7 +90,7 @@ async def test_a_refused_transfer_is_one_transfer_failed_with_the_sip_reason(sip
         503,
     )
     with pytest.raises(TransferFailed) as failed:
-        await _sip_transfer(_phone_call(livekit))(FRONT_DESK)
+        await _sip_transfer(_phone_call(livekit), CALLER)(FRONT_DESK)
     assert "486 Busy Here" in failed.value.reason
 
 
@@ -98,7 +100,7 @@ async def test_an_unreachable_livekit_is_a_transfer_failed(unused_tcp_port: int)
     )
     try:
         with pytest.raises(TransferFailed, match="LiveKit unreachable"):
-            await _sip_transfer(_phone_call(livekit))(FRONT_DESK)
+            await _sip_transfer(_phone_call(livekit), CALLER)(FRONT_DESK)
     finally:
         await livekit.aclose()
 

@@ -8,8 +8,10 @@ import re
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
+from livekit import rtc
 from livekit.agents import JobExecutorType, JobProcess
 
 from agent import worker
@@ -183,6 +185,12 @@ async def test_entrypoint_starts_the_receptionist_even_without_the_database(
 
     monkeypatch.setattr(AgentSession, "start", fake_start)
     with fake_job_context() as ctx:
+        web_caller = SimpleNamespace(identity="web-caller", kind=rtc.ParticipantKind.PARTICIPANT_KIND_STANDARD)
+
+        async def caller_joined(**_: object) -> SimpleNamespace:
+            return web_caller
+
+        monkeypatch.setattr(ctx, "wait_for_participant", caller_joined)  # a fake job has no room to join
         ctx.proc.userdata.update(settings=settings, vad=silero.VAD.load())
         await worker.entrypoint(ctx)
         ((session, agent),) = started
