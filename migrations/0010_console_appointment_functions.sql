@@ -1,6 +1,7 @@
 -- The staff console reaches appointments only through functions: it books, moves and cancels through the agent's
 -- own functions run with their owner's rights, reads a day's schedule without patients or reasons, and loses every
--- direct right on appointments (and on staff notes, which it reads through staff_open_queue).
+-- direct right on appointments (and on staff notes, which it reads through staff_open_queue); a call's events, whose
+-- details can name an emergency's kind, are read through an audited function too.
 -- depends: 0009_console_read_audit
 --
 -- Until now the console's role ran book_appointment, move_appointment and cancel_appointment (0005) as itself, so
@@ -116,6 +117,44 @@ END
 $$;
 REVOKE ALL ON FUNCTION staff_booked_slots(timestamptz, timestamptz) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION staff_booked_slots(timestamptz, timestamptz) TO hospital_console;
+
+-- A call's events for the Calls page. Events hold kinds, tools, outcomes, timings and ids, never words said, but an
+-- emergency event's detail names its kind (chest_pain, suicidal...): health information about the caller. So the
+-- console's role reads details only here, and each read audits the call's patient and any patient its events name
+-- (a verification, a registration) under the staff member.
+CREATE FUNCTION staff_call_events(for_call bigint, acting text, max_rows integer)
+RETURNS TABLE (at timestamptz, kind text, tool text, outcome text, duration_ms double precision, detail jsonb)
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = public, pg_temp
+AS $$
+BEGIN
+    IF acting !~ '^staff:.{1,74}$' THEN
+        RAISE EXCEPTION 'staff reads are audited under a staff actor' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    INSERT INTO audit_log (actor, action, patient_id, entity, entity_id, detail)
+    SELECT acting, 'read', named.id, 'patient', named.id,
+           jsonb_build_object('listed', 'call events', 'call_session_id', for_call)
+    FROM (
+        SELECT cs.patient_id AS id FROM call_sessions cs WHERE cs.id = for_call
+        UNION
+        SELECT (e.detail->>'patient_id')::bigint FROM call_events e
+        WHERE e.call_session_id = for_call AND e.detail->>'patient_id' ~ '^[0-9]{1,18}$'
+    ) named
+    WHERE EXISTS (SELECT 1 FROM patients p WHERE p.id = named.id)
+    ORDER BY named.id;
+    RETURN QUERY
+    SELECT e.at, e.kind, e.tool, e.outcome, e.duration_ms, e.detail FROM call_events e
+    WHERE e.call_session_id = for_call
+    ORDER BY e.at, e.id
+    LIMIT greatest(1, least(max_rows, 500));
+END
+$$;
+REVOKE ALL ON FUNCTION staff_call_events(bigint, text, integer) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION staff_call_events(bigint, text, integer) TO hospital_console;
+-- The calls list and the latency charts count and aggregate events: every column but the detail.
+REVOKE SELECT ON call_events FROM hospital_console;
+GRANT SELECT (id, call_session_id, at, kind, tool, outcome, duration_ms) ON call_events TO hospital_console;
 
 -- Every direct right on appointments goes (0007 granted SELECT, INSERT and UPDATE (status, cancelled_at)), and
 -- staff notes are read through staff_open_queue only (audited); the console still adds them.

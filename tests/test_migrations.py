@@ -27,6 +27,7 @@ ROLLED_BACK = {
             "slot_start timestamp with time zone, slot_length interval, visit_reason text, request_key uuid, "
             "acting text)",
             "function staff_booked_slots(window_start timestamp with time zone, window_end timestamp with time zone)",
+            "function staff_call_events(for_call bigint, acting text, max_rows integer)",
             "function staff_cancel_appointment(cancelled_appointment bigint, for_patient bigint, acting text)",
             "function staff_free_slots(window_start timestamp with time zone, window_end timestamp with time zone, "
             "only_doctor integer, slot_length interval, not_before timestamp with time zone, max_slots integer)",

@@ -73,6 +73,9 @@ def _audit_rows(url: str, actor: str) -> list[tuple]:
         "SELECT * FROM free_slots(now(), now() + interval '1 day', NULL, NULL, interval '30 minutes', now(), 5)",
         # Staff notes only through staff_open_queue, audited.
         "SELECT note FROM follow_up_notes",
+        # Events' details (an emergency's kind) only through staff_call_events, audited.
+        "SELECT detail FROM call_events",
+        "SELECT * FROM call_events",
         "CREATE TABLE intruder (id int)",
         'SELECT * FROM "_yoyo_migration"',
         # What callers left is read through staff_open_queue, audited; so is who was shown what.
@@ -256,8 +259,34 @@ def test_recent_calls_with_durations_latency_and_filters(console_conn: psycopg.C
     assert calls.recent_calls(console_conn, calls_day - timedelta(days=1), ZONE) == []
     with pytest.raises(ValueError, match="outcome must be one of"):
         calls.recent_calls(console_conn, calls_day, ZONE, "'; DROP TABLE call_sessions; --")
-    kinds = [e.kind for e in calls.call_events(console_conn, recent[0].id)]
+    kinds = [e.kind for e in calls.call_events(console_conn, FRONTDESK, recent[0].id)]
     assert kinds == ["call_started", "emergency"]
+
+
+def test_a_calls_events_are_read_audited_for_the_patients_it_names(
+    console_conn: psycopg.Connection, calls_database: str, calls_day: date
+) -> None:
+    emergency, handed_off, completed = (c.id for c in calls.recent_calls(console_conn, calls_day, ZONE))
+    with psycopg.connect(calls_database, autocommit=True) as conn:
+        other = conn.execute("SELECT id FROM patients WHERE id <> %s ORDER BY id LIMIT 1", (MARIA_ID,)).fetchone()[0]
+        conn.execute(
+            "INSERT INTO call_events (call_session_id, kind, detail) VALUES (%s, 'verified', %s)",
+            (completed, psycopg.types.json.Jsonb({"patient_id": other, "factors": ["dob"]})),
+        )
+    assert [e.detail for e in calls.call_events(console_conn, FRONTDESK, emergency) if e.kind == "emergency"] == [{}]
+    calls.call_events(console_conn, FRONTDESK, handed_off)  # Maria's call
+    calls.call_events(console_conn, FRONTDESK, completed)  # no patient on the call; one verified in its events
+    console_conn.commit()
+    with psycopg.connect(calls_database) as conn:
+        reads = conn.execute(
+            "SELECT patient_id, (detail->>'call_session_id')::bigint FROM audit_log WHERE actor = 'staff:alice' "
+            "AND detail->>'listed' = 'call events' ORDER BY id"
+        ).fetchall()
+    assert reads == [(MARIA_ID, handed_off), (other, completed)]
+    for actor in ("agent", "staff:"):
+        with pytest.raises(errors.InvalidParameterValue):
+            console_conn.execute("SELECT * FROM staff_call_events(%s, %s, 10)", (handed_off, actor))
+        console_conn.rollback()
 
 
 def test_calls_per_hour_and_latency_percentiles(console_conn: psycopg.Connection, calls_day: date) -> None:
