@@ -95,6 +95,27 @@ def test_the_console_role_cannot_read_patients_directly_or_rewrite_history(
         console_conn.execute(statement)
 
 
+def test_the_console_role_runs_with_owners_rights_only_the_staff_functions(console_conn: psycopg.Connection) -> None:
+    """Each function that lends the role its owner's rights pins its search_path; there are no others it can run."""
+    lent = console_conn.execute(
+        "SELECT p.proname, p.proconfig FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace "
+        "WHERE n.nspname = 'public' AND p.prosecdef AND p.prorettype <> 'trigger'::regtype "
+        "AND has_function_privilege(p.oid, 'EXECUTE') ORDER BY p.proname"
+    ).fetchall()
+    assert [name for name, _ in lent] == [
+        "staff_book_appointment",
+        "staff_booked_slots",
+        "staff_call_events",
+        "staff_cancel_appointment",
+        "staff_find_patients",
+        "staff_free_slots",
+        "staff_move_appointment",
+        "staff_open_queue",
+        "staff_upcoming_appointments",
+    ]
+    assert all("search_path=public, pg_temp" in config for _, config in lent)
+
+
 def test_staff_search_refuses_short_terms_and_non_staff_actors_in_the_database(
     console_conn: psycopg.Connection,
 ) -> None:
