@@ -145,7 +145,10 @@ def bare_rows(page: str) -> list[dict]:
         if page == "queue":
             return [asdict(item) for item in queue.open_items(conn, STAFF, session=BARE_SESSION, zone=zone.key)]
         if page == "calls":
-            return [asdict(call) for call in calls.recent_calls(conn, today, zone)]
+            # The page's two tables: the day's calls and the latest call's events (read and audited as the page does).
+            recent = calls.recent_calls(conn, today, zone)
+            events = calls.call_events(conn, STAFF, recent[0].id) if recent else []
+            return [asdict(row) for row in (*recent, *events)]
         if page == "patients":
             return [asdict(patient) for patient in patients.search(conn, STAFF, SEARCH)]
         if page == "audit":

@@ -1,4 +1,8 @@
-"""Calls: recent call sessions with outcome, duration, turn latency and their events (never words said)."""
+"""Calls: recent call sessions with outcome, duration, turn latency and their events (never words said).
+
+A call's events are read through staff_call_events, audited: an emergency's kind in an event's detail is health
+information. The list and the charts aggregate the other columns, which the console's role reads itself.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,7 @@ from zoneinfo import ZoneInfo
 import psycopg
 from psycopg.rows import class_row, dict_row
 
+from console.identity import Identity
 from console.schedule import day_window
 
 OUTCOMES = ("completed", "handed_off", "emergency", "abandoned", "error")
@@ -54,9 +59,11 @@ GROUP BY cs.id
 ORDER BY cs.started_at DESC
 LIMIT %(limit)s"""
 
+# The console's role can't read events' details itself (an emergency's kind is health information): this function
+# (migrations/0010_console_appointment_functions.sql) returns them and audits the call's patients under `acting`.
 _EVENTS = """
-SELECT at, kind, tool, outcome, duration_ms, detail FROM call_events
-WHERE call_session_id = %(id)s ORDER BY at, id LIMIT %(limit)s"""
+SELECT at, kind, tool, outcome, duration_ms, detail
+FROM staff_call_events(for_call => %(id)s, acting => %(acting)s, max_rows => %(limit)s)"""
 
 _PER_HOUR = """
 SELECT date_trunc('hour', cs.started_at AT TIME ZONE %(zone)s) AS hour, count(*)::int AS calls
@@ -82,9 +89,10 @@ def recent_calls(conn: psycopg.Connection, day: date, zone: ZoneInfo, outcome: s
         return cur.execute(_CALLS, params).fetchall()
 
 
-def call_events(conn: psycopg.Connection, call_id: int) -> list[CallEvent]:
+def call_events(conn: psycopg.Connection, who: Identity, call_id: int) -> list[CallEvent]:
+    """The call's events, oldest first; audited as a read of each patient the call names."""
     with conn.cursor(row_factory=class_row(CallEvent)) as cur:
-        return cur.execute(_EVENTS, {"id": call_id, "limit": EVENTS_LIMIT}).fetchall()
+        return cur.execute(_EVENTS, {"id": call_id, "acting": who.actor, "limit": EVENTS_LIMIT}).fetchall()
 
 
 def calls_per_hour(conn: psycopg.Connection, day: date, zone: ZoneInfo) -> list[dict]:

@@ -1,12 +1,13 @@
 """Patients and appointments on a caller's behalf, through the agent's own database functions.
 
 Searching runs staff_find_patients (migrations/0007_console.sql: the console's only way to read patients, audited
-per patient). Upcoming, book, move and cancel run upcoming_appointments (through staff_upcoming_appointments,
-migrations/0009_console_read_audit.sql, which runs it with its owner's rights: the console's role can't read
-patients), book_appointment, move_appointment and cancel_appointment (migrations/0005_call_functions.sql), the same
-statements and constraints the agent's calls run, with the staff member as the audited actor and 'staff' as
-booked_by. There is no second copy of their rules:
-a refusal here is what the database decided.
+per patient). Upcoming, free slots, book, move and cancel run the agent's upcoming_appointments, free_slots,
+book_appointment, move_appointment and cancel_appointment (migrations/0004_free_slots.sql,
+0005_call_functions.sql) through their staff_* wrappers (0009_console_read_audit.sql,
+0010_console_appointment_functions.sql), which run them with their owner's rights: the console's role has no right
+on patients or appointments. They are the statements and constraints the agent's calls run, with the staff member
+as the audited actor and 'staff' as booked_by. There is no second copy of their rules: a refusal here is what the
+database decided.
 """
 
 from __future__ import annotations
@@ -115,9 +116,8 @@ def free_slots(
     start, end = day_window(day, zone)
     with conn.cursor(row_factory=class_row(FreeSlot)) as cur:
         rows = cur.execute(
-            "SELECT doctor_id, doctor_name, specialty, starts_at, ends_at FROM free_slots(window_start => %s, "
-            "window_end => %s, only_doctor => %s, only_specialty => NULL, slot_length => %s, not_before => %s, "
-            "max_slots => %s)",
+            "SELECT doctor_id, doctor_name, specialty, starts_at, ends_at FROM staff_free_slots(window_start => %s, "
+            "window_end => %s, only_doctor => %s, slot_length => %s, not_before => %s, max_slots => %s)",
             (start, end, doctor_id, timedelta(minutes=slot_minutes), now, SLOTS_LIMIT),
         ).fetchall()
     return [
@@ -126,21 +126,21 @@ def free_slots(
     ]
 
 
+# The wrappers fix booked_by 'staff', no call session, and (moving, cancelling) only appointments after the
+# database's now.
 _BOOK = """
 SELECT id, doctor_id, doctor_name, specialty, starts_at, ends_at, reason
-FROM book_appointment(for_patient => %s, with_doctor => %s, slot_start => %s, slot_length => %s, visit_reason => %s,
-                      booked_via => 'staff', in_session => NULL, request_key => %s, acting => %s)"""
+FROM staff_book_appointment(for_patient => %s, with_doctor => %s, slot_start => %s, slot_length => %s,
+                            visit_reason => %s, request_key => %s, acting => %s)"""
 
 _MOVE = """
 SELECT id, doctor_id, doctor_name, specialty, starts_at, ends_at, reason
-FROM move_appointment(moved_appointment => %s, for_patient => %s, not_before => %s, slot_start => %s,
-                      slot_length => %s, to_doctor => %s, booked_via => 'staff', in_session => NULL,
-                      request_key => %s, acting => %s)"""
+FROM staff_move_appointment(moved_appointment => %s, for_patient => %s, slot_start => %s, slot_length => %s,
+                            request_key => %s, acting => %s)"""
 
 _CANCEL = """
 SELECT id, doctor_id, doctor_name, specialty, starts_at, ends_at, reason
-FROM cancel_appointment(cancelled_appointment => %s, for_patient => %s, not_before => %s, in_session => NULL,
-                        acting => %s)"""
+FROM staff_cancel_appointment(cancelled_appointment => %s, for_patient => %s, acting => %s)"""
 
 
 def _future(starts_at: datetime, now: datetime) -> datetime:
@@ -203,10 +203,8 @@ def move(
                 (
                     appointment_id,
                     patient_id,
-                    now,
                     _future(starts_at, now),
                     timedelta(minutes=slot_minutes),
-                    None,
                     request_key,
                     who.actor,
                 ),
@@ -218,9 +216,9 @@ def move(
     return row
 
 
-def cancel(conn: psycopg.Connection, who: Identity, *, patient_id: int, appointment_id: int, now: datetime) -> None:
+def cancel(conn: psycopg.Connection, who: Identity, *, patient_id: int, appointment_id: int) -> None:
     with conn.transaction():
-        row = conn.execute(_CANCEL, (appointment_id, patient_id, now, who.actor)).fetchone()
+        row = conn.execute(_CANCEL, (appointment_id, patient_id, who.actor)).fetchone()
     if row is None:
         raise Refused("that appointment can't be cancelled (already cancelled, or in the past)")
 

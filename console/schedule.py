@@ -1,6 +1,8 @@
 """Today: each doctor's shifts, booked appointments and free slots on one day of the hospital's calendar.
 
-No patient is named here (the Patients page reads records, audited): a booked slot shows its appointment id.
+No patient is named here (the Patients page reads records, audited): a booked slot shows its doctor, its time and
+who booked it, read through staff_booked_slots (migrations/0010_console_appointment_functions.sql), since the
+console's role has no right on appointments.
 """
 
 from __future__ import annotations
@@ -28,7 +30,6 @@ class Shift:
 
 @dataclass(frozen=True)
 class Booking:
-    appointment_id: int
     doctor_id: int
     doctor_name: str
     starts_at: datetime
@@ -76,17 +77,15 @@ WHERE s.starts_at < %(end)s AND s.ends_at > %(start)s AND s.starts_at > %(start)
 ORDER BY d.full_name, s.starts_at"""
 
 _BOOKINGS = """
-SELECT a.id AS appointment_id, a.doctor_id, d.full_name AS doctor_name, a.starts_at, a.ends_at, a.booked_by
-FROM appointments a JOIN doctors d ON d.id = a.doctor_id
-WHERE a.status = 'booked' AND a.starts_at < %(end)s AND a.ends_at > %(start)s
-  AND a.starts_at > %(start)s - interval '8 hours'
-ORDER BY a.starts_at, d.full_name"""
+SELECT doctor_id, doctor_name, starts_at, ends_at, booked_by
+FROM staff_booked_slots(window_start => %(start)s, window_end => %(end)s)"""
 
-# The agent's own free-slot function (migrations/0004_free_slots.sql), for every active doctor.
+# The agent's own free-slot function (migrations/0004_free_slots.sql), for every active doctor, through its
+# owner's-rights wrapper.
 _FREE = """
 SELECT doctor_id, doctor_name, specialty, starts_at, ends_at
-FROM free_slots(window_start => %(start)s, window_end => %(end)s, only_doctor => NULL, only_specialty => NULL,
-                slot_length => %(slot)s, not_before => %(not_before)s, max_slots => %(limit)s)"""
+FROM staff_free_slots(window_start => %(start)s, window_end => %(end)s, only_doctor => NULL,
+                      slot_length => %(slot)s, not_before => %(not_before)s, max_slots => %(limit)s)"""
 
 
 def load_day(conn: psycopg.Connection, day: date, zone: ZoneInfo, *, slot_minutes: int, now: datetime) -> Day:

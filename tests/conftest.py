@@ -54,6 +54,7 @@ MIGRATION_IDS = [
     "0007_console",
     "0008_console_indexes",
     "0009_console_read_audit",
+    "0010_console_appointment_functions",
 ]
 LATEST_MIGRATION = MIGRATION_IDS[-1]
 SEED_TIMEZONE = "America/New_York"  # the default HOSPITAL_TIMEZONE; the seed's local times are in this zone

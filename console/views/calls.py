@@ -1,6 +1,7 @@
 """Calls: the day's call sessions with outcome, duration and turn latency, their events, and two charts.
 
-Events carry kinds, tools, outcomes and timings; no words said are stored, so none are shown.
+Events carry kinds, tools, outcomes and timings; no words said are stored, so none are shown. The chosen call's
+events are read through the database's audited staff_call_events (an emergency's kind is health information).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import streamlit as st
 
 from console import auth, calls, charts, resources, tables
 
-auth.require()
+who = auth.require()
 zone = resources.zone()
 today = datetime.now(zone).date()
 
@@ -32,7 +33,7 @@ with resources.connection() as conn:
     listed = [c.id for c in recent]
     shown = st.session_state.get("calls_chosen")
     shown = shown if shown in listed else next(iter(listed), None)
-    events = [] if shown is None else calls.call_events(conn, shown)
+    events = [] if shown is None else calls.call_events(conn, who, shown)
 
 if not recent:
     st.info(f"No calls on {day:%A %d %B %Y}" + ("" if outcome == "any" else f" with outcome {outcome}") + ".")

@@ -1,6 +1,6 @@
 """Patients and appointments: find a patient, see what is booked, book, move or cancel on the caller's behalf.
 
-Every read of a patient's record is audited by the database (staff_find_patients, upcoming_appointments), so a
+Every read of a patient's record is audited by the database (staff_find_patients, staff_upcoming_appointments), so a
 patient's upcoming appointments are read when the patient is chosen or changed, not on every rerun. Free slots are
 read once a doctor (booking) or a day (moving) is picked: a rerun of the page reads no slots nobody asked for.
 Writes run the agent's own database functions (console/patients.py) with this staff member as the actor.
@@ -106,7 +106,7 @@ def _move(staff: Identity, patient: patients.PatientRecord, appointment: patient
 
 def _cancel(staff: Identity, patient: patients.PatientRecord, appointment: patients.Appointment) -> None:
     def work(conn) -> str:
-        patients.cancel(conn, staff, patient_id=patient.id, appointment_id=appointment.id, now=datetime.now(UTC))
+        patients.cancel(conn, staff, patient_id=patient.id, appointment_id=appointment.id)
         return f"Cancelled the appointment of {appointment.starts_at:%a %d %b %H:%M}."
 
     _write(f"move-{appointment.id}", staff, patient, work)

@@ -63,8 +63,7 @@ st.dataframe(
 st.subheader("Appointments and free slots")
 doctor = st.selectbox("Doctor", ["Everyone", *sorted({s.doctor_name for s in data.shifts})], key="today_doctor")
 rows = [
-    {"time": f"{b.starts_at:%H:%M}", "doctor": b.doctor_name, "slot": f"booked (appointment {b.appointment_id})"}
-    for b in data.bookings
+    {"time": f"{b.starts_at:%H:%M}", "doctor": b.doctor_name, "slot": f"booked by {b.booked_by}"} for b in data.bookings
 ] + [{"time": f"{f.starts_at:%H:%M}", "doctor": f.doctor_name, "slot": "free"} for f in data.free]
 rows = sorted((r for r in rows if doctor in ("Everyone", r["doctor"])), key=lambda r: (r["time"], r["doctor"]))
 if doctor == "Everyone":

@@ -113,7 +113,7 @@ def test_sign_in_see_todays_appointment_and_resolve_a_callback(browser, today_da
         page.keyboard.type("Aisha Pat")
         page.get_by_role("option", name="Aisha Patel", exact=True).click()
         row = page.get_by_role("row").filter(has_text="10:00")
-        expect(row).to_contain_text("booked (appointment")
+        expect(row).to_contain_text("booked by seed")
 
         page.get_by_role("link", name="Needs a person").click()
         expect(page.get_by_text("Li Wei · +15555550142")).to_be_visible()

@@ -57,10 +57,25 @@ def _audit_rows(url: str, actor: str) -> list[tuple]:
         "SELECT * FROM patients",
         "SELECT id FROM patients",
         "UPDATE patients SET phone = NULL",
-        "DELETE FROM appointments",
         "DELETE FROM audit_log",
         "UPDATE audit_log SET actor = 'x'",
+        # Appointments (their reasons are health information) only through the staff_* functions.
+        "SELECT reason FROM appointments WHERE patient_id = 1",
+        "SELECT id, starts_at FROM appointments",
+        "SELECT count(*) FROM appointments",
+        "INSERT INTO appointments (patient_id, doctor_id, starts_at, ends_at, booked_by) "
+        "VALUES (1, 1, now() + interval '1 day', now() + interval '25 hours', 'staff')",
+        "UPDATE appointments SET status = 'cancelled', cancelled_at = now()",
         "UPDATE appointments SET reason = 'x'",
+        "DELETE FROM appointments",
+        "SELECT * FROM upcoming_appointments(1, now(), 5, NULL, 'staff:alice')",
+        "SELECT * FROM cancel_appointment(1, 1, now(), NULL, 'staff:alice')",
+        "SELECT * FROM free_slots(now(), now() + interval '1 day', NULL, NULL, interval '30 minutes', now(), 5)",
+        # Staff notes only through staff_open_queue, audited.
+        "SELECT note FROM follow_up_notes",
+        # Events' details (an emergency's kind) only through staff_call_events, audited.
+        "SELECT detail FROM call_events",
+        "SELECT * FROM call_events",
         "CREATE TABLE intruder (id int)",
         'SELECT * FROM "_yoyo_migration"',
         # What callers left is read through staff_open_queue, audited; so is who was shown what.
@@ -78,6 +93,27 @@ def test_the_console_role_cannot_read_patients_directly_or_rewrite_history(
 ) -> None:
     with pytest.raises(errors.InsufficientPrivilege):
         console_conn.execute(statement)
+
+
+def test_the_console_role_runs_with_owners_rights_only_the_staff_functions(console_conn: psycopg.Connection) -> None:
+    """Each function that lends the role its owner's rights pins its search_path; there are no others it can run."""
+    lent = console_conn.execute(
+        "SELECT p.proname, p.proconfig FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace "
+        "WHERE n.nspname = 'public' AND p.prosecdef AND p.prorettype <> 'trigger'::regtype "
+        "AND has_function_privilege(p.oid, 'EXECUTE') ORDER BY p.proname"
+    ).fetchall()
+    assert [name for name, _ in lent] == [
+        "staff_book_appointment",
+        "staff_booked_slots",
+        "staff_call_events",
+        "staff_cancel_appointment",
+        "staff_find_patients",
+        "staff_free_slots",
+        "staff_move_appointment",
+        "staff_open_queue",
+        "staff_upcoming_appointments",
+    ]
+    assert all("search_path=public, pg_temp" in config for _, config in lent)
 
 
 def test_staff_search_refuses_short_terms_and_non_staff_actors_in_the_database(
@@ -105,6 +141,7 @@ def test_the_day_shows_shifts_bookings_and_free_slots(console_conn: psycopg.Conn
         free = any(f.starts_at == slot for f in patel_free)
         taken = any(b.starts_at <= slot < b.ends_at for b in patel_booked)
         assert free != taken, slot
+    assert {b.booked_by for b in patel_booked} == {"seed"}
     load = {row["doctor"]: row for row in day.load()}
     assert load["Aisha Patel"]["booked"] == len(patel_booked)
     assert all(s.starts_at.tzinfo == ZONE for s in day.shifts)
@@ -243,8 +280,34 @@ def test_recent_calls_with_durations_latency_and_filters(console_conn: psycopg.C
     assert calls.recent_calls(console_conn, calls_day - timedelta(days=1), ZONE) == []
     with pytest.raises(ValueError, match="outcome must be one of"):
         calls.recent_calls(console_conn, calls_day, ZONE, "'; DROP TABLE call_sessions; --")
-    kinds = [e.kind for e in calls.call_events(console_conn, recent[0].id)]
+    kinds = [e.kind for e in calls.call_events(console_conn, FRONTDESK, recent[0].id)]
     assert kinds == ["call_started", "emergency"]
+
+
+def test_a_calls_events_are_read_audited_for_the_patients_it_names(
+    console_conn: psycopg.Connection, calls_database: str, calls_day: date
+) -> None:
+    emergency, handed_off, completed = (c.id for c in calls.recent_calls(console_conn, calls_day, ZONE))
+    with psycopg.connect(calls_database, autocommit=True) as conn:
+        other = conn.execute("SELECT id FROM patients WHERE id <> %s ORDER BY id LIMIT 1", (MARIA_ID,)).fetchone()[0]
+        conn.execute(
+            "INSERT INTO call_events (call_session_id, kind, detail) VALUES (%s, 'verified', %s)",
+            (completed, psycopg.types.json.Jsonb({"patient_id": other, "factors": ["dob"]})),
+        )
+    assert [e.detail for e in calls.call_events(console_conn, FRONTDESK, emergency) if e.kind == "emergency"] == [{}]
+    calls.call_events(console_conn, FRONTDESK, handed_off)  # Maria's call
+    calls.call_events(console_conn, FRONTDESK, completed)  # no patient on the call; one verified in its events
+    console_conn.commit()
+    with psycopg.connect(calls_database) as conn:
+        reads = conn.execute(
+            "SELECT patient_id, (detail->>'call_session_id')::bigint FROM audit_log WHERE actor = 'staff:alice' "
+            "AND detail->>'listed' = 'call events' ORDER BY id"
+        ).fetchall()
+    assert reads == [(MARIA_ID, handed_off), (other, completed)]
+    for actor in ("agent", "staff:"):
+        with pytest.raises(errors.InvalidParameterValue):
+            console_conn.execute("SELECT * FROM staff_call_events(%s, %s, 10)", (handed_off, actor))
+        console_conn.rollback()
 
 
 def test_calls_per_hour_and_latency_percentiles(console_conn: psycopg.Connection, calls_day: date) -> None:
@@ -327,18 +390,143 @@ def test_book_move_cancel_through_the_agents_functions(
     upcoming = patients.upcoming(console_conn, FRONTDESK, MARIA_ID, now=now, zone=ZONE)
     assert moved.id in {a.id for a in upcoming}
     assert booked.id not in {a.id for a in upcoming}
-    patients.cancel(console_conn, FRONTDESK, patient_id=MARIA_ID, appointment_id=moved.id, now=now)
+    patients.cancel(console_conn, FRONTDESK, patient_id=MARIA_ID, appointment_id=moved.id)
     with pytest.raises(patients.Refused, match="can't be cancelled"):
-        patients.cancel(console_conn, FRONTDESK, patient_id=MARIA_ID, appointment_id=moved.id, now=now)
+        patients.cancel(console_conn, FRONTDESK, patient_id=MARIA_ID, appointment_id=moved.id)
     console_conn.commit()
     with psycopg.connect(calls_database) as conn:
         made = conn.execute(
-            "SELECT booked_by, status FROM appointments WHERE id IN (%s, %s) ORDER BY id", (booked.id, moved.id)
+            "SELECT booked_by, status, call_session_id FROM appointments WHERE id IN (%s, %s) ORDER BY id",
+            (booked.id, moved.id),
         ).fetchall()
-    assert made == [("staff", "cancelled"), ("staff", "cancelled")]
-    actions = _audit_rows(calls_database, "staff:alice")
-    assert ("create", "appointment", MARIA_ID) in actions
-    assert ("update", "appointment", MARIA_ID) in actions
+        changes = conn.execute(
+            "SELECT action, entity_id, patient_id FROM audit_log "
+            "WHERE actor = 'staff:alice' AND entity = 'appointment' ORDER BY id"
+        ).fetchall()
+    assert made == [("staff", "cancelled", None), ("staff", "cancelled", None)]
+    # Each change under the staff member: the booking, the move (old cancelled, new created), the read of what is
+    # upcoming, the cancel.
+    assert changes == [
+        ("create", booked.id, MARIA_ID),
+        ("update", booked.id, MARIA_ID),
+        ("create", moved.id, MARIA_ID),
+        ("read", None, MARIA_ID),
+        ("update", moved.id, MARIA_ID),
+    ]
+
+
+def _maria_booked(url: str) -> tuple[int, int, datetime]:
+    """Maria's first booked appointment: id, doctor, start."""
+    with psycopg.connect(url) as conn:
+        return conn.execute(
+            "SELECT id, doctor_id, starts_at FROM appointments WHERE patient_id = %s AND status = 'booked' "
+            "ORDER BY starts_at LIMIT 1",
+            (MARIA_ID,),
+        ).fetchone()
+
+
+def test_staff_writes_keep_the_agents_rules(console_conn: psycopg.Connection, calls_database: str) -> None:
+    appointment, doctor, starts_at = _maria_booked(calls_database)
+    with psycopg.connect(calls_database) as conn:
+        other = conn.execute("SELECT id FROM patients WHERE id <> %s ORDER BY id LIMIT 1", (MARIA_ID,)).fetchone()[0]
+    now = _now()
+    day = starts_at.astimezone(ZONE).date()
+    free = patients.free_slots(console_conn, doctor, day, ZONE, slot_minutes=SLOT_MINUTES, now=now)[0]
+
+    def book(at: datetime) -> patients.Appointment:
+        return patients.book(
+            console_conn,
+            FRONTDESK,
+            patient_id=other,
+            doctor_id=doctor,
+            starts_at=at,
+            reason="",
+            slot_minutes=SLOT_MINUTES,
+            request_key=uuid.uuid4(),
+            now=now,
+        )
+
+    def move(patient_id: int, to: datetime) -> patients.Appointment:
+        return patients.move(
+            console_conn,
+            FRONTDESK,
+            patient_id=patient_id,
+            appointment_id=appointment,
+            starts_at=to,
+            slot_minutes=SLOT_MINUTES,
+            request_key=uuid.uuid4(),
+            now=now,
+        )
+
+    with pytest.raises(patients.Refused, match="no longer free"):
+        book(starts_at)  # Maria's slot
+    taken = book(free.starts_at)
+    with pytest.raises(patients.Refused, match="no longer free"):
+        move(MARIA_ID, taken.starts_at)  # the cancel of the old half is undone too
+    # Not this patient's appointment: neither moved nor cancelled.
+    with pytest.raises(patients.Refused, match="can't be moved"):
+        move(other, starts_at + timedelta(minutes=SLOT_MINUTES))
+    with pytest.raises(patients.Refused, match="can't be cancelled"):
+        patients.cancel(console_conn, FRONTDESK, patient_id=other, appointment_id=appointment)
+    console_conn.commit()
+    assert _maria_booked(calls_database) == (appointment, doctor, starts_at)
+    with psycopg.connect(calls_database) as conn:
+        assert conn.execute("SELECT id FROM appointments WHERE booked_by = 'staff'").fetchall() == [(taken.id,)]
+
+
+def test_staff_writes_refuse_past_appointments_in_the_database(
+    console_conn: psycopg.Connection, calls_database: str
+) -> None:
+    """The wrappers take the database's now, not the client's, as the earliest appointment they change."""
+    yesterday = _now() - timedelta(days=1)
+    with psycopg.connect(calls_database, autocommit=True) as conn:
+        doctor = conn.execute("SELECT min(id) FROM doctors WHERE active").fetchone()[0]
+        conn.execute(
+            "INSERT INTO shifts (doctor_id, starts_at, ends_at) VALUES (%s, %s, %s)",
+            (doctor, yesterday, yesterday + timedelta(hours=1)),
+        )
+        past = conn.execute(
+            "INSERT INTO appointments (patient_id, doctor_id, starts_at, ends_at, booked_by) "
+            "VALUES (%s, %s, %s, %s, 'seed') RETURNING id",
+            (MARIA_ID, doctor, yesterday, yesterday + timedelta(minutes=30)),
+        ).fetchone()[0]
+    assert (
+        console_conn.execute(
+            "SELECT * FROM staff_cancel_appointment(%s, %s, 'staff:alice')", (past, MARIA_ID)
+        ).fetchall()
+        == []
+    )
+    console_conn.commit()
+    with psycopg.connect(calls_database) as conn:
+        assert conn.execute("SELECT status FROM appointments WHERE id = %s", (past,)).fetchone() == ("booked",)
+
+
+@pytest.mark.parametrize("actor", ["agent", "staff:", "alice", "", "staff:" + "x" * 75])
+def test_staff_writes_refuse_an_actor_that_is_not_staff(
+    console_conn: psycopg.Connection, calls_database: str, seed_today: date, actor: str
+) -> None:
+    appointment, doctor, starts_at = _maria_booked(calls_database)
+    free = patients.free_slots(
+        console_conn, doctor, starts_at.astimezone(ZONE).date(), ZONE, slot_minutes=SLOT_MINUTES, now=_now()
+    )[0]
+    slot = timedelta(minutes=SLOT_MINUTES)
+    for statement, params in (
+        (
+            "SELECT * FROM staff_book_appointment(%s, %s, %s, %s, 'x', %s, %s)",
+            (MARIA_ID, doctor, free.starts_at, slot, uuid.uuid4(), actor),
+        ),
+        (
+            "SELECT * FROM staff_move_appointment(%s, %s, %s, %s, %s, %s)",
+            (appointment, MARIA_ID, free.starts_at, slot, uuid.uuid4(), actor),
+        ),
+        ("SELECT * FROM staff_cancel_appointment(%s, %s, %s)", (appointment, MARIA_ID, actor)),
+    ):
+        with pytest.raises(errors.InvalidParameterValue, match="staff actor"):
+            console_conn.execute(statement, params)
+        console_conn.rollback()
+    assert _maria_booked(calls_database) == (appointment, doctor, starts_at)
+    with psycopg.connect(calls_database) as conn:
+        assert conn.execute("SELECT count(*) FROM audit_log WHERE entity = 'appointment'").fetchone() == (0,)
 
 
 def test_bad_bookings_write_nothing(console_conn: psycopg.Connection, calls_database: str, seed_today: date) -> None:

@@ -186,7 +186,7 @@ def test_today_shows_the_seeded_appointment(console_env: str, seed_today: date) 
     at.selectbox(key="today_doctor").select("Aisha Patel").run()
     slots = at.table[0].value
     booked = slots[slots["slot"].str.startswith("booked")]
-    assert "10:00" in set(booked.index)
+    assert booked.loc["10:00", "slot"] == "booked by seed"  # who booked it; no appointment id, patient or reason
     assert set(slots["doctor"]) == {"Aisha Patel"}
     shifts = at.dataframe[0].value
     assert ("Aisha Patel", "09:00", "17:00") in set(zip(shifts["doctor"], shifts["from"], shifts["to"], strict=True))
