@@ -11,6 +11,7 @@ call with three agent turns) on today. Pages run in Streamlit's AppTest, in this
 
 from __future__ import annotations
 
+import logging
 import os
 import statistics
 import sys
@@ -269,6 +270,12 @@ def queue_refresh() -> float:
 
 
 def main() -> int:
+    # The bench's own thread (it prepares the bare pages' data) has no script context, and with the console's own
+    # flags Streamlit warns about that on every call: noise, not a finding.
+    # (A filter, because Streamlit resets its loggers' levels whenever its configuration is loaded.)
+    logging.getLogger("streamlit.runtime.scriptrunner_utils.script_run_context").addFilter(
+        lambda record: "missing ScriptRunContext" not in record.getMessage()
+    )
     bin_dir = debian_bin_dir() or pgserver_bin_dir()
     if bin_dir is None:
         print("skipped: needs PostgreSQL (Debian package 'postgresql', or the pgserver wheel)")
