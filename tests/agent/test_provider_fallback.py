@@ -21,6 +21,7 @@ from agent.providers import (
     RECOVERY_METRIC,
     Providers,
     build_providers,
+    build_stt,
     connect_options,
     llm_fallback,
     stt_fallback,
@@ -358,6 +359,12 @@ class CallAudio:
         await self._collector
         await self.stream.aclose()
 
+    async def hang_up(self) -> None:
+        """End at once (after `end`, the Deepgram plugin's stream waits up to 5 s for its keepalive to notice the
+        socket closed)."""
+        await self.stream.aclose()
+        await self._collector
+
 
 @pytest.mark.parametrize("failure", ["refused", "error", "hang"])
 async def test_the_calls_transcription_stream_returns_to_its_primary_once_it_is_back(
@@ -385,6 +392,123 @@ async def test_the_calls_transcription_stream_returns_to_its_primary_once_it_is_
         assert call.finals[-1] == primary.answer(), "the same stream is back on the primary"
         assert await call.heard() == primary.answer()
         await call.end()
+
+
+# Deepgram's stream is failed by its own watchdog once it leaves this much of the call's audio unanswered this
+# long (agent/deepgram_stt.py); the stand-in, like Deepgram, answers about every second of audio.
+DEEPGRAM_ATTEMPT_TIMEOUT = 1.0
+# From the failure to an utterance transcribed by the fallback: an attempt timeout, the lost utterance's VAD, and the
+# fallback's request.
+DEEPGRAM_SWITCH_BOUND = DEEPGRAM_ATTEMPT_TIMEOUT + 2.0
+
+
+def deepgram_then_openai(primary: ProviderStandIn, fallback: ProviderStandIn) -> ReturningSTTFallback:
+    """The product's speech to text (agent/providers.py `build_stt`): Deepgram's streaming WebSocket, then OpenAI
+    transcription, with both base URLs on the stand-ins."""
+    from livekit.plugins import silero
+
+    settings = load(
+        **SETTINGS,
+        provider_attempt_timeout=DEEPGRAM_ATTEMPT_TIMEOUT,
+        deepgram_base_url=primary.url,
+        openai_base_url=f"{fallback.url}/v1",
+    )
+    return build_stt(settings, vad=silero.VAD.load())
+
+
+async def the_call_is_back_on(call: CallAudio, primary: ProviderStandIn, announced: list[bool]) -> None:
+    """Utterances on the fallback probe the primary (one probe at a time, each bounded by the attempt timeout) until
+    one brings it back; then the same stream hears the caller through it again."""
+    deadline = time.monotonic() + 4 * DEEPGRAM_ATTEMPT_TIMEOUT + 3.0
+    while await call.heard() != primary.answer() and time.monotonic() < deadline:
+        pass
+    assert announced == [False, True]
+    assert call.finals[-1] == primary.answer(), "the same stream is back on the primary"
+    assert await call.heard() == primary.answer()
+
+
+@pytest.mark.parametrize("failure", ["refused", "error", "hang", "drop"])
+async def test_a_call_that_starts_while_deepgram_fails_is_heard_by_the_fallback_then_by_deepgram(
+    failure: str, primary: ProviderStandIn, fallback: ProviderStandIn
+) -> None:
+    adapter = deepgram_then_openai(primary, fallback)
+    announced: list[bool] = []
+    adapter.on(
+        "stt_availability_changed",
+        lambda event: event.stt is adapter._stt_instances[0] and announced.append(event.available),
+    )
+    await fail(primary, failure)
+    async with adapter, asyncio.timeout(30):
+        started = time.monotonic()
+        call = CallAudio(adapter)
+        await call.say()  # refused or erring, Deepgram fails before it; hanging or dropping, this utterance is lost
+        await until(lambda: announced == [False], seconds=DEEPGRAM_ATTEMPT_TIMEOUT + 1.0)
+        if not call.finals:
+            assert await call.heard() == fallback.answer()
+        assert call.finals == [fallback.answer()]
+        assert time.monotonic() - started < DEEPGRAM_SWITCH_BOUND
+        assert await call.heard() == fallback.answer(), "the call goes on"
+
+        await come_back(primary, failure)
+        await the_call_is_back_on(call, primary, announced)
+        await call.hang_up()
+
+
+async def test_a_healthy_deepgram_keeps_the_call_through_its_pauses(
+    primary: ProviderStandIn, fallback: ProviderStandIn
+) -> None:
+    """A pause in the audio longer than the attempt timeout (a muted caller) is not a silent Deepgram, even after a
+    little audio it had no reason to answer yet: here 0.3 s, which the stand-in, answering every 2 s of audio,
+    leaves unanswered."""
+    primary.interim_seconds = 2.0
+    adapter = deepgram_then_openai(primary, fallback)
+    announced: list[bool] = []
+    adapter.on("stt_availability_changed", lambda event: announced.append(event.available))
+    async with adapter, asyncio.timeout(30):
+        call = CallAudio(adapter)
+        silence = rtc.AudioFrame(bytes(640), sample_rate=16000, num_channels=1, samples_per_channel=320)
+        for _ in range(3):
+            assert await call.heard() == primary.answer()
+            for _ in range(15):
+                call.stream.push_frame(silence)
+            await asyncio.sleep(2 * DEEPGRAM_ATTEMPT_TIMEOUT)
+        await call.hang_up()
+    assert announced == []
+    assert not fallback.requests
+    assert primary.requests == ["/v1/listen websocket ok"], "one socket for the whole call"
+
+
+@pytest.mark.parametrize("failure", ["refused", "hang", "drop"])
+async def test_deepgram_failing_mid_call_hands_the_call_to_the_fallback_and_gets_it_back(
+    failure: str, primary: ProviderStandIn, fallback: ProviderStandIn
+) -> None:
+    """Deepgram has been hearing the call; then its server goes away (the socket closes, new ones are refused),
+    stops answering on the open socket, or closes it once speech arrives."""
+    adapter = deepgram_then_openai(primary, fallback)
+    announced: list[bool] = []
+    adapter.on(
+        "stt_availability_changed",
+        lambda event: event.stt is adapter._stt_instances[0] and announced.append(event.available),
+    )
+    async with adapter, asyncio.timeout(30):
+        call = CallAudio(adapter)
+        assert await call.heard() == primary.answer()
+        assert not fallback.requests
+
+        await fail(primary, failure)
+        started = time.monotonic()
+        heard_before = len(call.finals)
+        await call.say()  # the utterance Deepgram fails on may be lost with it
+        await until(lambda: announced == [False], seconds=DEEPGRAM_ATTEMPT_TIMEOUT + 1.0)
+        if len(call.finals) == heard_before:
+            assert await call.heard() == fallback.answer()
+        assert call.finals[heard_before:] == [fallback.answer()]
+        assert time.monotonic() - started < DEEPGRAM_SWITCH_BOUND
+        assert await call.heard() == fallback.answer(), "the call goes on"
+
+        await come_back(primary, failure)
+        await the_call_is_back_on(call, primary, announced)
+        await call.hang_up()
 
 
 class Microphone(AudioInput):
