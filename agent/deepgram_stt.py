@@ -8,7 +8,9 @@ the call; and a recovery probe of it hangs the same way, so no later probe is ma
 audio with interim `Results` about every second of it, empty ones in silence included
 (https://developers.deepgram.com/docs/using-interim-results), so here a stream fails with `APITimeoutError` once
 Deepgram has left more than the attempt timeout's worth of the call's audio unanswered for longer than the attempt
-timeout: the adapter then moves the call to the fallback and probes Deepgram as for any other failure.
+timeout, or once its input ended and Deepgram said nothing more for the attempt timeout (it owes the last results
+and its `Metadata` then): the adapter then moves the call to the fallback and probes Deepgram as for any other
+failure.
 """
 
 from __future__ import annotations
@@ -48,12 +50,19 @@ class WatchedSpeechStream(SpeechStream):
         self._connected_at: float | None = None
         self._unanswered_since: float | None = None
         self._unanswered_audio = 0.0
+        self._answer_owed = False
 
     def push_frame(self, frame: rtc.AudioFrame) -> None:
         super().push_frame(frame)
         if self._unanswered_since is None:
             self._unanswered_since = time.monotonic()
         self._unanswered_audio += frame.duration
+
+    def end_input(self) -> None:
+        super().end_input()
+        self._answer_owed = True
+        if self._unanswered_since is None:
+            self._unanswered_since = time.monotonic()
 
     async def _connect_ws(self) -> Any:
         socket = await super()._connect_ws()
@@ -63,14 +72,15 @@ class WatchedSpeechStream(SpeechStream):
     def _process_stream_event(self, data: dict) -> None:
         self._unanswered_since = None
         self._unanswered_audio = 0.0
+        self._answer_owed = False
         super()._process_stream_event(data)
 
     def _silent_for(self) -> float:
         """Seconds Deepgram has left audio it was sent unanswered, once that is more than the attempt timeout's
-        worth of audio (0 otherwise)."""
+        worth of audio or the input ended (0 otherwise)."""
         if self._connected_at is None or self._unanswered_since is None:
             return 0.0
-        if self._unanswered_audio <= self._conn_options.timeout:
+        if self._unanswered_audio <= self._conn_options.timeout and not self._answer_owed:
             return 0.0
         return time.monotonic() - max(self._unanswered_since, self._connected_at)
 

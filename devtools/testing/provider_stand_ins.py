@@ -78,6 +78,8 @@ class ProviderStandIn:
     hang_seconds: float = HANG_SECONDS
     interim_seconds: float = INTERIM_SECONDS
     """Seconds of audio the Deepgram WebSocket answers with an interim `Results` at the latest."""
+    hears_words: bool = True
+    """False: the Deepgram WebSocket finds no words in what it hears (noise), and says so with empty transcripts."""
     requests: list[str] = field(default_factory=list)
     """One entry per request received, "<path> <mode>", in order."""
     _runner: web.AppRunner | None = None
@@ -197,7 +199,10 @@ class ProviderStandIn:
         if self.mode == "error":
             return web.json_response({"err_code": "INTERNAL", "err_msg": "stand-in failure"}, status=500)
         stream = DeepgramStream(
-            request, transcript=self.answer(), mode=lambda: self.mode, interim_seconds=self.interim_seconds
+            request,
+            transcript=lambda: self.answer() if self.hears_words else "",
+            mode=lambda: self.mode,
+            interim_seconds=self.interim_seconds,
         )
         return await stream.serve(self._release)
 
@@ -210,7 +215,7 @@ class DeepgramStream:
     what is buffered now) and `CloseStream` (answer what is left, send `Metadata`, close). Out: `SpeechStarted`
     when speech begins, interim `Results` (`is_final: false`) about every second of audio, and at the end of each
     utterance a `Results` with `is_final` and `speech_final` true whose `channel.alternatives[0].transcript` is
-    the fixed `transcript`: it transcribes nothing. Message shapes from Deepgram's streaming reference
+    `transcript()`, fixed: it transcribes nothing. Message shapes from Deepgram's streaming reference
     (https://developers.deepgram.com/reference/speech-to-text/listen-streaming) and its guides on interim results
     and endpointing (https://developers.deepgram.com/docs/using-interim-results,
     https://developers.deepgram.com/docs/understand-endpointing-interim-results).
@@ -221,7 +226,12 @@ class DeepgramStream:
     """
 
     def __init__(
-        self, request: web.Request, *, transcript: str, mode: Callable[[], Mode], interim_seconds: float
+        self,
+        request: web.Request,
+        *,
+        transcript: Callable[[], str],
+        mode: Callable[[], Mode],
+        interim_seconds: float,
     ) -> None:
         self._request = request
         self._transcript = transcript
@@ -289,7 +299,7 @@ class DeepgramStream:
             return
         self._speech_since = None
         await self._results(
-            self._transcript, is_final=True, speech_final=not from_finalize, from_finalize=from_finalize
+            self._transcript(), is_final=True, speech_final=not from_finalize, from_finalize=from_finalize
         )
 
     async def _results(

@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
 from livekit import rtc
-from livekit.agents import Agent, AgentSession, APIConnectionError, llm, stt, tts
+from livekit.agents import Agent, AgentSession, APIConnectionError, APIConnectOptions, llm, stt, tts
 from livekit.agents.utils import aio, http_context
 from livekit.agents.voice.io import AudioInput
 from livekit.plugins import cartesia, deepgram, openai
@@ -513,6 +513,54 @@ async def test_a_healthy_deepgram_keeps_the_call_through_its_pauses(
     assert announced == []
     assert not fallback.requests
     assert primary.requests == ["/v1/listen websocket ok"], "one socket for the whole call"
+
+
+async def test_a_silent_deepgram_fails_once_the_input_ends_however_little_audio_it_took(
+    primary: ProviderStandIn,
+) -> None:
+    """At its end a stream waits for Deepgram's last results: a Deepgram that stays silent then fails it within the
+    attempt timeout, so a probe that heard little of the call ends."""
+    from livekit.agents import APITimeoutError
+
+    adapter = deepgram_then_openai(primary, primary)
+    deepgram = adapter._stt_instances[0]
+    primary.mode = "hang"
+    silence = rtc.AudioFrame(bytes(640), sample_rate=16000, num_channels=1, samples_per_channel=320)
+    stream = deepgram.stream(conn_options=APIConnectOptions(max_retry=0, timeout=DEEPGRAM_ATTEMPT_TIMEOUT))
+    started = time.monotonic()
+    async with stream, asyncio.timeout(DEEPGRAM_ATTEMPT_TIMEOUT + 2.0):
+        for _ in range(10):  # 0.2 s of audio: less than it must answer while audio flows
+            stream.push_frame(silence)
+        stream.end_input()
+        with pytest.raises(APITimeoutError):
+            async for _ in stream:
+                pass
+    assert DEEPGRAM_ATTEMPT_TIMEOUT <= time.monotonic() - started < DEEPGRAM_ATTEMPT_TIMEOUT + 0.5
+
+
+async def test_a_probe_that_heard_no_words_does_not_keep_the_call_from_deepgram(
+    primary: ProviderStandIn, fallback: ProviderStandIn
+) -> None:
+    """Deepgram is back but finds no words in the one utterance its probe hears (noise, a cough): that probe ends
+    with its stream, so a later utterance probes Deepgram again and brings it back. (The plugin's stream takes up
+    to 5 s to end after the socket closes: it notices at its next keepalive.)"""
+    adapter = deepgram_then_openai(primary, fallback)
+    announced = primary_availability(adapter)
+    primary.mode = "error"
+    async with adapter, asyncio.timeout(40):
+        call = CallAudio(adapter)
+        await the_fallback_hears_the_call(call, "error", fallback, announced)
+        primary.mode = "ok"
+        primary.hears_words = False
+        assert await call.heard() == fallback.answer()  # this utterance's stream starts a probe of Deepgram...
+        assert await call.heard() == fallback.answer()  # ...which hears no words in the next one
+        primary.hears_words = True
+        deadline = time.monotonic() + 12.0
+        while await call.heard() != primary.answer() and time.monotonic() < deadline:
+            pass
+        assert announced == [False, True]
+        assert call.finals[-1] == primary.answer()
+        await call.hang_up()
 
 
 class Microphone(AudioInput):
