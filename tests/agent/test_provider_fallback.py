@@ -574,15 +574,16 @@ class Microphone(AudioInput):
         return await self.frames.recv()
 
 
+@pytest.mark.parametrize(("stages", "failure"), [("openai", "error"), ("deepgram", "hang"), ("deepgram", "drop")])
 async def test_a_session_hears_its_caller_through_the_fallback_then_the_primary_again(
-    primary: ProviderStandIn, fallback: ProviderStandIn
+    stages: str, failure: str, primary: ProviderStandIn, fallback: ProviderStandIn
 ) -> None:
     """The same as above through a real AgentSession: what the session took the caller to have said."""
     from livekit.plugins import silero
 
     from agent.outage_clips import clip_frames
 
-    adapter = transcribers(primary, fallback)
+    adapter = (transcribers if stages == "openai" else deepgram_then_openai)(primary, fallback)
     primary_available: list[bool] = []
     adapter.on("stt_availability_changed", lambda event: primary_available.append(event.available))
     microphone = Microphone()
@@ -606,11 +607,11 @@ async def test_a_session_hears_its_caller_through_the_fallback_then_the_primary_
         session.on("user_input_transcribed", lambda event: event.is_final and heard.append(event.transcript))
         await session.start(Agent(instructions="You are a hospital receptionist."))
         assert await utterance() == primary.answer()
-        primary.mode = "error"
-        await say()  # lost with the primary
+        await fail(primary, failure)
+        await say()  # may be lost with the primary
         await until(lambda: primary_available == [False])
         assert await utterance() == fallback.answer()
-        primary.mode = "ok"
+        await come_back(primary, failure)
         deadline = time.monotonic() + 10.0
         while await utterance() != primary.answer() and time.monotonic() < deadline:
             pass
