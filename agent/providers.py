@@ -9,7 +9,8 @@ LiveKit's FallbackAdapter (livekit-agents 1.8: livekit/agents/{stt,llm,tts}/fall
 request to the first available provider; one that refuses, errs or is silent for `PROVIDER_ATTEMPT_TIMEOUT`
 seconds is marked unavailable and the same request goes to the next one. A background probe re-tries the
 failed provider, and once it answers it is first again (for speech to text, whose stream lasts the whole call,
-from the next utterance on: agent/stt_recovery.py). No provider retries itself before falling back: a
+from the next utterance on: agent/stt_recovery.py; Deepgram's stream also fails once Deepgram stops answering:
+agent/deepgram_stt.py). No provider retries itself before falling back: a
 retry costs the caller another attempt timeout of silence. A model reply that fails after words were already
 spoken is not re-asked from the fallback (it would repeat them, and could run a tool call twice): that turn
 ends short and the next one goes to the fallback (docs/latency.md, "When a provider fails").
@@ -24,8 +25,9 @@ from typing import Any
 
 from livekit.agents import APIConnectOptions, llm, stt, tts
 from livekit.agents.voice.agent_session import SessionConnectOptions
-from livekit.plugins import cartesia, deepgram, openai
+from livekit.plugins import cartesia, openai
 
+from agent.deepgram_stt import WatchedDeepgramSTT
 from agent.settings import Settings
 from agent.stt_recovery import ReturningSTTFallback
 
@@ -56,7 +58,7 @@ def tts_fallback(instances: list[tts.TTS]) -> tts.FallbackAdapter:
 
 
 def build_stt(settings: Settings, *, vad: Any) -> ReturningSTTFallback:
-    deepgram_stt = deepgram.STT(
+    deepgram_stt = WatchedDeepgramSTT(  # a Deepgram that stops answering fails like one that refuses
         model=settings.stt_model,
         language=settings.stt_language,
         api_key=settings.deepgram_api_key.get_secret_value(),

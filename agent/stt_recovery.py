@@ -6,8 +6,9 @@ probes the primary once, but the stream stays on the fallback until it ends, and
 made again: a Deepgram outage of a minute would leave the rest of the call on the fallback. So while the
 stream is served by a fallback, each utterance boundary (end of speech) opens a fresh stream for the next
 utterance: it starts on the primary once a probe brought it back, or else on the fallback with a new probe of
-the primary. The stream that heard the utterance still finishes transcribing it. While the primary is healthy
-nothing changes: one stream for the whole call.
+the primary. The stream that heard the utterance still finishes transcribing it, and the probes it started are
+told that their audio ended: the library leaves them waiting for words that no longer come, and while one waits
+no other probe is made. While the primary is healthy nothing changes: one stream for the whole call.
 """
 
 from __future__ import annotations
@@ -92,6 +93,7 @@ class ReturningRecognizeStream(stt.RecognizeStream):
                     if at_boundary and leg.on_fallback(self._adapter) and not forwarding.done():
                         current = self._open()  # the next utterance's audio goes there from now on
                         leg.stream.end_input()  # this one transcribes what it heard, then ends
+                leg.end_probes()
                 await leg.stream.aclose()
                 if leg is current:
                     return
@@ -107,6 +109,14 @@ class _Leg:
     stream: stt.RecognizeStream
     opened_down: bool
     failures: int
+
+    def end_probes(self) -> None:
+        """The probes of the primary this stream started hear no more of the call: they answer with what they
+        heard, or fail, instead of waiting for the rest of the call (LiveKit's FallbackRecognizeStream ends only
+        its main stream's input)."""
+        for probe in list(self.stream._recovering_streams):
+            if not (probe._input_ch.closed or probe._event_ch.closed):
+                probe.end_input()
 
     def on_fallback(self, adapter: ReturningSTTFallback) -> bool:
         """Served by a fallback: opened while the primary was down, or the primary failed since."""

@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
 from livekit import rtc
-from livekit.agents import Agent, AgentSession, APIConnectionError, llm, tts
+from livekit.agents import Agent, AgentSession, APIConnectionError, APIConnectOptions, llm, stt, tts
 from livekit.agents.utils import aio, http_context
 from livekit.agents.voice.io import AudioInput
 from livekit.plugins import cartesia, deepgram, openai
@@ -21,6 +21,7 @@ from agent.providers import (
     RECOVERY_METRIC,
     Providers,
     build_providers,
+    build_stt,
     connect_options,
     llm_fallback,
     stt_fallback,
@@ -305,8 +306,9 @@ async def test_failing_transcription_moves_to_the_fallback_and_comes_back(
 
 
 def transcribers(primary: ProviderStandIn, fallback: ProviderStandIn) -> ReturningSTTFallback:
-    """Both stages are OpenAI transcription stand-ins (one request per utterance cut by the VAD): the stand-in has
-    no Deepgram WebSocket. OpenAI's one-request transcription bounds only its connection by the attempt timeout
+    """Both stages are OpenAI transcription stand-ins (one request per utterance cut by the VAD): what is tested
+    here is our stream's return to its primary, whatever the provider (Deepgram's WebSocket as the primary is tested
+    below, `deepgram_then_openai`). OpenAI's one-request transcription bounds only its connection by the attempt timeout
     (it reads for 30 s in livekit-plugins-openai 1.8.9): a hang of it ends when the stand-in drops the connection,
     after HANG_SECONDS."""
     from livekit.plugins import silero
@@ -331,8 +333,6 @@ class CallAudio:
         self._collector = asyncio.create_task(self._collect())
 
     async def _collect(self) -> None:
-        from livekit.agents import stt
-
         async for event in self.stream:
             if event.type == stt.SpeechEventType.FINAL_TRANSCRIPT:
                 self.finals.append(event.alternatives[0].text)
@@ -357,6 +357,12 @@ class CallAudio:
         self.stream.end_input()
         await self._collector
         await self.stream.aclose()
+
+    async def hang_up(self) -> None:
+        """End at once (after `end`, the Deepgram plugin's stream waits up to 5 s for its keepalive to notice the
+        socket closed)."""
+        await self.stream.aclose()
+        await self._collector
 
 
 @pytest.mark.parametrize("failure", ["refused", "error", "hang"])
@@ -387,6 +393,176 @@ async def test_the_calls_transcription_stream_returns_to_its_primary_once_it_is_
         await call.end()
 
 
+# Deepgram's stream is failed by its own watchdog once it leaves this much of the call's audio unanswered this
+# long (agent/deepgram_stt.py); the stand-in, like Deepgram, answers about every second of audio.
+DEEPGRAM_ATTEMPT_TIMEOUT = 1.0
+
+
+def deepgram_switch_bound(failure: str) -> float:
+    """Seconds from the failure to an utterance transcribed by the fallback (the VAD's and the fallback's work
+    included): a failure the plugin sees fails at once; silence costs the attempt timeout first."""
+    return DEEPGRAM_ATTEMPT_TIMEOUT + (1.0 if failure == "hang" else 0.0)
+
+
+def deepgram_then_openai(primary: ProviderStandIn, fallback: ProviderStandIn) -> ReturningSTTFallback:
+    """The product's speech to text (agent/providers.py `build_stt`): Deepgram's streaming WebSocket, then OpenAI
+    transcription, with both base URLs on the stand-ins."""
+    from livekit.plugins import silero
+
+    settings = load(
+        **SETTINGS,
+        provider_attempt_timeout=DEEPGRAM_ATTEMPT_TIMEOUT,
+        deepgram_base_url=primary.url,
+        openai_base_url=f"{fallback.url}/v1",
+    )
+    return build_stt(settings, vad=silero.VAD.load())
+
+
+def primary_availability(adapter: ReturningSTTFallback) -> list[bool]:
+    """What the adapter announced about Deepgram, in order."""
+    announced: list[bool] = []
+
+    def changed(event: stt.AvailabilityChangedEvent) -> None:
+        if event.stt is adapter._stt_instances[0]:
+            announced.append(event.available)
+
+    adapter.on("stt_availability_changed", changed)
+    return announced
+
+
+async def the_fallback_hears_the_call(
+    call: CallAudio, failure: str, fallback: ProviderStandIn, announced: list[bool]
+) -> None:
+    """Deepgram has just failed: the call's next utterance is the fallback's, within the switch bound. The utterance
+    Deepgram fails on is lost with it when the failure comes during it (a hang, a drop)."""
+    started = time.monotonic()
+    heard_before = len(call.finals)
+    await call.say()
+    await until(lambda: announced == [False], seconds=DEEPGRAM_ATTEMPT_TIMEOUT + 1.0)
+    if len(call.finals) == heard_before:
+        assert await call.heard() == fallback.answer()
+    assert call.finals[heard_before:] == [fallback.answer()]
+    assert time.monotonic() - started < deepgram_switch_bound(failure)
+    assert await call.heard() == fallback.answer(), "the call goes on"
+
+
+async def deepgram_hears_the_call_again(call: CallAudio, primary: ProviderStandIn, announced: list[bool]) -> None:
+    """Utterances on the fallback probe Deepgram (one probe at a time, each bounded by the attempt timeout) until
+    one brings it back; then the same stream hears the caller through it again."""
+    deadline = time.monotonic() + 4 * DEEPGRAM_ATTEMPT_TIMEOUT + 3.0
+    while await call.heard() != primary.answer() and time.monotonic() < deadline:
+        pass
+    assert announced == [False, True]
+    assert call.finals[-1] == primary.answer(), "the same stream is back on the primary"
+    assert await call.heard() == primary.answer()
+
+
+@pytest.mark.parametrize("failure", ["refused", "error", "hang", "drop"])
+async def test_a_call_that_starts_while_deepgram_fails_is_heard_by_the_fallback_then_by_deepgram(
+    failure: str, primary: ProviderStandIn, fallback: ProviderStandIn
+) -> None:
+    adapter = deepgram_then_openai(primary, fallback)
+    announced = primary_availability(adapter)
+    await fail(primary, failure)
+    async with adapter, asyncio.timeout(30):
+        call = CallAudio(adapter)
+        await the_fallback_hears_the_call(call, failure, fallback, announced)
+        await come_back(primary, failure)
+        await deepgram_hears_the_call_again(call, primary, announced)
+        await call.hang_up()
+
+
+@pytest.mark.parametrize("failure", ["refused", "hang", "drop"])
+async def test_deepgram_failing_mid_call_hands_the_call_to_the_fallback_and_gets_it_back(
+    failure: str, primary: ProviderStandIn, fallback: ProviderStandIn
+) -> None:
+    """Deepgram has been hearing the call; then its server goes away (the open socket closes, new ones are
+    refused), stops answering on the open socket, or closes it once speech arrives. (An HTTP 500 on the upgrade
+    touches only new sockets: the test above.)"""
+    adapter = deepgram_then_openai(primary, fallback)
+    announced = primary_availability(adapter)
+    async with adapter, asyncio.timeout(30):
+        call = CallAudio(adapter)
+        assert await call.heard() == primary.answer()
+        assert not fallback.requests
+        await fail(primary, failure)
+        await the_fallback_hears_the_call(call, failure, fallback, announced)
+        await come_back(primary, failure)
+        await deepgram_hears_the_call_again(call, primary, announced)
+        await call.hang_up()
+
+
+async def test_a_healthy_deepgram_keeps_the_call_through_its_pauses(
+    primary: ProviderStandIn, fallback: ProviderStandIn
+) -> None:
+    """A pause in the audio longer than the attempt timeout (a muted caller) is not a silent Deepgram, even after a
+    little audio it had no reason to answer yet: here 0.3 s, which the stand-in, answering every 2 s of audio,
+    leaves unanswered."""
+    primary.interim_seconds = 2.0
+    adapter = deepgram_then_openai(primary, fallback)
+    announced = primary_availability(adapter)
+    async with adapter, asyncio.timeout(30):
+        call = CallAudio(adapter)
+        silence = rtc.AudioFrame(bytes(640), sample_rate=16000, num_channels=1, samples_per_channel=320)
+        for _ in range(3):
+            assert await call.heard() == primary.answer()
+            for _ in range(15):
+                call.stream.push_frame(silence)
+            await asyncio.sleep(2 * DEEPGRAM_ATTEMPT_TIMEOUT)
+        await call.hang_up()
+    assert announced == []
+    assert not fallback.requests
+    assert primary.requests == ["/v1/listen websocket ok"], "one socket for the whole call"
+
+
+async def test_a_silent_deepgram_fails_once_the_input_ends_however_little_audio_it_took(
+    primary: ProviderStandIn,
+) -> None:
+    """At its end a stream waits for Deepgram's last results: a Deepgram that stays silent then fails it within the
+    attempt timeout, so a probe that heard little of the call ends."""
+    from livekit.agents import APITimeoutError
+
+    adapter = deepgram_then_openai(primary, primary)
+    deepgram = adapter._stt_instances[0]
+    primary.mode = "hang"
+    silence = rtc.AudioFrame(bytes(640), sample_rate=16000, num_channels=1, samples_per_channel=320)
+    stream = deepgram.stream(conn_options=APIConnectOptions(max_retry=0, timeout=DEEPGRAM_ATTEMPT_TIMEOUT))
+    started = time.monotonic()
+    async with stream, asyncio.timeout(DEEPGRAM_ATTEMPT_TIMEOUT + 2.0):
+        for _ in range(10):  # 0.2 s of audio: less than it must answer while audio flows
+            stream.push_frame(silence)
+        stream.end_input()
+        with pytest.raises(APITimeoutError):
+            async for _ in stream:
+                pass
+    assert DEEPGRAM_ATTEMPT_TIMEOUT <= time.monotonic() - started < DEEPGRAM_ATTEMPT_TIMEOUT + 0.5
+
+
+async def test_a_probe_that_heard_no_words_does_not_keep_the_call_from_deepgram(
+    primary: ProviderStandIn, fallback: ProviderStandIn
+) -> None:
+    """Deepgram is back but finds no words in the one utterance its probe hears (noise, a cough): that probe ends
+    with its stream, so a later utterance probes Deepgram again and brings it back. (The plugin's stream takes up
+    to 5 s to end after the socket closes: it notices at its next keepalive.)"""
+    adapter = deepgram_then_openai(primary, fallback)
+    announced = primary_availability(adapter)
+    primary.mode = "error"
+    async with adapter, asyncio.timeout(40):
+        call = CallAudio(adapter)
+        await the_fallback_hears_the_call(call, "error", fallback, announced)
+        primary.mode = "ok"
+        primary.hears_words = False
+        assert await call.heard() == fallback.answer()  # this utterance's stream starts a probe of Deepgram...
+        assert await call.heard() == fallback.answer()  # ...which hears no words in the next one
+        primary.hears_words = True
+        deadline = time.monotonic() + 12.0
+        while await call.heard() != primary.answer() and time.monotonic() < deadline:
+            pass
+        assert announced == [False, True]
+        assert call.finals[-1] == primary.answer()
+        await call.hang_up()
+
+
 class Microphone(AudioInput):
     """The caller's audio as the room would hand it to the session."""
 
@@ -398,15 +574,16 @@ class Microphone(AudioInput):
         return await self.frames.recv()
 
 
+@pytest.mark.parametrize(("stages", "failure"), [("openai", "error"), ("deepgram", "hang"), ("deepgram", "drop")])
 async def test_a_session_hears_its_caller_through_the_fallback_then_the_primary_again(
-    primary: ProviderStandIn, fallback: ProviderStandIn
+    stages: str, failure: str, primary: ProviderStandIn, fallback: ProviderStandIn
 ) -> None:
     """The same as above through a real AgentSession: what the session took the caller to have said."""
     from livekit.plugins import silero
 
     from agent.outage_clips import clip_frames
 
-    adapter = transcribers(primary, fallback)
+    adapter = (transcribers if stages == "openai" else deepgram_then_openai)(primary, fallback)
     primary_available: list[bool] = []
     adapter.on("stt_availability_changed", lambda event: primary_available.append(event.available))
     microphone = Microphone()
@@ -430,11 +607,11 @@ async def test_a_session_hears_its_caller_through_the_fallback_then_the_primary_
         session.on("user_input_transcribed", lambda event: event.is_final and heard.append(event.transcript))
         await session.start(Agent(instructions="You are a hospital receptionist."))
         assert await utterance() == primary.answer()
-        primary.mode = "error"
-        await say()  # lost with the primary
+        await fail(primary, failure)
+        await say()  # may be lost with the primary
         await until(lambda: primary_available == [False])
         assert await utterance() == fallback.answer()
-        primary.mode = "ok"
+        await come_back(primary, failure)
         deadline = time.monotonic() + 10.0
         while await utterance() != primary.answer() and time.monotonic() < deadline:
             pass
@@ -487,42 +664,3 @@ async def test_fallbacks_and_recoveries_are_counted(primary: ProviderStandIn, fa
         primary.mode = "ok"
         await until_recovered(lambda: speak(providers.tts, "Still there?"), announced)
         assert recorded == [f"{FALLBACK_METRIC} 1", f"{RECOVERY_METRIC} 1"]
-
-
-async def test_a_refused_deepgram_stream_is_transcribed_by_the_fallback(fallback: ProviderStandIn) -> None:
-    """The session's path: a live stream of the caller's audio (here, one of our own speech clips) with Deepgram's
-    WebSocket refused; the VAD cuts the utterance and the fallback transcribes it."""
-    from livekit.agents import stt
-    from livekit.plugins import silero
-
-    from agent.outage_clips import clip_frames
-
-    refused = ProviderStandIn("refused")  # never started: its port refuses
-    adapter = stt_fallback(
-        [
-            deepgram.STT(api_key=SETTINGS["deepgram_api_key"], base_url=f"{refused.url}/v1/listen"),
-            openai.STT(api_key=SETTINGS["openai_api_key"], base_url=f"{fallback.url}/v1", use_realtime=False),
-        ],
-        SETTINGS_FOR_TESTS,
-        vad=silero.VAD.load(),
-    )
-    switched = asyncio.Event()
-    adapter.on("stt_availability_changed", lambda event: switched.set())
-    silence = rtc.AudioFrame(bytes(640), sample_rate=16000, num_channels=1, samples_per_channel=320)
-    async with adapter, asyncio.timeout(20):
-        stream = adapter.stream(conn_options=connect_options(SETTINGS_FOR_TESTS).stt_conn_options)
-        async with stream:
-            stream.push_frame(silence)  # the call's audio starts; Deepgram's connection is refused
-            await switched.wait()
-            async for frame in clip_frames("transfer"):
-                stream.push_frame(frame)
-            for _ in range(50):  # a second of silence ends the utterance
-                stream.push_frame(silence)
-            stream.end_input()
-            finals = [
-                event.alternatives[0].text
-                async for event in stream
-                if event.type == stt.SpeechEventType.FINAL_TRANSCRIPT
-            ]
-    assert finals == [fallback.answer()]
-    assert fallback.requests == ["/v1/audio/transcriptions ok"]
