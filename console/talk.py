@@ -22,7 +22,8 @@ from console.settings import ConsoleSettings
 # Where Streamlit serves console/static/ (server.enableStaticServing).
 CLIENT_URL = "/app/static/livekit-client.umd.js"
 CLIENT_FILE = Path(__file__).parent / "static" / "livekit-client.umd.js"
-BROWSER_SCRIPT = Path(__file__).parent / "talk.js"
+# Read once: the page renders it on every run while a call is open.
+BROWSER_SCRIPT = (Path(__file__).parent / "talk.js").read_text()
 ROOM_PREFIX = "console-"
 
 
@@ -80,5 +81,5 @@ def browser_html(call: Call) -> str:
         '<button id="hang-up" type="button" disabled>Hang up</button>\n'
         '<div id="audio"></div>\n'
         f'<script src="{CLIENT_URL}"></script>\n'
-        f"<script>const CALL = {parameters};\n{BROWSER_SCRIPT.read_text()}</script>\n"
+        f"<script>const CALL = {parameters};\n{BROWSER_SCRIPT}</script>\n"
     )
