@@ -1,7 +1,9 @@
-"""Shared fixtures: one real PostgreSQL server per test session, started and removed by the tests."""
+"""Shared fixtures: one real PostgreSQL server per test session, started and removed by the tests, and one moto
+server for the AWS calls we make."""
 
 from __future__ import annotations
 
+import logging
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -10,6 +12,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from moto.server import ThreadedMotoServer
 
 from devtools.testing.postgres import (
     DEBIAN_PACKAGE_HINT,
@@ -18,6 +21,18 @@ from devtools.testing.postgres import (
     pgserver_bin_dir,
     require_os_package,
 )
+
+
+@pytest.fixture(scope="session")
+def moto_url() -> Iterator[str]:
+    """moto's AWS APIs in server mode on loopback (github.com/getmoto/moto): a stand-in for AWS that proves only our
+    side of each call. Tests keep apart by the names they create."""
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per request otherwise
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
 
 
 @pytest.fixture(scope="session")

@@ -5,7 +5,6 @@ loopback), the CA bundle fetched by curl. It migrates, creates the agent's role,
 from __future__ import annotations
 
 import json
-import logging
 import os
 import subprocess
 import tempfile
@@ -17,7 +16,6 @@ import boto3
 import psycopg
 import pytest
 import trustme
-from moto.server import ThreadedMotoServer
 
 from devtools.testing.postgres import DEBIAN_PACKAGE_HINT, PostgresServer, debian_bin_dir, require_os_package
 from tests.infra.harness import ROOT
@@ -52,23 +50,13 @@ def tls_server(ca: trustme.CA) -> Iterator[PostgresServer]:
     server.destroy()
 
 
-@pytest.fixture(scope="module")
-def secrets_manager() -> Iterator[str]:
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
-
-
 def test_migrate_script_in_public_mode(
-    tls_server: PostgresServer, secrets_manager: str, ca: trustme.CA, tmp_path: Path
+    tls_server: PostgresServer, moto_url: str, ca: trustme.CA, tmp_path: Path
 ) -> None:
     ca_file = tmp_path / "ca.pem"
     ca.cert_pem.write_to_path(ca_file)
     tls_server.execute("CREATE DATABASE hospital")
-    client = boto3.client("secretsmanager", region_name=REGION, endpoint_url=secrets_manager, **_keys())
+    client = boto3.client("secretsmanager", region_name=REGION, endpoint_url=moto_url, **_keys())
     master = client.create_secret(Name="master", SecretString=json.dumps({"username": "postgres", "password": "x"}))
     app = client.create_secret(
         Name="app", SecretString=json.dumps({"username": "hospital_app", "password": "MadeUpAppPassword0001"})
@@ -76,7 +64,7 @@ def test_migrate_script_in_public_mode(
     env = {
         **os.environ,
         **FAKE_AWS,
-        "AWS_ENDPOINT_URL": secrets_manager,
+        "AWS_ENDPOINT_URL": moto_url,
         "PYTHON": str(ROOT / ".venv" / "bin" / "python"),
         "APP_ENV": "dev",
         "AWS_REGION": REGION,
@@ -156,7 +144,7 @@ exec "$PYTHON" "$FORWARDER_FILE" "$local_port" "$remote"
 
 
 def test_migrate_script_through_the_ssm_tunnel(
-    tls_server: PostgresServer, secrets_manager: str, ca: trustme.CA, tmp_path: Path
+    tls_server: PostgresServer, moto_url: str, ca: trustme.CA, tmp_path: Path
 ) -> None:
     """Private-link mode: the script dials 127.0.0.1 through the tunnel but checks the database's own name."""
     from devtools.testing.postgres import free_port
@@ -169,7 +157,7 @@ def test_migrate_script_through_the_ssm_tunnel(
     (bin_dir / "aws").write_text(FAKE_AWS_CLI)
     (bin_dir / "aws").chmod(0o755)
     (tmp_path / "forwarder.py").write_text(FORWARDER)
-    client = boto3.client("secretsmanager", region_name=REGION, endpoint_url=secrets_manager, **_keys())
+    client = boto3.client("secretsmanager", region_name=REGION, endpoint_url=moto_url, **_keys())
     master = client.create_secret(Name="master-t", SecretString=json.dumps({"username": "postgres", "password": "x"}))
     app = client.create_secret(Name="app-t", SecretString=json.dumps({"username": "hospital_app", "password": "y"}))
     pid_file = tmp_path / "tunnel.pid"
@@ -177,7 +165,7 @@ def test_migrate_script_through_the_ssm_tunnel(
         **os.environ,
         **FAKE_AWS,
         "PATH": f"{bin_dir}:{os.environ['PATH']}",
-        "AWS_ENDPOINT_URL": secrets_manager,
+        "AWS_ENDPOINT_URL": moto_url,
         "PYTHON": str(ROOT / ".venv" / "bin" / "python"),
         "FORWARDER_FILE": str(tmp_path / "forwarder.py"),
         "TUNNEL_PID_FILE": str(pid_file),

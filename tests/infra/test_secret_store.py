@@ -4,17 +4,14 @@ Secrets Manager containers; the operator puts the values; the deploy step reads 
 from __future__ import annotations
 
 import json
-import logging
 import os
 import re
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import boto3
 import pytest
-from moto.server import ThreadedMotoServer
 
 from infra.config import SettingsError
 from infra.secret_store import AGENT_SECRETS, FORBIDDEN_CONFIG_KEYS, OPERATOR_SECRETS, Source, secret_name
@@ -101,16 +98,6 @@ def test_a_new_operator_value_redeploys_the_agent(linked_runs: dict[str, Run]) -
 # The deploy-time read, against moto's Secrets Manager on loopback.
 
 
-@pytest.fixture(scope="module")
-def secrets_manager() -> Iterator[str]:
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
-
-
 def _deploy_read(env: dict[str, str], tmp_path: Path) -> tuple[subprocess.CompletedProcess[str], Path]:
     secrets_file = tmp_path / "agent.env"
     result = subprocess.run(
@@ -128,13 +115,13 @@ def _deploy_read(env: dict[str, str], tmp_path: Path) -> tuple[subprocess.Comple
     return result, secrets_file
 
 
-def test_the_deploy_step_reads_what_the_operator_put(secrets_manager: str, tmp_path: Path) -> None:
+def test_the_deploy_step_reads_what_the_operator_put(moto_url: str, tmp_path: Path) -> None:
     stack = "hospital-receptionist-staging"
-    aws = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_ENDPOINT_URL": secrets_manager}
+    aws = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_ENDPOINT_URL": moto_url}
     client = boto3.client(
         "secretsmanager",
         region_name=REGION,
-        endpoint_url=secrets_manager,
+        endpoint_url=moto_url,
         **{"aws_access_key_id": "testing", "aws_secret_access_key": "testing"},
     )
     arns = {}

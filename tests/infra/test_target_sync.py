@@ -11,13 +11,10 @@ from __future__ import annotations
 
 import functools
 import json
-import logging
 import socket
-from collections.abc import Iterator
 
 import boto3
 import pytest
-from moto.server import ThreadedMotoServer
 
 from infra.lambdas import sync_targets
 from infra.lambdas.sync_targets import TargetSyncError
@@ -27,16 +24,6 @@ from tests.infra.harness import Run
 REGION = "us-east-1"
 KEYS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
 HOST = "hospital-receptionist-staging.proxy-c0ffee.us-east-1.rds.amazonaws.com"
-
-
-@pytest.fixture(scope="module")
-def moto_url() -> Iterator[str]:
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from moto.server import ThreadedMotoServer
 
 from agent import logs
 from agent.settings import DatabaseSettings, Settings
@@ -44,17 +43,6 @@ def logging_restored() -> Iterator[None]:
     root.setLevel(level)
     logging.setLogRecordFactory(factory)
     logs.redact.secrets = secrets
-
-
-@pytest.fixture(scope="session")
-def moto_url() -> Iterator[str]:
-    """moto's AWS emulator in server mode on loopback: a stand-in for CloudWatch."""
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per request otherwise
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
 
 
 @pytest.fixture(scope="session")
