@@ -25,7 +25,7 @@ from infra import console_image, naming
 from infra.config import PROJECT, StackSettings
 from infra.database import POSTGRES_PORT
 from infra.deploy import COMMAND_DIR, SCRIPTS, SECRET_OUTPUTS
-from infra.network import allow_tcp
+from infra.network import allow_tcp, security_group
 
 PORT = 8501  # console/settings.py console_port's default
 HEALTH_PATH = "/_stcore/health"  # Streamlit's own health endpoint
@@ -373,19 +373,11 @@ class Console(pulumi.ComponentResource):
         self, vpc_id: pulumi.Input[str], proxy_security_group_id: pulumi.Input[str]
     ) -> tuple[aws.ec2.SecurityGroup, aws.ec2.SecurityGroup]:
         name, child = self._name, self._child
-        balancer = aws.ec2.SecurityGroup(
-            f"{name}-console-alb-sg",
-            name_prefix=naming.prefix(naming.SECURITY_GROUP, name, "console-alb"),
-            vpc_id=vpc_id,
-            description="Console load balancer: HTTPS from anywhere",
-            opts=child,
+        balancer = security_group(
+            name, "console-alb", vpc_id=vpc_id, description="Console load balancer: HTTPS from anywhere", opts=child
         )
-        tasks = aws.ec2.SecurityGroup(
-            f"{name}-console-task-sg",
-            name_prefix=naming.prefix(naming.SECURITY_GROUP, name, "console-task"),
-            vpc_id=vpc_id,
-            description="Console tasks: from the load balancer only",
-            opts=child,
+        tasks = security_group(
+            name, "console-task", vpc_id=vpc_id, description="Console tasks: from the load balancer only", opts=child
         )
         for port in (80, HTTPS_PORT):
             aws.vpc.SecurityGroupIngressRule(

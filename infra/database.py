@@ -12,7 +12,7 @@ import pulumi_random as random
 
 from infra import naming
 from infra.config import StackSettings
-from infra.network import allow_tcp
+from infra.network import allow_tcp, security_group
 
 POSTGRES_PORT = 5432
 ENGINE_VERSION = "16"
@@ -66,9 +66,9 @@ class Database(pulumi.ComponentResource):
             opts=child,
         )
         aws.kms.Alias(f"{name}-key-alias", name=f"alias/{name}", target_key_id=key.key_id, opts=child)
-        self.security_group = aws.ec2.SecurityGroup(
-            f"{name}-db-sg",
-            name_prefix=naming.prefix(naming.SECURITY_GROUP, name, "db"),
+        self.security_group = security_group(
+            name,
+            "db",
             vpc_id=vpc_id,
             description="PostgreSQL: inbound only from the rules attached to this group",
             opts=child,

@@ -13,10 +13,25 @@ from collections.abc import Sequence
 import pulumi
 import pulumi_aws as aws
 
+from infra import naming
 from infra.config import PROJECT, SettingsError, StackSettings
 
 # Dev's public database needs a subnet group in two zones; the tunnel host needs one public subnet.
 PUBLIC_ZONE_COUNT = 2
+
+
+def security_group(
+    name: str, purpose: str, *, vpc_id: pulumi.Input[str], description: str, opts: pulumi.ResourceOptions
+) -> aws.ec2.SecurityGroup:
+    """A security group with no rules of its own (they are separate resources: `allow_tcp` and the callers' own),
+    named by a short prefix so a replacement can be created before the old one is deleted."""
+    return aws.ec2.SecurityGroup(
+        f"{name}-{purpose}-sg",
+        name_prefix=naming.prefix(naming.SECURITY_GROUP, name, purpose),
+        vpc_id=vpc_id,
+        description=description,
+        opts=opts,
+    )
 
 
 def allow_tcp(

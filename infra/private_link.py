@@ -13,7 +13,7 @@ import pulumi_aws as aws
 from infra import naming
 from infra.config import PROJECT, StackSettings
 from infra.database import POSTGRES_PORT
-from infra.network import allow_tcp
+from infra.network import allow_tcp, security_group
 
 SYNC_SCHEDULE = "rate(5 minutes)"
 # Managed policy that lets a function create and delete its network interfaces in the VPC.
@@ -112,12 +112,8 @@ class PrivateLink(pulumi.ComponentResource):
     ) -> None:
         super().__init__("hospital:infra:PrivateLink", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        group = aws.ec2.SecurityGroup(
-            f"{name}-nlb-sg",
-            name_prefix=naming.prefix(naming.SECURITY_GROUP, name, "nlb"),
-            vpc_id=vpc_id,
-            description="NLB: PostgreSQL from the VPC, to RDS Proxy",
-            opts=child,
+        group = security_group(
+            name, "nlb", vpc_id=vpc_id, description="NLB: PostgreSQL from the VPC, to RDS Proxy", opts=child
         )
         aws.vpc.SecurityGroupIngressRule(
             f"{name}-nlb-from-vpc",
@@ -195,19 +191,11 @@ class PrivateLink(pulumi.ComponentResource):
         """The function's security group, whose only way out is HTTPS to the VPC's ELB API endpoint. DNS needs
         no rule: security groups do not filter traffic to the VPC's Amazon-provided resolver."""
         child = pulumi.ResourceOptions(parent=self)
-        function_group = aws.ec2.SecurityGroup(
-            f"{name}-sync-sg",
-            name_prefix=naming.prefix(naming.SECURITY_GROUP, name, "sync"),
-            vpc_id=vpc_id,
-            description="Target sync Lambda: HTTPS to the ELB API endpoint",
-            opts=child,
+        function_group = security_group(
+            name, "sync", vpc_id=vpc_id, description="Target sync Lambda: HTTPS to the ELB API endpoint", opts=child
         )
-        endpoint_group = aws.ec2.SecurityGroup(
-            f"{name}-elb-api-sg",
-            name_prefix=naming.prefix(naming.SECURITY_GROUP, name, "elb-api"),
-            vpc_id=vpc_id,
-            description="ELB API endpoint: HTTPS from the target sync",
-            opts=child,
+        endpoint_group = security_group(
+            name, "elb-api", vpc_id=vpc_id, description="ELB API endpoint: HTTPS from the target sync", opts=child
         )
         allow_tcp(
             HTTPS_PORT,

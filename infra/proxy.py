@@ -14,6 +14,7 @@ import pulumi_aws as aws
 from infra import naming
 from infra.config import StackSettings
 from infra.database import Database
+from infra.network import security_group
 
 
 def secret_reader_policy(secret_arns: list[str], kms_key_arn: str, region: str) -> str:
@@ -80,12 +81,8 @@ class Proxy(pulumi.ComponentResource):
             ),
             opts=child,
         )
-        group = aws.ec2.SecurityGroup(
-            f"{name}-proxy-sg",
-            name_prefix=naming.prefix(naming.SECURITY_GROUP, name, "proxy"),
-            vpc_id=vpc_id,
-            description="RDS Proxy: from the NLB, to PostgreSQL",
-            opts=child,
+        group = security_group(
+            name, "proxy", vpc_id=vpc_id, description="RDS Proxy: from the NLB, to PostgreSQL", opts=child
         )
         database.allow_from(f"{name}-proxy", group, "PostgreSQL from RDS Proxy", client_opts=child)
         proxy = aws.rds.Proxy(

@@ -14,6 +14,7 @@ import pulumi_aws as aws
 from infra import naming
 from infra.config import StackSettings
 from infra.database import Database
+from infra.network import security_group
 
 AMI_PARAMETER = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-arm64"
 SSM_MANAGED_POLICY = "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore"
@@ -53,12 +54,8 @@ class MigrationTunnel(pulumi.ComponentResource):
             role=role.name,
             opts=child,
         )
-        group = aws.ec2.SecurityGroup(
-            f"{name}-tunnel-sg",
-            name_prefix=naming.prefix(naming.SECURITY_GROUP, name, "tunnel"),
-            vpc_id=vpc_id,
-            description="SSM tunnel host: no inbound at all",
-            opts=child,
+        group = security_group(
+            name, "tunnel", vpc_id=vpc_id, description="SSM tunnel host: no inbound at all", opts=child
         )
         aws.vpc.SecurityGroupEgressRule(
             f"{name}-tunnel-to-ssm",
