@@ -9,17 +9,11 @@ password every 7 days). The password travels as a SCRAM verifier computed here, 
 
 from __future__ import annotations
 
-import argparse
-import json
-import sys
-
 import psycopg
 from psycopg import sql
 
-from agent.db.connect import ConnectionSetupError, connect, connection_params, one_line
 from agent.db.migrations import YOYO_TABLES
-from agent.settings import DatabaseSettings, SettingsError, load
-from infra.scripts.database_url import fetch
+from infra.scripts.database_url import update_login
 
 _CREATE = "CREATE ROLE {role} WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOINHERIT PASSWORD {verifier}"
 _ALTER = "ALTER ROLE {role} WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOINHERIT PASSWORD {verifier}"
@@ -55,20 +49,7 @@ def ensure_role(conn: psycopg.Connection, username: str, password: str) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--secret-arn", required=True)
-    parser.add_argument("--region", required=True)
-    args = parser.parse_args(argv)
-    try:
-        secret = json.loads(fetch(args.secret_arn, args.region))
-        params = connection_params(load(DatabaseSettings))
-        with connect(params) as conn:
-            ensure_role(conn, secret["username"], secret["password"])
-    except (SettingsError, ConnectionSetupError, psycopg.Error, KeyError, json.JSONDecodeError) as error:
-        print(f"app role: {one_line(error)}", file=sys.stderr)
-        return 2
-    print(f"app role: {secret['username']} is up to date", file=sys.stderr)
-    return 0
+    return update_login("app role", ensure_role, argv, description=__doc__.splitlines()[0])
 
 
 if __name__ == "__main__":

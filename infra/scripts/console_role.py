@@ -8,16 +8,10 @@ database through RDS Proxy as this login; it inherits hospital_console's rights,
 
 from __future__ import annotations
 
-import argparse
-import json
-import sys
-
 import psycopg
 from psycopg import sql
 
-from agent.db.connect import ConnectionSetupError, connect, connection_params, one_line
-from agent.settings import DatabaseSettings, SettingsError, load
-from infra.scripts.database_url import fetch
+from infra.scripts.database_url import update_login
 
 GROUP_ROLE = "hospital_console"
 _ATTRIBUTES = "LOGIN INHERIT NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS PASSWORD {verifier}"
@@ -49,27 +43,9 @@ def ensure_console_login(conn: psycopg.Connection, username: str, password: str)
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--secret-arn", required=True)
-    parser.add_argument("--region", required=True)
-    args = parser.parse_args(argv)
-    try:
-        secret = json.loads(fetch(args.secret_arn, args.region))
-        params = connection_params(load(DatabaseSettings))
-        with connect(params) as conn:
-            ensure_console_login(conn, secret["username"], secret["password"])
-    except (
-        SettingsError,
-        ConnectionSetupError,
-        MissingGroupRole,
-        psycopg.Error,
-        KeyError,
-        json.JSONDecodeError,
-    ) as error:
-        print(f"console role: {one_line(error)}", file=sys.stderr)
-        return 2
-    print(f"console role: {secret['username']} is up to date", file=sys.stderr)
-    return 0
+    return update_login(
+        "console role", ensure_console_login, argv, description=__doc__.splitlines()[0], refusals=(MissingGroupRole,)
+    )
 
 
 if __name__ == "__main__":

@@ -1,7 +1,8 @@
 """Print a PostgreSQL URL built from an RDS-managed secret (JSON with username and password).
 
 Used by migrate.sh and agent_secrets.py so that the password goes from Secrets Manager straight into the
-process that needs it: never into Pulumi state, the command line or a log.
+process that needs it: never into Pulumi state, the command line or a log. `update_login` is the command line
+app_role.py and console_role.py share.
 """
 
 from __future__ import annotations
@@ -9,9 +10,14 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable
 from urllib.parse import quote
 
 import boto3
+import psycopg
+
+from agent.db.connect import ConnectionSetupError, connect, connection_params, one_line
+from agent.settings import DatabaseSettings, SettingsError, load
 
 
 def build_url(secret_string: str, host: str, port: int, dbname: str) -> str:
@@ -26,6 +32,31 @@ def build_url(secret_string: str, host: str, port: int, dbname: str) -> str:
 def fetch(secret_arn: str, region: str) -> str:
     client = boto3.client("secretsmanager", region_name=region)
     return client.get_secret_value(SecretId=secret_arn)["SecretString"]
+
+
+def update_login(
+    label: str,
+    ensure: Callable[[psycopg.Connection, str, str], None],
+    argv: list[str] | None,
+    *,
+    description: str,
+    refusals: tuple[type[Exception], ...] = (),
+) -> int:
+    """The role scripts' command line: read the login's secret (--secret-arn, --region), connect as migrate.sh
+    does (DATABASE_URL and its TLS settings), run `ensure(conn, username, password)`; one line either way."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--secret-arn", required=True)
+    parser.add_argument("--region", required=True)
+    args = parser.parse_args(argv)
+    try:
+        secret = json.loads(fetch(args.secret_arn, args.region))
+        with connect(connection_params(load(DatabaseSettings))) as conn:
+            ensure(conn, secret["username"], secret["password"])
+    except (SettingsError, ConnectionSetupError, psycopg.Error, KeyError, json.JSONDecodeError, *refusals) as error:
+        print(f"{label}: {one_line(error)}", file=sys.stderr)
+        return 2
+    print(f"{label}: {secret['username']} is up to date", file=sys.stderr)
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
