@@ -37,7 +37,7 @@ from console import audit, auth, calls, patients, queue, resources, schedule
 from console.__main__ import streamlit_flags
 from console.identity import Identity
 from console.settings import ConsoleSettings
-from devtools.testing.factories import create_migrated_database
+from devtools.testing.factories import add_finished_call, create_migrated_database
 from devtools.testing.postgres import PostgresServer, debian_bin_dir, pgserver_bin_dir
 
 COPIES = 10
@@ -89,20 +89,14 @@ def _calls(conn: psycopg.Connection, zone: ZoneInfo) -> None:
         at = today + timedelta(minutes=12 * copy)
         for minutes, outcome, turns in ((0, "completed", [800.0, 1200.0, 1000.0]), (4, "handed_off", [900.0])):
             started = at + timedelta(minutes=minutes)
-            sid = conn.execute(
-                "INSERT INTO call_sessions (room, started_at, ended_at, outcome, patient_id) "
-                "VALUES (%s, %s, %s, %s, %s) RETURNING id",
-                (f"bench-{copy}-{minutes}", started, started + timedelta(minutes=3), outcome, patient),
-            ).fetchone()[0]
-            conn.execute(
-                "INSERT INTO call_events (call_session_id, at, kind) VALUES (%s, %s, 'call_started')", (sid, at)
+            sid = add_finished_call(
+                conn,
+                room=f"bench-{copy}-{minutes}",
+                started=started,
+                outcome=outcome,
+                turn_ms=tuple(turns),
+                patient_id=patient,
             )
-            for turn in turns:
-                conn.execute(
-                    "INSERT INTO call_events (call_session_id, at, kind, duration_ms) "
-                    "VALUES (%s, %s, 'agent_turn', %s)",
-                    (sid, started + timedelta(seconds=10), turn),
-                )
             if outcome == "handed_off":
                 conn.execute(
                     "INSERT INTO callback_requests (call_session_id, patient_id, caller_name, callback_phone, message, "

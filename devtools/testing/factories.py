@@ -192,3 +192,29 @@ async def populate(conn: asyncpg.Connection, *, first_day: date, seed: int = 7) 
             continue
         booked += 1
     return {"doctors": doctors, "patients": patients}
+
+
+def add_finished_call(
+    conn: psycopg.Connection,
+    *,
+    room: str,
+    started: datetime,
+    outcome: str,
+    turn_ms: tuple[float, ...] = (),
+    patient_id: int | None = None,
+) -> int:
+    """A three-minute call as the agent leaves it: the session, its start event and one event per agent turn."""
+    session = conn.execute(
+        "INSERT INTO call_sessions (room, started_at, ended_at, outcome, patient_id) "
+        "VALUES (%s, %s, %s, %s, %s) RETURNING id",
+        (room, started, started + timedelta(minutes=3), outcome, patient_id),
+    ).fetchone()[0]
+    conn.execute(
+        "INSERT INTO call_events (call_session_id, at, kind) VALUES (%s, %s, 'call_started')", (session, started)
+    )
+    for turn in turn_ms:
+        conn.execute(
+            "INSERT INTO call_events (call_session_id, at, kind, duration_ms) VALUES (%s, %s, 'agent_turn', %s)",
+            (session, started + timedelta(seconds=10), turn),
+        )
+    return session

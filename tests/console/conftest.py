@@ -14,6 +14,7 @@ import pytest
 
 from console import talk
 from console.identity import Identity
+from devtools.testing.factories import add_finished_call
 from devtools.testing.postgres import require_os_package
 from tests.conftest import SEED_TIMEZONE
 
@@ -45,28 +46,15 @@ def calls_database(hospital_database: str, calls_day: date) -> str:
             (20, "handed_off", [900.0]),
             (40, "emergency", []),
         ):
-            started = at + timedelta(minutes=minutes)
-            sid = conn.execute(
-                "INSERT INTO call_sessions (room, started_at, ended_at, outcome, patient_id) "
-                "VALUES (%s, %s, %s, %s, %s) RETURNING id",
-                (
-                    f"room-{minutes}",
-                    started,
-                    started + timedelta(minutes=3),
-                    outcome,
-                    MARIA_ID if minutes == 20 else None,
-                ),
-            ).fetchone()[0]
-            sessions.append(sid)
-            conn.execute(
-                "INSERT INTO call_events (call_session_id, at, kind) VALUES (%s, %s, 'call_started')", (sid, started)
+            sid = add_finished_call(
+                conn,
+                room=f"room-{minutes}",
+                started=at + timedelta(minutes=minutes),
+                outcome=outcome,
+                turn_ms=tuple(turns),
+                patient_id=MARIA_ID if minutes == 20 else None,
             )
-            for turn in turns:
-                conn.execute(
-                    "INSERT INTO call_events (call_session_id, at, kind, duration_ms) "
-                    "VALUES (%s, %s, 'agent_turn', %s)",
-                    (sid, started + timedelta(seconds=10), turn),
-                )
+            sessions.append(sid)
         conn.execute(
             "INSERT INTO call_events (call_session_id, at, kind) VALUES (%s, %s, 'emergency')",
             (sessions[2], at + timedelta(minutes=41)),
